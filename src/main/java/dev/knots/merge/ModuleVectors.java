@@ -1,0 +1,28 @@
+package dev.knots.merge;
+
+import java.io.Serializable;
+
+/**
+ * The representations of every task for one module, flattened row-major: {@code tasks[i]} is
+ * {@code R_i} (KnOTS methods) or {@code dW_i} (plain methods). All have the same length.
+ */
+public record ModuleVectors(String module, double[][] tasks) implements Serializable {
+
+  public ModuleVectors {
+    for (double[] task : tasks) {
+      if (task.length != tasks[0].length) {
+        throw new IllegalArgumentException(
+            "Cannot merge module " + module + ": task vectors differ in length");
+      }
+    }
+  }
+
+  public int taskCount() {
+    return tasks.length;
+  }
+
+  /** Entries per task. */
+  public int length() {
+    return tasks.length == 0 ? 0 : tasks[0].length;
+  }
+}
