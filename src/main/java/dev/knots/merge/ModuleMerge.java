@@ -29,10 +29,10 @@ public final class ModuleMerge {
   }
 
   /**
-   * Steps 2-4 on one module's prepared vectors: returns the merged vector, same length and
-   * layout as each task's.
+   * Steps 2-4 on one module's prepared vectors: the merged vector (same length and layout as
+   * each task's) and how many entries of each task went into it.
    */
-  public static double[] merge(
+  public static MergedVector merge(
       MergeMethod method,
       MergeParameters parameters,
       MergeStatistics statistics,
@@ -41,17 +41,19 @@ public final class ModuleMerge {
     double[][] x = vectors.tasks();
     double[] thresholds = thresholds(parameters, statistics, vectors);
     double[] merged = new double[vectors.length()];
+    long[] used = new long[n];
     if (!method.electsSign()) {
       for (int j = 0; j < merged.length; j++) {
         double sum = 0;
         for (int i = 0; i < n; i++) {
           if (Math.abs(x[i][j]) >= thresholds[i]) {
             sum += parameters.scaling(i) * x[i][j];
+            used[i]++;
           }
         }
         merged[j] = sum;
       }
-      return merged;
+      return new MergedVector(merged, used);
     }
     int majority =
         parameters.scope() == Scope.MODULE
@@ -65,29 +67,16 @@ public final class ModuleMerge {
       double sum = 0;
       int contributors = 0;
       for (int i = 0; i < n; i++) {
+        // A zero entry has sign 0 and never matches, as in the reference's "!= 0" count.
         if (Math.abs(x[i][j]) >= thresholds[i] && Math.signum(x[i][j]) == sigma && sigma != 0) {
           sum += parameters.scaling(i) * x[i][j];
           contributors++;
+          used[i]++;
         }
       }
       merged[j] = contributors == 0 ? 0.0 : sum / contributors;
     }
-    return merged;
-  }
-
-  /** How many entries of each task survive top-K in this module. */
-  public static long[] keptCounts(
-      MergeParameters parameters, MergeStatistics statistics, ModuleVectors vectors) {
-    double[] thresholds = thresholds(parameters, statistics, vectors);
-    long[] kept = new long[vectors.taskCount()];
-    for (int i = 0; i < kept.length; i++) {
-      for (double value : vectors.tasks()[i]) {
-        if (Math.abs(value) >= thresholds[i]) {
-          kept[i]++;
-        }
-      }
-    }
-    return kept;
+    return new MergedVector(merged, used);
   }
 
   /** {@code sum_j sign(sum_i pruned_i[j])}: this module's share of the majority sign. */

@@ -23,10 +23,10 @@ class ModuleMergeTest {
     for (double topK : new double[] {1, 10, 20, 50, 99.9}) {
       MergeParameters parameters = MergeParameters.defaults().withTopK(topK);
       MergeStatistics statistics =
-          MergeStatistics.compute(TIES, parameters, 4, new InMemoryModuleScan(modules));
+          MergeStatistics.compute(TA, parameters, 4, new InMemoryModuleScan(modules));
       long[] kept = new long[4];
       for (ModuleVectors module : modules) {
-        long[] perModule = ModuleMerge.keptCounts(parameters, statistics, module);
+        long[] perModule = ModuleMerge.merge(TA, parameters, statistics, module).usedPerTask();
         for (int i = 0; i < 4; i++) {
           kept[i] += perModule[i];
         }
@@ -45,9 +45,9 @@ class ModuleMergeTest {
     List<ModuleVectors> modules = randomModules(new Random(2), 3, 4);
     MergeParameters parameters = MergeParameters.defaults().withTopK(20).withScope(Scope.MODULE);
     MergeStatistics statistics =
-        MergeStatistics.compute(TIES, parameters, 3, new InMemoryModuleScan(modules));
+        MergeStatistics.compute(TA, parameters, 3, new InMemoryModuleScan(modules));
     for (ModuleVectors module : modules) {
-      long[] kept = ModuleMerge.keptCounts(parameters, statistics, module);
+      long[] kept = ModuleMerge.merge(TA, parameters, statistics, module).usedPerTask();
       for (long count : kept) {
         assertEquals((long) (module.length() * 0.2) + 1, count, module.module());
       }
@@ -61,7 +61,7 @@ class ModuleMergeTest {
     MergeStatistics statistics =
         MergeStatistics.compute(TIES, parameters, 5, new InMemoryModuleScan(modules));
     for (ModuleVectors module : modules) {
-      double[] merged = ModuleMerge.merge(TIES, parameters, statistics, module);
+      double[] merged = ModuleMerge.merge(TIES, parameters, statistics, module).values();
       for (int j = 0; j < merged.length; j++) {
         double elected = 0;
         for (int i = 0; i < 5; i++) {
@@ -98,7 +98,7 @@ class ModuleMergeTest {
     MergeStatistics statistics =
         MergeStatistics.compute(TIES, parameters, 2, new InMemoryModuleScan(List.of(module)));
     assertEquals(1, statistics.majoritySign());
-    assertArrayEquals(new double[] {2, 1, 1, 1}, ModuleMerge.merge(TIES, parameters, statistics, module));
+    assertArrayEquals(new double[] {2, 1, 1, 1}, ModuleMerge.merge(TIES, parameters, statistics, module).values());
   }
 
   @Test
@@ -108,7 +108,7 @@ class ModuleMergeTest {
     MergeStatistics statistics =
         MergeStatistics.compute(TA, parameters, 3, new InMemoryModuleScan(modules));
     for (ModuleVectors module : modules) {
-      double[] merged = ModuleMerge.merge(TA, parameters, statistics, module);
+      double[] merged = ModuleMerge.merge(TA, parameters, statistics, module).values();
       for (int j = 0; j < merged.length; j++) {
         double sum = 0;
         for (double[] task : module.tasks()) {
@@ -123,7 +123,7 @@ class ModuleMergeTest {
   void perTaskScalingWeightsEachTask() {
     ModuleVectors module = new ModuleVectors("m", new double[][] {{1, 2}, {10, 20}});
     MergeParameters parameters = MergeParameters.defaults().withScaling(List.of(2.0, 0.5));
-    double[] merged = ModuleMerge.merge(TA, parameters, MergeStatistics.none(2), module);
+    double[] merged = ModuleMerge.merge(TA, parameters, MergeStatistics.none(2), module).values();
     assertArrayEquals(new double[] {7, 14}, merged);
   }
 

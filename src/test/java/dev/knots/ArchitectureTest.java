@@ -1,0 +1,123 @@
+package dev.knots;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Keeps the layering of style.md true: packages depend one way,
+ * {@code cli -> spark -> job -> {plan, knots, merge, io} -> linalg}, and only {@code io.hadoop},
+ * {@code spark} and {@code cli} may touch Spark, Hadoop, Scala or scopt.
+ */
+class ArchitectureTest {
+  private static final Path SOURCES = Path.of("src/main/java/dev/knots");
+  private static final Pattern IMPORT = Pattern.compile("^import (?:static )?([\\w.]+)", Pattern.MULTILINE);
+  private static final Set<String> ENGINE_FREE =
+      Set.of("linalg", "io", "io.safetensors", "io.peft", "knots", "merge", "plan", "job");
+  private static final List<String> ENGINE_PREFIXES =
+      List.of("org.apache.spark.", "org.apache.hadoop.", "scala.", "scopt.");
+
+  /** The project packages each package may import, besides itself. */
+  private static final Map<String, Set<String>> ALLOWED =
+      Map.of(
+          "linalg", Set.of(),
+          "knots", Set.of("linalg"),
+          "merge", Set.of("linalg"),
+          "io", Set.of(),
+          "io.safetensors", Set.of("io"),
+          "io.peft", Set.of("io", "io.safetensors"),
+          "plan", Set.of("linalg", "io", "io.safetensors", "io.peft", "knots", "merge"));
+
+  @Test
+  void theMergeCoreImportsNoEngineClass() {
+    List<String> violations = new ArrayList<>();
+    for (Path file : javaFiles()) {
+      String pkg = packageOf(file);
+      if (!ENGINE_FREE.contains(pkg)) {
+        continue;
+      }
+      for (String imported : imports(file)) {
+        if (ENGINE_PREFIXES.stream().anyMatch(imported::startsWith)) {
+          violations.add(SOURCES.relativize(file) + " imports " + imported);
+        }
+      }
+    }
+    assertEquals(List.of(), violations, "engine classes in the merge core");
+  }
+
+  @Test
+  void packagesDependOneWay() {
+    List<String> violations = new ArrayList<>();
+    for (Path file : javaFiles()) {
+      String pkg = packageOf(file);
+      Set<String> allowed = ALLOWED.get(pkg);
+      if (allowed == null) {
+        continue;
+      }
+      for (String imported : imports(file)) {
+        if (!imported.startsWith("dev.knots.")) {
+          continue;
+        }
+        String target = packageOfClass(imported.substring("dev.knots.".length()));
+        if (!target.equals(pkg) && !allowed.contains(target)) {
+          violations.add(SOURCES.relativize(file) + " (" + pkg + ") imports " + imported);
+        }
+      }
+    }
+    assertEquals(List.of(), violations, "imports against the layering");
+  }
+
+  @Test
+  void theCheckSeesTheSources() {
+    assertTrue(javaFiles().size() > 10, "no sources found under " + SOURCES.toAbsolutePath());
+  }
+
+  private static List<Path> javaFiles() {
+    try (Stream<Path> files = Files.walk(SOURCES)) {
+      return files.filter(p -> p.toString().endsWith(".java")).toList();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static String packageOf(Path file) {
+    return SOURCES.relativize(file.getParent()).toString().replace('/', '.');
+  }
+
+  /** The package part of {@code a.b.Type.member}: the segments before the first capitalised one. */
+  private static String packageOfClass(String qualified) {
+    List<String> segments = new ArrayList<>();
+    for (String segment : qualified.split("\\.")) {
+      if (Character.isUpperCase(segment.charAt(0))) {
+        break;
+      }
+      segments.add(segment);
+    }
+    return String.join(".", segments);
+  }
+
+  private static List<String> imports(Path file) {
+    try {
+      Matcher m = IMPORT.matcher(Files.readString(file));
+      List<String> found = new ArrayList<>();
+      while (m.find()) {
+        found.add(m.group(1));
+      }
+      return found;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}
