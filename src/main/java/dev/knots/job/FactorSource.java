@@ -1,0 +1,56 @@
+package dev.knots.job;
+
+import dev.knots.io.FileFormatException;
+import dev.knots.io.FileStore;
+import dev.knots.io.safetensors.SafetensorsHeader;
+import dev.knots.io.safetensors.SafetensorsReader;
+import dev.knots.knots.LoraFactors;
+import dev.knots.linalg.Matrix;
+import java.io.IOException;
+import java.io.Serializable;
+
+/**
+ * Where one adapter's LoRA factors for one module are, read on the driver from the adapter's
+ * header and small enough to ship to whichever task aligns the module. The header is cut down to
+ * the module's two tensors, so reading needs no further request for metadata.
+ *
+ * @param header the adapter's safetensors header, restricted to {@code aTensor} and {@code bTensor}
+ * @param rank the LoRA rank {@code r} of this module
+ * @param scale PEFT's scaling for this module: alpha / r, or alpha / sqrt(r) with rsLoRA
+ */
+public record FactorSource(
+    String adapter,
+    SafetensorsHeader header,
+    String aTensor,
+    String bTensor,
+    int rank,
+    double scale)
+    implements Serializable {
+
+  /** Reads the factors with two ranged reads. */
+  public LoraFactors read(FileStore store) throws IOException {
+    var a = header.require(aTensor);
+    var b = header.require(bTensor);
+    try (SafetensorsReader reader =
+        new SafetensorsReader(store.inputFile(header.location(), header.fileLength()), header)) {
+      double[] aValues = checkFinite(reader.readDoubles(aTensor), aTensor);
+      double[] bValues = checkFinite(reader.readDoubles(bTensor), bTensor);
+      return new LoraFactors(
+          Matrix.fromRowMajor(b.rows(), b.cols(), bValues),
+          Matrix.fromRowMajor(a.rows(), a.cols(), aValues),
+          scale);
+    }
+  }
+
+  private double[] checkFinite(double[] values, String tensor) throws IOException {
+    for (int j = 0; j < values.length; j++) {
+      if (!Double.isFinite(values[j])) {
+        throw new FileFormatException(
+            "Cannot merge adapter " + adapter + ": tensor " + tensor + " holds " + values[j]
+                + " at flat index " + j + " (of " + header.location() + "). The adapter is"
+                + " corrupt or diverged in training; retrain it or leave it out.");
+      }
+    }
+    return values;
+  }
+}

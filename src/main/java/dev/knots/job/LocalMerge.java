@@ -1,0 +1,56 @@
+package dev.knots.job;
+
+import dev.knots.io.FileStore;
+import dev.knots.io.peft.LoraAdapter;
+import dev.knots.merge.InMemoryModuleScan;
+import dev.knots.merge.MergeMethod;
+import dev.knots.merge.MergeParameters;
+import dev.knots.merge.MergeStatistics;
+import dev.knots.merge.MergedVector;
+import dev.knots.merge.ModuleMerge;
+import dev.knots.merge.ModuleVectors;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The whole merge in this JVM: align -> statistics -> merge, module by module, with every
+ * module's representations held in memory. The reference the Spark job is tested against, and
+ * the right tool for small adapter sets.
+ */
+public final class LocalMerge {
+
+  private LocalMerge() {}
+
+  /** Merges the adapters of {@code request} and returns each module's factors and outcome. */
+  public static List<MergedModule> merge(MergeRequest request, AdapterSet adapters, FileStore store)
+      throws IOException {
+    MergeMethod method = request.method();
+    MergeParameters parameters = request.parameters();
+    List<AlignedModule> aligned = new ArrayList<>();
+    List<ModuleVectors> prepared = new ArrayList<>();
+    for (ModuleSpec spec : adapters.modules()) {
+      AlignedModule module = ModuleAligner.align(spec, method.aligned(), request.concat(), store);
+      aligned.add(module);
+      prepared.add(ModuleMerge.prepare(method, parameters, module.key(), module.representations()));
+    }
+    MergeStatistics statistics =
+        MergeStatistics.compute(
+            method, parameters, request.taskCount(), new InMemoryModuleScan(prepared));
+    List<MergedModule> merged = new ArrayList<>();
+    for (int m = 0; m < aligned.size(); m++) {
+      MergedVector vector = ModuleMerge.merge(method, parameters, statistics, prepared.get(m));
+      merged.add(MergedModule.of(aligned.get(m), vector.values(), vector.usedPerTask()));
+    }
+    return merged;
+  }
+
+  /** Opens the adapters, merges, writes the outputs the request asks for, and reports. */
+  public static MergeResult run(MergeRequest request, FileStore store) throws IOException {
+    AdapterSet adapters =
+        AdapterSet.open(store, request.adapters(), LoraAdapter.UnsupportedTensors.REFUSE);
+    List<MergedModule> merged = merge(request, adapters, store);
+    MergeOutputs.write(request, adapters, merged, store);
+    return new MergeResult(merged.stream().map(ModuleOutcome::of).toList());
+  }
+}

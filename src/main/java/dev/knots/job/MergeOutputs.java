@@ -1,0 +1,88 @@
+package dev.knots.job;
+
+import dev.knots.io.FileStore;
+import dev.knots.io.Storage;
+import dev.knots.io.peft.AdapterWriter;
+import dev.knots.io.peft.MergedLoraModule;
+import dev.knots.io.safetensors.HfModelFiles;
+import java.io.IOException;
+import java.util.List;
+
+/**
+ * Writes what a merge produces. With one format the output directory is the adapter (or model)
+ * itself, so {@code PeftModel.from_pretrained(base, output)} works on it directly; with both they
+ * go to {@code adapter/} and {@code model/} under it.
+ */
+public final class MergeOutputs {
+  public static final String ADAPTER_DIR = "adapter";
+  public static final String MODEL_DIR = "model";
+
+  private MergeOutputs() {}
+
+  /** Where the adapter goes for this request. */
+  public static String adapterDirectory(MergeRequest request, FileStore store) {
+    return request.format() == OutputFormat.BOTH
+        ? store.resolve(request.output(), ADAPTER_DIR)
+        : request.output();
+  }
+
+  /** Where the model goes for this request. */
+  public static String modelDirectory(MergeRequest request, FileStore store) {
+    return request.format() == OutputFormat.BOTH
+        ? store.resolve(request.output(), MODEL_DIR)
+        : request.output();
+  }
+
+  public static void write(
+      MergeRequest request, AdapterSet adapters, List<MergedModule> merged, FileStore store)
+      throws IOException {
+    HfModelFiles base = null;
+    if (request.format().writesModel()) {
+      base = HfModelFiles.open(store, request.base().orElseThrow());
+      ModelWriter.checkCompatible(base, adapters.modules(), adapters.firstConfig().fanInFanOut());
+    }
+    if (request.format().writesAdapter()) {
+      String directory = adapterDirectory(request, store);
+      store.mkdirs(directory);
+      AdapterWriter.to(store, directory)
+          .settingsFrom(adapters.firstConfig())
+          .write(merged.stream().map(MergeOutputs::loraModule).toList());
+    }
+    if (base != null) {
+      String directory = modelDirectory(request, store);
+      store.mkdirs(directory);
+      copyModelSideFiles(store, base.location(), directory);
+      ModelWriter.write(store, base, directory, merged, adapters.firstConfig().fanInFanOut());
+    }
+  }
+
+  /** The merged module as the adapter writer takes it: row-major factors. */
+  public static MergedLoraModule loraModule(MergedModule module) {
+    return new MergedLoraModule(
+        module.key(),
+        module.rank(),
+        module.out(),
+        module.in(),
+        module.b().toRowMajor(),
+        module.a().toRowMajor());
+  }
+
+  /**
+   * Copies the base directory's other files (config.json, generation and tokenizer files) so the
+   * merged model loads with {@code from_pretrained} like the base does.
+   */
+  private static void copyModelSideFiles(FileStore store, String baseDirectory, String directory)
+      throws IOException {
+    for (String name : store.list(baseDirectory)) {
+      if (name.endsWith(".safetensors") || name.equals(HfModelFiles.INDEX_FILE)) {
+        continue;
+      }
+      String source = store.resolve(baseDirectory, name);
+      Storage.writeAll(
+          store.outputFile(store.resolve(directory, name)),
+          Storage.readAll(store.inputFile(source), SIDE_FILE_LIMIT));
+    }
+  }
+
+  private static final int SIDE_FILE_LIMIT = 256 << 20;
+}

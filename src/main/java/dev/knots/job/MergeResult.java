@@ -1,0 +1,29 @@
+package dev.knots.job;
+
+import java.util.List;
+
+/** The outcome of a merge, module by module, with totals. */
+public record MergeResult(List<ModuleOutcome> modules) {
+
+  public MergeResult {
+    modules = List.copyOf(modules);
+  }
+
+  /** Per task, the entries that went into the merge over all modules. */
+  public long[] usedPerTask() {
+    long[] total = new long[modules.isEmpty() ? 0 : modules.get(0).usedPerTask().length];
+    for (ModuleOutcome module : modules) {
+      for (int i = 0; i < total.length; i++) {
+        total[i] += module.usedPerTask()[i];
+      }
+    }
+    return total;
+  }
+
+  public ModuleOutcome module(String key) {
+    return modules.stream()
+        .filter(m -> m.key().equals(key))
+        .findFirst()
+        .orElseThrow(() -> new IllegalArgumentException("No module " + key + " in this merge"));
+  }
+}

@@ -1,0 +1,113 @@
+package dev.knots.job;
+
+import dev.knots.knots.Concat;
+import dev.knots.linalg.Decompositions;
+import dev.knots.linalg.Matrix;
+import dev.knots.linalg.Svd;
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One module's merged update in LoRA form, {@code dW = b @ a} with {@code b} O x r and {@code a}
+ * r x I, which is what the adapter output stores (with alpha = r, so PEFT's scaling is 1).
+ *
+ * @param components the KnOTS components before zero rows were dropped (0 for plain methods)
+ * @param usedPerTask per task, how many of its entries went into the merge
+ */
+public record MergedModule(
+    String key, Matrix b, Matrix a, int components, long[] usedPerTask) implements Serializable {
+
+  /** The LoRA rank of the merged update. */
+  public int rank() {
+    return a.rows;
+  }
+
+  public int out() {
+    return b.rows;
+  }
+
+  public int in() {
+    return a.cols;
+  }
+
+  /** The merged update {@code dW}, O x I. */
+  public Matrix update() {
+    return b.multiply(a);
+  }
+
+  /**
+   * Turns a merged vector into LoRA factors. KnOTS: {@code dW = U R} (or its transpose with
+   * {@link Concat#INPUT}); components whose merged row of {@code R} is all zero (pruned away)
+   * contribute nothing and are dropped, so the rank is what survived. Plain methods: the merged
+   * {@code dW} is factored by a thin SVD keeping every singular value above float64 round-off,
+   * so {@code b @ a} reproduces it to that precision.
+   */
+  public static MergedModule of(AlignedModule module, double[] merged, long[] usedPerTask) {
+    if (!module.isAligned()) {
+      return factorDense(module.key(), Matrix.fromRowMajor(module.out(), module.in(), merged), usedPerTask);
+    }
+    Matrix r = Matrix.fromRowMajor(module.representationRows(), module.representationCols(), merged);
+    int[] live = nonZeroRows(r);
+    Matrix keptR = selectRows(r, live);
+    Matrix keptU = selectColumns(module.basis(), live);
+    Matrix b = module.concat() == Concat.OUTPUT ? keptU : keptR.transpose();
+    Matrix a = module.concat() == Concat.OUTPUT ? keptR : keptU.transpose();
+    return withMinimumRank(module.key(), b, a, module.components(), usedPerTask);
+  }
+
+  private static MergedModule factorDense(String key, Matrix update, long[] usedPerTask) {
+    Svd svd = Decompositions.thinSvd(update);
+    double[] s = svd.s();
+    double tolerance =
+        s.length == 0 ? 0 : s[0] * Math.max(update.rows, update.cols) * Math.ulp(1.0);
+    int rank = 0;
+    while (rank < s.length && s[rank] > tolerance) {
+      rank++;
+    }
+    Matrix b = svd.u().columns(0, rank).scaleColumns(java.util.Arrays.copyOf(s, rank));
+    Matrix a = svd.vt().rowRange(0, rank);
+    return withMinimumRank(key, b, a, 0, usedPerTask);
+  }
+
+  /** PEFT needs rank >= 1: an all-zero merge becomes one zero component. */
+  private static MergedModule withMinimumRank(
+      String key, Matrix b, Matrix a, int components, long[] usedPerTask) {
+    if (a.rows > 0) {
+      return new MergedModule(key, b, a, components, usedPerTask);
+    }
+    return new MergedModule(
+        key, Matrix.zeros(b.rows, 1), Matrix.zeros(1, a.cols), components, usedPerTask);
+  }
+
+  private static int[] nonZeroRows(Matrix m) {
+    List<Integer> rows = new ArrayList<>();
+    for (int i = 0; i < m.rows; i++) {
+      for (int j = 0; j < m.cols; j++) {
+        if (m.get(i, j) != 0) {
+          rows.add(i);
+          break;
+        }
+      }
+    }
+    return rows.stream().mapToInt(Integer::intValue).toArray();
+  }
+
+  private static Matrix selectRows(Matrix m, int[] rows) {
+    Matrix out = Matrix.zeros(rows.length, m.cols);
+    for (int r = 0; r < rows.length; r++) {
+      for (int j = 0; j < m.cols; j++) {
+        out.set(r, j, m.get(rows[r], j));
+      }
+    }
+    return out;
+  }
+
+  private static Matrix selectColumns(Matrix m, int[] columns) {
+    Matrix out = Matrix.zeros(m.rows, columns.length);
+    for (int c = 0; c < columns.length; c++) {
+      System.arraycopy(m.data, columns[c] * m.rows, out.data, c * m.rows, m.rows);
+    }
+    return out;
+  }
+}

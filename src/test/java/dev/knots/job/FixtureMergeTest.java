@@ -1,0 +1,94 @@
+package dev.knots.job;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.knots.io.peft.LoraAdapter;
+import dev.knots.knots.Concat;
+import dev.knots.linalg.Matrix;
+import dev.knots.merge.MergeMethods;
+import dev.knots.merge.MergeParameters;
+import dev.knots.merge.Scope;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Every expected output of the fixture set, reproduced by the merge core within the fixture
+ * README's tolerance (1e-4 relative per module; the float32 reference and our float64 pipeline
+ * differ by about 3e-7, while one entry on the wrong side of a threshold costs 3e-4 or more), with
+ * exactly the same KnOTS component counts and entries kept per task.
+ */
+class FixtureMergeTest {
+
+  static Stream<String> expectedFiles() {
+    List<String> files = new ArrayList<>();
+    Fixtures.configs().get("configs").forEach(c -> files.add(c.get("file").asText()));
+    return files.stream();
+  }
+
+  /** The merge request a fixture config describes. */
+  static MergeRequest request(JsonNode config, String output) {
+    List<Double> scaling = new ArrayList<>();
+    config.get("scaling").forEach(s -> scaling.add(s.asDouble()));
+    MergeParameters parameters =
+        MergeParameters.defaults()
+            .withTopK(config.get("topk").asDouble())
+            .withScaling(scaling)
+            .withScope(Scope.parse(config.get("topk_scope").asText()));
+    return new MergeRequest(
+        Fixtures.adapters(config),
+        MergeMethods.byName(config.get("method").asText()),
+        parameters,
+        Concat.valueOf(config.get("concat").asText().toUpperCase()),
+        output,
+        OutputFormat.ADAPTER,
+        Optional.empty());
+  }
+
+  @ParameterizedTest
+  @MethodSource("expectedFiles")
+  void reproducesTheExpectedMerge(String file) throws IOException {
+    JsonNode config = Fixtures.config(file);
+    MergeRequest request = request(config, "unused");
+    AdapterSet adapters =
+        AdapterSet.open(Fixtures.STORE, request.adapters(), LoraAdapter.UnsupportedTensors.REFUSE);
+    List<MergedModule> merged = LocalMerge.merge(request, adapters, Fixtures.STORE);
+    Map<String, Matrix> expected = Fixtures.matrices(Fixtures.ROOT.resolve("expected/" + file));
+
+    assertEquals(expected.size(), merged.size(), "modules merged");
+    List<String> failures = new ArrayList<>();
+    for (MergedModule module : merged) {
+      Matrix want = expected.get("base_model.model." + module.key() + ".weight");
+      String failure = Fixtures.compare(module.key(), module.update(), want);
+      if (failure != null) {
+        failures.add(failure);
+      }
+    }
+    assertEquals(List.of(), failures, file);
+
+    JsonNode diagnostics = config.get("diagnostics");
+    MergeResult result = new MergeResult(merged.stream().map(ModuleOutcome::of).toList());
+    if (diagnostics.has("components_kept_per_module")) {
+      diagnostics.get("components_kept_per_module").fields().forEachRemaining(e -> {
+        String key = e.getKey().substring("base_model.model.".length());
+        assertEquals(e.getValue().asInt(), result.module(key).components(), "components of " + key);
+      });
+    }
+    if (diagnostics.has("kept_per_task")) {
+      long[] kept = new long[request.taskCount()];
+      for (int i = 0; i < kept.length; i++) {
+        kept[i] = diagnostics.get("kept_per_task").get(i).asLong();
+      }
+      assertArrayEquals(kept, result.usedPerTask(), "entries kept per task");
+    }
+    assertTrue(merged.stream().allMatch(m -> m.rank() >= 1));
+  }
+}
