@@ -80,9 +80,11 @@ public final class JointSvd {
     /**
      * Aligns full task updates: the thin SVD of the dense stacked matrix {@code M}
      * ({@code O x n*I} for OUTPUT, {@code I x n*O} for INPUT), truncated at {@link #CUTOFF}, with
-     * {@code R_i = diag(s) V^T[:, block i]}. dgesdd reduces a very wide {@code M} by an LQ
-     * first, so this costs {@code O(n*I * O^2)} for OUTPUT and stays float64-accurate (no
-     * Gramian); memory is a few copies of {@code M}. The updates are not modified.
+     * {@code R_i = diag(s) V^T[:, block i]}. {@link Decompositions#thinSvd} hands dgesdd the
+     * tall transpose of a wide {@code M}, which dgesdd reduces by a QR first, so this costs
+     * {@code O(n*I * O^2)} for OUTPUT and stays float64-accurate (no Gramian); memory is a few
+     * copies of {@code M}. Meant for small modules and tests: a 1024 x 6144 {@code M} takes
+     * about 2 s with native OpenBLAS and 30 s in pure Java. The updates are not modified.
      *
      * @param updates one {@code O x I} update per task, all the same shape; at least one
      * @throws IllegalArgumentException if the list is empty or the shapes differ
