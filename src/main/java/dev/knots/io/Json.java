@@ -11,9 +11,13 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.ObjectWriter;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * The JSON settings of the file formats: strict reading (duplicate keys and trailing content are
@@ -43,7 +47,7 @@ public final class Json {
     JsonNode node;
     try {
       node = MAPPER.readTree(utf8);
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       throw new FileFormatException("Cannot parse " + what + ": invalid JSON: " + firstLine(e.getMessage()), e);
     }
     if (node == null || !node.isObject()) {
@@ -83,8 +87,8 @@ public final class Json {
   private static JsonNode sorted(JsonNode node) {
     if (node.isObject()) {
       ObjectNode out = object();
-      java.util.List<String> names = new java.util.ArrayList<>();
-      node.fieldNames().forEachRemaining(names::add);
+      List<String> names = new ArrayList<>();
+      node.properties().forEach(entry -> names.add(entry.getKey()));
       names.sort(null);
       for (String name : names) {
         out.set(name, sorted(node.get(name)));
@@ -92,7 +96,7 @@ public final class Json {
       return out;
     }
     if (node.isArray()) {
-      com.fasterxml.jackson.databind.node.ArrayNode out = JsonNodeFactory.instance.arrayNode();
+      ArrayNode out = JsonNodeFactory.instance.arrayNode();
       node.forEach(element -> out.add(sorted(element)));
       return out;
     }
