@@ -1,0 +1,44 @@
+package dev.knots.io;
+
+import java.io.IOException;
+import java.util.List;
+
+/**
+ * The storage operations the project needs, over locations given as strings (local paths or URIs
+ * such as {@code file:///data/x} or, in other implementations, {@code s3a://bucket/key}).
+ *
+ * <p>Every {@link IOException} thrown names the location it concerns.
+ */
+public interface FileStore {
+
+  /** A file to read; no I/O happens until it is used. */
+  InputFile inputFile(String location);
+
+  /**
+   * A file to read whose length the caller already knows (for example from a directory listing),
+   * so {@link InputFile#length()} needs no round trip to the store.
+   */
+  InputFile inputFile(String location, long knownLength);
+
+  /** A file to create; no I/O happens until {@link OutputFile#create()}. */
+  OutputFile outputFile(String location);
+
+  /** Whether a file or directory exists at the location. */
+  boolean exists(String location) throws IOException;
+
+  /**
+   * Names (not full locations) of the direct children of a directory, sorted.
+   *
+   * @throws IOException naming the directory if it does not exist or is not a directory
+   */
+  List<String> list(String directory) throws IOException;
+
+  /** Deletes a file, or a directory and everything under it; does nothing if nothing is there. */
+  void deleteRecursively(String location) throws IOException;
+
+  /** Creates a directory and its missing parents; does nothing if it exists. */
+  void mkdirs(String location) throws IOException;
+
+  /** The location of {@code child} (a name or relative path) inside {@code directory}. */
+  String resolve(String directory, String child);
+}

@@ -1,0 +1,144 @@
+package dev.knots.io.peft;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.knots.io.FileFormatException;
+import dev.knots.io.Fixtures;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class AdapterConfigTest {
+
+  private static AdapterConfig parse(String json) throws FileFormatException {
+    return AdapterConfig.parse(json.getBytes(StandardCharsets.UTF_8), "/a/adapter_config.json");
+  }
+
+  private static AdapterConfig fixture(String task) throws IOException {
+    Path file = Path.of(Fixtures.path("adapters/" + task + "/adapter_config.json"));
+    return AdapterConfig.parse(Files.readAllBytes(file), file.toString());
+  }
+
+  @Test
+  void scalesMatchExpectedConfigsForEveryFixtureModule() throws IOException {
+    JsonNode scales = new ObjectMapper().readTree(Path.of(Fixtures.path("expected/configs.json")).toFile())
+        .get("adapter_scales");
+    int checked = 0;
+    for (String task : Fixtures.TASKS) {
+      AdapterConfig config = fixture(task);
+      for (Map.Entry<String, JsonNode> module : scales.get(task).properties()) {
+        String key = module.getKey().substring(LoraAdapter.KEY_PREFIX.length());
+        JsonNode expected = module.getValue();
+        assertEquals(expected.get("r").intValue(), config.rankFor(key), task + " " + key);
+        assertEquals(expected.get("alpha").doubleValue(), config.alphaFor(key), task + " " + key);
+        assertEquals(expected.get("scale").doubleValue(), config.scalingFor(key), 1e-12, task + " " + key);
+        checked++;
+      }
+    }
+    assertEquals(8 * 12, checked);
+  }
+
+  @Test
+  void readsFixtureFields() throws IOException {
+    AdapterConfig shift = fixture("shift_down2");
+    assertEquals("LORA", shift.peftType());
+    assertEquals(8, shift.r());
+    assertEquals(16.0, shift.loraAlpha());
+    assertEquals(Map.of("k_proj", 4), shift.rankPattern());
+    assertEquals(Map.of("k_proj", 16.0), shift.alphaPattern());
+    assertEquals(List.of("k_proj", "q_proj", "v_proj", "o_proj"), shift.targetModules());
+    assertNull(shift.targetModulesRegex());
+    assertEquals("../../base_model", shift.baseModelNameOrPath());
+    assertNull(shift.taskType());
+    assertFalse(shift.fanInFanOut() || shift.useDora() || shift.loraBias() || shift.useRslora());
+    assertEquals("none", shift.bias());
+    assertTrue(shift.modulesToSave().isEmpty());
+    assertEquals(4.0, shift.scalingFor("layers.1.self_attn.k_proj"));
+    assertEquals(2.0, shift.scalingFor("layers.1.self_attn.q_proj"));
+
+    AdapterConfig rslora = fixture("transpose_mod3");
+    assertTrue(rslora.useRslora());
+    assertEquals(16 / Math.sqrt(8), rslora.scalingFor("layers.0.self_attn.v_proj"));
+  }
+
+  @Test
+  void firstMatchingPatternWinsInFileOrder() throws FileFormatException {
+    AdapterConfig general = parse("{\"peft_type\":\"LORA\",\"r\":8,\"lora_alpha\":8,"
+        + "\"rank_pattern\":{\"q_proj\":4,\"layers\\\\.0\\\\.self_attn\\\\.q_proj\":2}}");
+    assertEquals(4, general.rankFor("layers.0.self_attn.q_proj"));
+    AdapterConfig specific = parse("{\"peft_type\":\"LORA\",\"r\":8,\"lora_alpha\":8,"
+        + "\"rank_pattern\":{\"layers\\\\.0\\\\.self_attn\\\\.q_proj\":2,\"q_proj\":4}}");
+    assertEquals(2, specific.rankFor("layers.0.self_attn.q_proj"));
+    assertEquals(4, specific.rankFor("layers.1.self_attn.q_proj"));
+    assertEquals(List.of("layers\\.0\\.self_attn\\.q_proj", "q_proj"), List.copyOf(specific.rankPattern().keySet()));
+  }
+
+  @Test
+  void patternsMatchWholeDotSeparatedSuffixes() throws FileFormatException {
+    AdapterConfig config = parse("{\"peft_type\":\"LORA\",\"r\":8,\"lora_alpha\":16,"
+        + "\"rank_pattern\":{\"q_proj\":4,\"layers\\\\.1\\\\..*\":2},\"alpha_pattern\":{\"v_proj\":3.5}}");
+    assertEquals(4, config.rankFor("q_proj"));
+    assertEquals(4, config.rankFor("model.layers.0.q_proj"));
+    assertEquals(8, config.rankFor("model.layers.0.xq_proj"), "the key must follow a dot");
+    assertEquals(8, config.rankFor("model.layers.0.q_proj.inner"), "the key must end the name");
+    assertEquals(2, config.rankFor("model.layers.1.mlp.up_proj"));
+    assertEquals(8, config.rankFor("model.layers.10.mlp.up_proj"));
+    assertEquals(3.5, config.alphaFor("a.v_proj"));
+    assertEquals(16.0, config.alphaFor("a.k_proj"));
+    assertEquals(3.5 / 8, config.scalingFor("layers.0.v_proj"));
+  }
+
+  @Test
+  void defaultsAndRegexTargets() throws FileFormatException {
+    AdapterConfig config = parse("{\"peft_type\":\"LORA\",\"target_modules\":\".*(q|v)_proj\","
+        + "\"layers_to_transform\":3,\"modules_to_save\":[\"score\"],\"task_type\":\"SEQ_CLS\"}");
+    assertEquals(8, config.r());
+    assertEquals(8.0, config.loraAlpha());
+    assertEquals(".*(q|v)_proj", config.targetModulesRegex());
+    assertTrue(config.targetModules().isEmpty());
+    assertEquals(List.of(3), config.layersToTransform());
+    assertEquals(List.of("score"), config.modulesToSave());
+    assertEquals("SEQ_CLS", config.taskType());
+    assertEquals(1.0, config.scalingFor("anything"));
+  }
+
+  @Test
+  void refusesOtherPeftTypes() {
+    FileFormatException e = assertThrows(FileFormatException.class, () -> parse("{\"peft_type\":\"IA3\",\"r\":8}"));
+    assertEquals("Cannot load adapter config /a/adapter_config.json: peft_type is \"IA3\", but only LORA adapters"
+        + " can be merged.", e.getMessage());
+    FileFormatException missing = assertThrows(FileFormatException.class, () -> parse("{\"r\":8}"));
+    assertEquals("Cannot load adapter config /a/adapter_config.json: \"peft_type\" is missing; this is not a PEFT"
+        + " adapter config.", missing.getMessage());
+  }
+
+  @Test
+  void refusesBadValues() {
+    assertBad("{\"peft_type\":\"LORA\",\"r\":0}", "\"r\" must be a positive integer, found 0");
+    assertBad("{\"peft_type\":\"LORA\",\"r\":4.5}", "\"r\" must be a positive integer, found 4.5");
+    assertBad("{\"peft_type\":\"LORA\",\"lora_alpha\":1e400}", "\"lora_alpha\" must be a finite number");
+    assertBad("{\"peft_type\":\"LORA\",\"lora_alpha\":\"16\"}", "\"lora_alpha\" must be a finite number, found \"16\"");
+    assertBad("{\"peft_type\":\"LORA\",\"rank_pattern\":{\"q\":-1}}", "\"rank_pattern.q\" must be a positive integer");
+    assertBad("{\"peft_type\":\"LORA\",\"rank_pattern\":{\"q(\":2}}",
+        "\"rank_pattern\" has key \"q(\", which is not a valid regular expression");
+    assertBad("{\"peft_type\":\"LORA\",\"use_rslora\":\"yes\"}", "\"use_rslora\" must be true or false");
+    assertBad("{\"peft_type\":\"LORA\",\"target_modules\":[1]}", "\"target_modules\" must be a list of strings");
+    assertBad("{\"peft_type\":\"LORA\",", "Cannot parse adapter config /a/adapter_config.json: invalid JSON");
+  }
+
+  private static void assertBad(String json, String expected) {
+    FileFormatException e = assertThrows(FileFormatException.class, () -> parse(json));
+    assertTrue(e.getMessage().contains("/a/adapter_config.json"), e.getMessage());
+    assertTrue(e.getMessage().contains(expected), () -> "expected \"" + expected + "\" in: " + e.getMessage());
+  }
+}
