@@ -123,7 +123,8 @@ public final class AdapterSet {
     return List.copyOf(specs);
   }
 
-  private static FactorSource factorSource(LoraAdapter adapter, LoraModule module) {
+  private static FactorSource factorSource(LoraAdapter adapter, LoraModule module)
+      throws FileFormatException {
     return new FactorSource(
         adapter.location(),
         adapter.header().restrictedTo(List.of(module.a().name(), module.b().name())),

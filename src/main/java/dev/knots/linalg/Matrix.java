@@ -14,7 +14,8 @@ import java.util.List;
  * the LAPACK calls and tight loops can use the array directly; treat a matrix you did not
  * create as read-only.
  */
-public final class Matrix {
+public final class Matrix implements java.io.Serializable {
+    private static final long serialVersionUID = 1L;
 
     private static final BLAS BLAS_ = BLAS.getInstance();
 

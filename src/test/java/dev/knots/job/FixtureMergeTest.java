@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.knots.Fixtures;
 import dev.knots.io.peft.LoraAdapter;
 import dev.knots.knots.Concat;
 import dev.knots.linalg.Matrix;
@@ -61,7 +62,7 @@ class FixtureMergeTest {
     AdapterSet adapters =
         AdapterSet.open(Fixtures.STORE, request.adapters(), LoraAdapter.UnsupportedTensors.REFUSE);
     List<MergedModule> merged = LocalMerge.merge(request, adapters, Fixtures.STORE);
-    Map<String, Matrix> expected = Fixtures.matrices(Fixtures.ROOT.resolve("expected/" + file));
+    Map<String, Matrix> expected = Fixtures.matrices("expected/" + file);
 
     assertEquals(expected.size(), merged.size(), "modules merged");
     List<String> failures = new ArrayList<>();

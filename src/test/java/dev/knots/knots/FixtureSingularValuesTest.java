@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.knots.Fixtures;
 import dev.knots.linalg.Matrix;
 import dev.knots.linalg.Tolerances;
 import java.util.ArrayList;
@@ -28,13 +29,13 @@ class FixtureSingularValuesTest {
     private static List<String> tasks;
     private static List<String> modules;
     private static JsonNode configs;
-    private static Map<String, Map<String, FixtureTensors.Tensor>> adapters;
-    private static Map<String, FixtureTensors.Tensor> expected;
-    private static Map<String, Map<String, FixtureTensors.Tensor>> deltas;
+    private static Map<String, Map<String, Matrix>> adapters;
+    private static Map<String, double[]> expected;
+    private static Map<String, Map<String, Matrix>> deltas;
 
     @BeforeAll
     static void load() {
-        configs = FixtureTensors.json("expected/configs.json");
+        configs = Fixtures.configs();
         tasks = new ArrayList<>();
         for (JsonNode path : configs.get("configs").get(0).get("adapters")) {
             tasks.add(path.asText().substring("adapters/".length()));
@@ -43,10 +44,10 @@ class FixtureSingularValuesTest {
         adapters = new HashMap<>();
         deltas = new HashMap<>();
         for (String task : tasks) {
-            adapters.put(task, FixtureTensors.read("adapters/" + task + "/adapter_model.safetensors"));
-            deltas.put(task, FixtureTensors.read("expected/deltas/" + task + ".safetensors"));
+            adapters.put(task, Fixtures.matrices("adapters/" + task + "/adapter_model.safetensors"));
+            deltas.put(task, Fixtures.matrices("expected/deltas/" + task + ".safetensors"));
         }
-        expected = FixtureTensors.read("expected/knots_singular_values.safetensors");
+        expected = Fixtures.arrays("expected/knots_singular_values.safetensors");
         assertEquals(8, tasks.size(), "fixture tasks");
         assertEquals(12, modules.size(), "fixture modules");
     }
@@ -120,7 +121,7 @@ class FixtureSingularValuesTest {
     }
 
     private static double[] expectedValues(String module, Concat concat) {
-        return expected.get(name(concat) + "/" + module).values();
+        return expected.get(name(concat) + "/" + module);
     }
 
     private static void assertSameCount(String module, Concat concat, double[] want, double[] actual) {
@@ -135,7 +136,7 @@ class FixtureSingularValuesTest {
     private static List<Matrix> deltaFiles(String module) {
         List<Matrix> out = new ArrayList<>();
         for (String task : tasks) {
-            out.add(deltas.get(task).get(module + ".weight").matrix());
+            out.add(deltas.get(task).get(module + ".weight"));
         }
         return out;
     }
@@ -144,11 +145,11 @@ class FixtureSingularValuesTest {
     private static List<LoraFactors> factors(String module) {
         List<LoraFactors> out = new ArrayList<>();
         for (String task : tasks) {
-            Map<String, FixtureTensors.Tensor> tensors = adapters.get(task);
-            FixtureTensors.Tensor a = tensors.get(module + ".lora_A.weight");
-            FixtureTensors.Tensor b = tensors.get(module + ".lora_B.weight");
+            Map<String, Matrix> tensors = adapters.get(task);
+            Matrix a = tensors.get(module + ".lora_A.weight");
+            Matrix b = tensors.get(module + ".lora_B.weight");
             double scale = configs.get("adapter_scales").get(task).get(module).get("scale").asDouble();
-            out.add(new LoraFactors(b.matrix(), a.matrix(), scale));
+            out.add(new LoraFactors(b, a, scale));
         }
         return out;
     }

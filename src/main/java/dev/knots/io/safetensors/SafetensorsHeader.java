@@ -7,12 +7,14 @@ import dev.knots.io.InputFile;
 import dev.knots.io.Json;
 import dev.knots.io.RangeReader;
 import java.io.IOException;
+import java.io.Serializable;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -30,7 +32,9 @@ import java.util.Optional;
  * Validation follows the reference implementation: the tensors, ordered by offset, must cover the
  * data section exactly, without overlaps, holes or trailing bytes.
  */
-public final class SafetensorsHeader {
+public final class SafetensorsHeader implements Serializable {
+  private static final long serialVersionUID = 1L;
+
 
   /** The header key of the string-to-string metadata map. */
   public static final String METADATA_KEY = "__metadata__";
@@ -50,11 +54,26 @@ public final class SafetensorsHeader {
     this.location = location;
     this.fileLength = fileLength;
     this.dataOffset = dataOffset;
-    this.tensors = Collections.unmodifiableList(tensors);
+    this.tensors = Collections.unmodifiableList(new ArrayList<>(tensors));
     Map<String, TensorInfo> names = new LinkedHashMap<>();
     tensors.forEach(t -> names.put(t.name(), t));
     this.byName = Collections.unmodifiableMap(names);
-    this.metadata = Collections.unmodifiableMap(metadata);
+    this.metadata = Collections.unmodifiableMap(new LinkedHashMap<>(metadata));
+  }
+
+  /**
+   * The same header with only the named tensors (offsets unchanged): small enough to ship to the
+   * task that reads them, which then needs no request for metadata of its own.
+   *
+   * @throws FileFormatException if a name is not in the file
+   */
+  public SafetensorsHeader restrictedTo(Collection<String> names) throws FileFormatException {
+    List<TensorInfo> kept = new ArrayList<>();
+    for (String name : names) {
+      kept.add(require(name));
+    }
+    kept.sort(Comparator.comparingLong(TensorInfo::begin));
+    return new SafetensorsHeader(location, fileLength, dataOffset, kept, metadata);
   }
 
   /**

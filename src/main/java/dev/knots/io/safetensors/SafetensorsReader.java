@@ -42,6 +42,21 @@ public final class SafetensorsReader implements Closeable {
   }
 
   /**
+   * Bytes {@code [offset, offset + length)} of the tensor as stored: a ranged read, for copying
+   * tensors too large for one array piece by piece.
+   *
+   * @throws IllegalArgumentException if the range is outside the tensor
+   */
+  public byte[] readRaw(String name, long offset, int length) throws IOException {
+    TensorInfo tensor = header.require(name);
+    if (offset < 0 || length < 0 || offset + length > tensor.byteLength()) {
+      throw new IllegalArgumentException("Cannot read bytes [" + offset + ", " + (offset + length)
+          + ") of tensor '" + name + "' in " + header.location() + ": it has " + tensor.byteLength() + " bytes.");
+    }
+    return readBytes(tensor, tensor.begin() + offset, length);
+  }
+
+  /**
    * The tensor's values, row-major, widened exactly to {@code double} from any floating-point dtype.
    *
    * @throws FileFormatException naming the tensor and file if it is missing, not floating point,

@@ -1,5 +1,6 @@
 package dev.knots.io.safetensors;
 
+import java.io.Serializable;
 import java.util.Arrays;
 import java.util.Objects;
 
@@ -14,7 +15,8 @@ import java.util.Objects;
  *     header's {@code data_offsets})
  * @param end one past the last byte, relative to the start of the data section
  */
-public record TensorInfo(String name, DType dtype, long[] shape, long begin, long end) {
+public record TensorInfo(String name, DType dtype, long[] shape, long begin, long end)
+    implements Serializable {
 
   public TensorInfo {
     Objects.requireNonNull(name, "name");

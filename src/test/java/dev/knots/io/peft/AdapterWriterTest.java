@@ -1,5 +1,6 @@
 package dev.knots.io.peft;
 
+import dev.knots.Fixtures;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -7,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.knots.io.Fixtures;
 import dev.knots.io.LocalFileStore;
 import dev.knots.io.RecordingFileStore;
 import dev.knots.io.safetensors.DType;

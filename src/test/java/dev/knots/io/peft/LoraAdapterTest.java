@@ -1,12 +1,12 @@
 package dev.knots.io.peft;
 
+import dev.knots.Fixtures;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.knots.io.FileFormatException;
-import dev.knots.io.Fixtures;
 import dev.knots.io.LocalFileStore;
 import dev.knots.io.peft.LoraAdapter.UnsupportedTensors;
 import dev.knots.io.safetensors.SafetensorsHeader;

@@ -1,12 +1,12 @@
 package dev.knots.io.safetensors;
 
+import dev.knots.Fixtures;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.knots.io.FileFormatException;
-import dev.knots.io.Fixtures;
 import dev.knots.io.InputFile;
 import dev.knots.io.LocalFileStore;
 import java.io.IOException;

@@ -1,0 +1,138 @@
+package dev.knots;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.knots.io.InputFile;
+import dev.knots.io.LocalFileStore;
+import dev.knots.io.safetensors.SafetensorsHeader;
+import dev.knots.io.safetensors.SafetensorsReader;
+import dev.knots.io.safetensors.TensorInfo;
+import dev.knots.linalg.Matrix;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URISyntaxException;
+import java.net.URL;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The real fixture set (a copy of shared/fixtures in src/test/resources/fixtures): eight PEFT
+ * LoRA adapters trained on real data, their base model and the expected merge outputs.
+ */
+public final class Fixtures {
+
+  /** The eight task adapters, in the canonical task order of the expected outputs. */
+  public static final String[] TASKS = {
+    "rot90", "hflip", "invert", "rot180_parity", "transpose_mod3", "vflip_ge5", "shift_down2",
+    "identity_reverse"
+  };
+
+  /**
+   * The fixture README's tolerance per module, relative to the expected update: the float32
+   * reference and a float64 pipeline differ by about 3e-7, while one entry on the wrong side of a
+   * top-K threshold or sign election moves a module by 3e-4 or more.
+   */
+  public static final double RELATIVE_TOLERANCE = 1e-4;
+
+  public static final LocalFileStore STORE = new LocalFileStore();
+
+  private Fixtures() {}
+
+  public static Path root() {
+    URL url = Fixtures.class.getResource("/fixtures");
+    if (url == null) {
+      throw new IllegalStateException("test resources lack fixtures/");
+    }
+    try {
+      return Path.of(url.toURI());
+    } catch (URISyntaxException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** The fixture file or directory at {@code relative}, e.g. {@code adapters/rot90}. */
+  public static String path(String relative) {
+    return root().resolve(relative).toString();
+  }
+
+  public static JsonNode json(String relative) {
+    try {
+      return new ObjectMapper().readTree(root().resolve(relative).toFile());
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** {@code expected/configs.json}. */
+  public static JsonNode configs() {
+    return json("expected/configs.json");
+  }
+
+  /** The entry of {@code configs.json} describing the expected file {@code file}. */
+  public static JsonNode config(String file) {
+    for (JsonNode config : configs().get("configs")) {
+      if (config.get("file").asText().equals(file)) {
+        return config;
+      }
+    }
+    throw new IllegalArgumentException("no expected config " + file);
+  }
+
+  /** The adapter directories of a config, in task order. */
+  public static List<String> adapters(JsonNode config) {
+    List<String> adapters = new ArrayList<>();
+    config.get("adapters").forEach(a -> adapters.add(path(a.asText())));
+    return adapters;
+  }
+
+  /** Every tensor of a fixture safetensors file, flattened row-major. */
+  public static Map<String, double[]> arrays(String relative) {
+    Map<String, double[]> out = new LinkedHashMap<>();
+    read(relative, (info, values) -> out.put(info.name(), values));
+    return out;
+  }
+
+  /** Every tensor of a fixture safetensors file of 2-D tensors, as matrices. */
+  public static Map<String, Matrix> matrices(String relative) {
+    Map<String, Matrix> out = new LinkedHashMap<>();
+    read(relative, (info, values) -> out.put(info.name(), Matrix.fromRowMajor(info.rows(), info.cols(), values)));
+    return out;
+  }
+
+  /** A failure message if {@code got} misses {@link #RELATIVE_TOLERANCE}, else null. */
+  public static String compare(String name, Matrix got, Matrix expected) {
+    if (got.rows != expected.rows || got.cols != expected.cols) {
+      return name + ": shape " + got.rows + "x" + got.cols + ", expected " + expected.rows + "x"
+          + expected.cols;
+    }
+    Matrix diff = got.minus(expected);
+    double relative = diff.frobeniusNorm() / expected.frobeniusNorm();
+    double worst = diff.maxAbs() / expected.maxAbs();
+    if (relative > RELATIVE_TOLERANCE || worst > RELATIVE_TOLERANCE) {
+      return String.format(
+          "%s: relative Frobenius error %.3e, max error %.3e of max|expected|", name, relative, worst);
+    }
+    return null;
+  }
+
+  private interface TensorVisitor {
+    void accept(TensorInfo info, double[] values);
+  }
+
+  private static void read(String relative, TensorVisitor visitor) {
+    try {
+      InputFile input = STORE.inputFile(path(relative));
+      SafetensorsHeader header = SafetensorsHeader.read(input);
+      try (SafetensorsReader reader = new SafetensorsReader(input, header)) {
+        for (TensorInfo info : header.tensors()) {
+          visitor.accept(info, reader.readDoubles(info.name()));
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+}
