@@ -25,13 +25,20 @@ public final class LocalMerge {
   /** Merges the adapters of {@code request} and returns each module's factors and outcome. */
   public static List<MergedModule> merge(MergeRequest request, AdapterSet adapters, FileStore store)
       throws IOException {
+    List<AlignedModule> aligned = new ArrayList<>();
+    for (ModuleSpec spec : adapters.modules()) {
+      aligned.add(
+          ModuleAligner.align(spec, request.method().aligned(), request.concat(), store));
+    }
+    return mergeAligned(request, aligned);
+  }
+
+  /** Statistics and merge over modules already aligned (by either joint-SVD path). */
+  public static List<MergedModule> mergeAligned(MergeRequest request, List<AlignedModule> aligned) {
     MergeMethod method = request.method();
     MergeParameters parameters = request.parameters();
-    List<AlignedModule> aligned = new ArrayList<>();
     List<ModuleVectors> prepared = new ArrayList<>();
-    for (ModuleSpec spec : adapters.modules()) {
-      AlignedModule module = ModuleAligner.align(spec, method.aligned(), request.concat(), store);
-      aligned.add(module);
+    for (AlignedModule module : aligned) {
       prepared.add(ModuleMerge.prepare(method, parameters, module.key(), module.representations()));
     }
     MergeStatistics statistics =

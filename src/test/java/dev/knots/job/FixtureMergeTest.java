@@ -2,12 +2,14 @@ package dev.knots.job;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.knots.Fixtures;
 import dev.knots.io.peft.LoraAdapter;
 import dev.knots.knots.Concat;
+import dev.knots.knots.JointSvd;
 import dev.knots.linalg.Matrix;
 import dev.knots.merge.MergeMethods;
 import dev.knots.merge.MergeParameters;
@@ -20,6 +22,7 @@ import java.util.Optional;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Every expected output of the fixture set, reproduced by the merge core within the fixture
@@ -91,5 +94,41 @@ class FixtureMergeTest {
       assertArrayEquals(kept, result.usedPerTask(), "entries kept per task");
     }
     assertTrue(merged.stream().allMatch(m -> m.rank() >= 1));
+  }
+
+  /**
+   * The dense path (SVD of the stacked O x nI matrix of updates) and the factor path give the
+   * same merge: both hold the fixture tolerance, and they agree with each other to 1e-9, far
+   * below the gap a flipped threshold entry would open (3e-4).
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {
+    "knots-ties_topk20_s0.6.safetensors", "knots-ties_topk20_s0.6_concat-input.safetensors",
+    "knots-ta_topk50_s0.5.safetensors"
+  })
+  void densePathAgreesWithFactorPath(String file) throws IOException {
+    MergeRequest request = request(Fixtures.config(file), "unused");
+    AdapterSet adapters =
+        AdapterSet.open(Fixtures.STORE, request.adapters(), LoraAdapter.UnsupportedTensors.REFUSE);
+    List<AlignedModule> dense = new ArrayList<>();
+    for (ModuleSpec spec : adapters.modules()) {
+      List<Matrix> updates = new ArrayList<>();
+      for (FactorSource source : spec.factors()) {
+        updates.add(source.read(Fixtures.STORE).delta());
+      }
+      dense.add(ModuleAligner.fromAlignment(spec.key(), JointSvd.ofDense(updates, request.concat())));
+    }
+    List<MergedModule> viaDense = LocalMerge.mergeAligned(request, dense);
+    List<MergedModule> viaFactors = LocalMerge.merge(request, adapters, Fixtures.STORE);
+    Map<String, Matrix> expected = Fixtures.matrices("expected/" + file);
+    for (int m = 0; m < viaDense.size(); m++) {
+      MergedModule module = viaDense.get(m);
+      Matrix update = module.update();
+      assertNull(Fixtures.compare(module.key(), update, expected.get("base_model.model." + module.key() + ".weight")));
+      Matrix factorUpdate = viaFactors.get(m).update();
+      double gap = update.minus(factorUpdate).frobeniusNorm() / factorUpdate.frobeniusNorm();
+      assertTrue(gap < 1e-9, module.key() + ": dense and factor paths differ by " + gap);
+      assertEquals(viaFactors.get(m).components(), module.components(), module.key());
+    }
   }
 }

@@ -1,0 +1,178 @@
+package dev.knots.job;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.knots.Fixtures;
+import dev.knots.io.FileFormatException;
+import dev.knots.io.peft.LoraAdapter;
+import dev.knots.io.safetensors.DType;
+import dev.knots.io.safetensors.SafetensorsHeader;
+import dev.knots.io.safetensors.SafetensorsReader;
+import dev.knots.io.safetensors.SafetensorsWriter;
+import dev.knots.io.safetensors.TensorInfo;
+import dev.knots.io.safetensors.TensorSpec;
+import dev.knots.knots.Concat;
+import dev.knots.merge.InvalidOptionException;
+import dev.knots.merge.MergeMethods;
+import dev.knots.merge.MergeParameters;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Adapters that cannot be merged together fail before any tensor is read, saying why. */
+class AdapterSetTest {
+  @TempDir Path temp;
+
+  @Test
+  void opensTheFixtureSetWithTheUnionOfModules() throws IOException {
+    AdapterSet set = open(Fixtures.path("adapters/rot90"), Fixtures.path("adapters/hflip"));
+    assertEquals(12, set.modules().size());
+    ModuleSpec q = set.modules().get(2);
+    assertEquals("layers.0.self_attn.q_proj", q.key());
+    assertEquals(64, q.out());
+    assertEquals(8 + 4, q.totalRank());
+  }
+
+  @Test
+  void aModuleOnlySomeAdaptersAdaptCountsAsZeroForTheOthers() throws IOException {
+    Path partial = copyAdapter("hflip", "partial", config -> config, name -> !name.contains("layers.2."));
+    AdapterSet set = open(Fixtures.path("adapters/rot90"), partial.toString());
+    ModuleSpec layer2 = set.modules().stream().filter(m -> m.key().startsWith("layers.2.")).findFirst().orElseThrow();
+    assertTrue(layer2.factors(0).isPresent());
+    assertTrue(layer2.factors(1).isEmpty());
+    assertEquals(12, set.modules().size());
+  }
+
+  @Test
+  void differentBaseModelsAreRefused() throws IOException {
+    Path other = copyAdapter("hflip", "other-base", c -> c.put("base_model_name_or_path", "meta-llama/Llama-3-8B"), n -> true);
+    FileFormatException e = assertThrows(FileFormatException.class,
+        () -> open(Fixtures.path("adapters/rot90"), other.toString()));
+    assertTrue(e.getMessage().contains("different base models"), e.getMessage());
+    assertTrue(e.getMessage().contains("meta-llama/Llama-3-8B"), e.getMessage());
+    assertTrue(e.getMessage().contains(other.toString()), e.getMessage());
+  }
+
+  @Test
+  void adaptersDisagreeingOnAModuleShapeAreRefused() throws IOException {
+    Path wide = temp.resolve("wide");
+    Files.createDirectories(wide);
+    Files.copy(Path.of(Fixtures.path("adapters/hflip/adapter_config.json")), wide.resolve("adapter_config.json"));
+    // q_proj of layer 0 claims 48 output features instead of 64.
+    String a = "base_model.model.layers.0.self_attn.q_proj.lora_A.weight";
+    String b = "base_model.model.layers.0.self_attn.q_proj.lora_B.weight";
+    try (SafetensorsWriter writer = SafetensorsWriter.open(
+        Fixtures.STORE.outputFile(wide.resolve("adapter_model.safetensors").toString()),
+        List.of(TensorSpec.matrix(a, DType.F32, 4, 64), TensorSpec.matrix(b, DType.F32, 48, 4)), Map.of())) {
+      writer.write(a, new double[4 * 64]);
+      writer.write(b, new double[48 * 4]);
+    }
+    FileFormatException e = assertThrows(FileFormatException.class,
+        () -> open(Fixtures.path("adapters/rot90"), wide.toString()));
+    assertTrue(e.getMessage().contains("layers.0.self_attn.q_proj"), e.getMessage());
+    assertTrue(e.getMessage().contains("48 x 64"), e.getMessage());
+  }
+
+  @Test
+  void nanInAFactorFailsTheAlignNamingAdapterAndTensor() throws IOException {
+    Path broken = copyAdapter("hflip", "nan", c -> c, n -> true);
+    String tensor = "base_model.model.layers.1.self_attn.v_proj.lora_B.weight";
+    rewriteTensor(broken.resolve("adapter_model.safetensors"), tensor, 5, Double.NaN);
+    AdapterSet set = open(Fixtures.path("adapters/rot90"), broken.toString());
+    ModuleSpec v1 = set.modules().stream().filter(m -> m.key().equals("layers.1.self_attn.v_proj")).findFirst().orElseThrow();
+    FileFormatException e = assertThrows(FileFormatException.class,
+        () -> ModuleAligner.align(v1, true, Concat.OUTPUT, Fixtures.STORE));
+    assertTrue(e.getMessage().contains(tensor), e.getMessage());
+    assertTrue(e.getMessage().contains("NaN"), e.getMessage());
+    assertTrue(e.getMessage().contains(broken.toString()), e.getMessage());
+  }
+
+  @Test
+  void pickledAdapterIsRefusedPointingAtSafetensors() throws IOException {
+    Path pickled = temp.resolve("pickled");
+    Files.createDirectories(pickled);
+    Files.copy(Path.of(Fixtures.path("adapters/hflip/adapter_config.json")), pickled.resolve("adapter_config.json"));
+    Files.write(pickled.resolve("adapter_model.bin"), new byte[] {(byte) 0x80, 2});
+    FileFormatException e = assertThrows(FileFormatException.class, () -> open(pickled.toString()));
+    assertTrue(e.getMessage().contains("adapter_model.bin"), e.getMessage());
+    assertTrue(e.getMessage().contains("safetensors"), e.getMessage());
+  }
+
+  @Test
+  void requestNeedsABaseForModelOutputAndOneScalingPerAdapter() {
+    List<String> two = List.of(Fixtures.path("adapters/rot90"), Fixtures.path("adapters/hflip"));
+    InvalidOptionException noBase = assertThrows(InvalidOptionException.class,
+        () -> new MergeRequest(two, MergeMethods.byName("ties"), MergeParameters.defaults(),
+            Concat.OUTPUT, "out", OutputFormat.MODEL, Optional.empty()));
+    assertEquals("--format", noBase.option());
+    assertTrue(noBase.getMessage().contains("--base"), noBase.getMessage());
+    InvalidOptionException scaling = assertThrows(InvalidOptionException.class,
+        () -> new MergeRequest(two, MergeMethods.byName("ties"),
+            MergeParameters.defaults().withScaling(List.of(1.0, 0.5, 0.2)),
+            Concat.OUTPUT, "out", OutputFormat.ADAPTER, Optional.empty()));
+    assertEquals("--scaling", scaling.option());
+    InvalidOptionException twice = assertThrows(InvalidOptionException.class,
+        () -> new MergeRequest(List.of(two.get(0), two.get(0)), MergeMethods.byName("ties"),
+            MergeParameters.defaults(), Concat.OUTPUT, "out", OutputFormat.ADAPTER, Optional.empty()));
+    assertTrue(twice.getMessage().contains("listed twice"), twice.getMessage());
+  }
+
+  private AdapterSet open(String... adapters) throws IOException {
+    return AdapterSet.open(Fixtures.STORE, List.of(adapters), LoraAdapter.UnsupportedTensors.REFUSE);
+  }
+
+  private interface NameFilter {
+    boolean keep(String tensor);
+  }
+
+  /** A copy of a fixture adapter with its config edited and only some tensors kept. */
+  private Path copyAdapter(String task, String name, UnaryOperator<ObjectNode> editConfig, NameFilter keep)
+      throws IOException {
+    Path source = Path.of(Fixtures.path("adapters/" + task));
+    Path dir = temp.resolve(name);
+    Files.createDirectories(dir);
+    ObjectMapper json = new ObjectMapper();
+    ObjectNode config = (ObjectNode) json.readTree(source.resolve("adapter_config.json").toFile());
+    json.writeValue(dir.resolve("adapter_config.json").toFile(), editConfig.apply(config));
+    var input = Fixtures.STORE.inputFile(source.resolve("adapter_model.safetensors").toString());
+    SafetensorsHeader header = SafetensorsHeader.read(input);
+    List<TensorSpec> specs = new ArrayList<>();
+    for (TensorInfo t : header.tensors()) {
+      if (keep.keep(t.name())) {
+        specs.add(TensorSpec.of(t));
+      }
+    }
+    try (SafetensorsReader reader = new SafetensorsReader(input, header);
+        SafetensorsWriter writer = SafetensorsWriter.open(
+            Fixtures.STORE.outputFile(dir.resolve("adapter_model.safetensors").toString()), specs, Map.of())) {
+      for (TensorSpec spec : specs) {
+        writer.writeRaw(spec.name(), reader.readRaw(spec.name()));
+      }
+    }
+    return dir;
+  }
+
+  /** Sets one float32 element of a tensor in place. */
+  private static void rewriteTensor(Path file, String tensor, int index, double value) throws IOException {
+    var input = Fixtures.STORE.inputFile(file.toString());
+    SafetensorsHeader header = SafetensorsHeader.read(input);
+    long at = header.dataOffset() + header.require(tensor).begin() + 4L * index;
+    byte[] bytes = Files.readAllBytes(file);
+    int bits = Float.floatToRawIntBits((float) value);
+    for (int k = 0; k < 4; k++) {
+      bytes[(int) at + k] = (byte) (bits >>> (8 * k));
+    }
+    Files.write(file, bytes);
+  }
+}
