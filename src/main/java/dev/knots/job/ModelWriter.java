@@ -4,6 +4,7 @@ import dev.knots.io.FileFormatException;
 import dev.knots.io.FileStore;
 import dev.knots.io.safetensors.HfModelFiles;
 import dev.knots.io.safetensors.SafetensorsReader;
+import dev.knots.io.safetensors.SafetensorsWriter;
 import dev.knots.io.safetensors.ShardedModelWriter;
 import dev.knots.io.safetensors.TensorInfo;
 import dev.knots.io.safetensors.TensorSpec;
@@ -72,25 +73,46 @@ public final class ModelWriter {
       throws IOException {
     Map<String, MergedModule> byWeight = new HashMap<>();
     merged.forEach(m -> byWeight.put(weightName(m.key()), m));
-    List<List<TensorSpec>> layout = base.layout();
-    try (ShardedModelWriter writer =
-        ShardedModelWriter.open(store, directory, layout, Map.of())) {
-      for (HfModelFiles.Shard shard : base.shards()) {
-        try (SafetensorsReader reader = base.openReader(shard)) {
-          for (TensorInfo tensor : shard.header().tensors()) {
-            MergedModule module = byWeight.get(tensor.name());
-            if (module == null) {
-              copy(reader, writer, tensor);
-            } else {
-              addUpdate(reader, writer, tensor, module, fanInFanOut);
-            }
-          }
+    List<HfModelFiles.Shard> shards = base.shards();
+    for (int shard = 0; shard < shards.size(); shard++) {
+      writeShard(store, shards.get(shard), shard, shards.size(), directory, byWeight, fanInFanOut);
+    }
+    if (base.isSharded()) {
+      ShardedModelWriter.writeIndex(store, directory, base.layout());
+    }
+  }
+
+  /**
+   * Writes shard {@code shard} (0-based, of {@code shardCount}) of the merged model: the base
+   * shard {@code source}'s tensors in its
+   * order, with {@code W + dW} where {@code mergedByWeight} has a module for the tensor. Shards
+   * are independent, so parallel tasks may each write one; the index comes after all of them.
+   */
+  public static void writeShard(
+      FileStore store,
+      HfModelFiles.Shard source,
+      int shard,
+      int shardCount,
+      String directory,
+      Map<String, MergedModule> mergedByWeight,
+      boolean fanInFanOut)
+      throws IOException {
+    List<TensorSpec> layout = source.header().tensors().stream().map(TensorSpec::of).toList();
+    String file = store.resolve(directory, ShardedModelWriter.shardFileName(shard + 1, shardCount));
+    try (SafetensorsReader reader = source.openReader(store);
+        SafetensorsWriter writer = SafetensorsWriter.open(store.outputFile(file), layout, Map.of())) {
+      for (TensorInfo tensor : source.header().tensors()) {
+        MergedModule module = mergedByWeight.get(tensor.name());
+        if (module == null) {
+          copy(reader, writer, tensor);
+        } else {
+          addUpdate(reader, writer, tensor, module, fanInFanOut);
         }
       }
     }
   }
 
-  private static void copy(SafetensorsReader reader, ShardedModelWriter writer, TensorInfo tensor)
+  private static void copy(SafetensorsReader reader, SafetensorsWriter writer, TensorInfo tensor)
       throws IOException {
     long pieceBytes = PIECE_ELEMENTS * Double.BYTES;
     for (long offset = 0; offset < tensor.byteLength(); offset += pieceBytes) {
@@ -105,7 +127,7 @@ public final class ModelWriter {
   /** Streams {@code W + dW} in row blocks; {@code dW} rows come from the low-rank factors. */
   private static void addUpdate(
       SafetensorsReader reader,
-      ShardedModelWriter writer,
+      SafetensorsWriter writer,
       TensorInfo tensor,
       MergedModule module,
       boolean fanInFanOut)

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.knots.io.FileStore;
 import dev.knots.io.Json;
+import dev.knots.io.OutputFile;
 import dev.knots.io.Storage;
 import dev.knots.io.safetensors.DType;
 import dev.knots.io.safetensors.SafetensorsWriter;
@@ -87,23 +88,47 @@ public final class AdapterWriter {
    * @throws IOException naming the file if either file exists or cannot be written
    */
   public void write(List<MergedLoraModule> modules) throws IOException {
+    writeTensors(store.outputFile(store.resolve(directory, LoraAdapter.WEIGHTS_FILE)), modules);
+    writeConfig(modules.stream().map(MergedLoraModule::shape).toList());
+  }
+
+  /**
+   * Writes the modules' factors as a safetensors file at {@code out}, tensors sorted by name (so
+   * each layer's tensors are contiguous, and files written per layer concatenate into the
+   * adapter's own order).
+   */
+  public void writeTensors(OutputFile out, List<MergedLoraModule> modules) throws IOException {
     Map<String, MergedLoraModule> byKey = validate(modules);
-    ObjectNode config = config(byKey);
-    List<TensorSpec> layout = new ArrayList<>();
-    for (MergedLoraModule m : byKey.values()) {
-      layout.add(TensorSpec.matrix(aName(m.key()), dtype, m.rank(), m.in()));
-      layout.add(TensorSpec.matrix(bName(m.key()), dtype, m.out(), m.rank()));
-    }
-    layout.sort(Comparator.comparing(TensorSpec::name));
-    try (SafetensorsWriter weights = SafetensorsWriter.open(
-        store.outputFile(store.resolve(directory, LoraAdapter.WEIGHTS_FILE)), layout, Map.of())) {
+    List<TensorSpec> layout = tensorLayout(modules.stream().map(MergedLoraModule::shape).toList(), dtype);
+    try (SafetensorsWriter weights = SafetensorsWriter.open(out, layout, Map.of())) {
       for (TensorSpec spec : layout) {
         String key = spec.name().substring(LoraAdapter.KEY_PREFIX.length(), spec.name().lastIndexOf(".lora_"));
         MergedLoraModule m = byKey.get(key);
         weights.write(spec.name(), spec.name().equals(aName(key)) ? m.a() : m.b());
       }
     }
-    Storage.writeAll(store.outputFile(store.resolve(directory, LoraAdapter.CONFIG_FILE)), Json.pretty(config));
+  }
+
+  /** Writes {@code adapter_config.json} for modules of these shapes: the adapter's commit marker. */
+  public void writeConfig(List<LoraShape> modules) throws IOException {
+    if (modules.isEmpty()) {
+      throw new IllegalArgumentException("Cannot write adapter " + directory + ": no modules.");
+    }
+    Map<String, LoraShape> byKey = new TreeMap<>();
+    modules.forEach(m -> byKey.put(m.key(), m));
+    Storage.writeAll(
+        store.outputFile(store.resolve(directory, LoraAdapter.CONFIG_FILE)), Json.pretty(config(byKey)));
+  }
+
+  /** The adapter's tensors, {@code lora_A} ({@code rank x in}) and {@code lora_B}, sorted by name. */
+  public static List<TensorSpec> tensorLayout(List<LoraShape> modules, DType dtype) {
+    List<TensorSpec> layout = new ArrayList<>();
+    for (LoraShape m : modules) {
+      layout.add(TensorSpec.matrix(aName(m.key()), dtype, m.rank(), m.in()));
+      layout.add(TensorSpec.matrix(bName(m.key()), dtype, m.out(), m.rank()));
+    }
+    layout.sort(Comparator.comparing(TensorSpec::name));
+    return layout;
   }
 
   /** The tensor name of a module's A factor. */
@@ -146,11 +171,11 @@ public final class AdapterWriter {
   }
 
   /** The adapter_config.json content; checked by re-parsing so PEFT reads back every rank. */
-  private ObjectNode config(Map<String, MergedLoraModule> byKey) throws IOException {
-    int r = byKey.values().stream().mapToInt(MergedLoraModule::rank).max().orElseThrow();
+  private ObjectNode config(Map<String, LoraShape> byKey) throws IOException {
+    int r = byKey.values().stream().mapToInt(LoraShape::rank).max().orElseThrow();
     ObjectNode rankPattern = Json.object();
     ObjectNode alphaPattern = Json.object();
-    for (MergedLoraModule m : byKey.values()) {
+    for (LoraShape m : byKey.values()) {
       if (m.rank() != r) {
         String key = patternKey(m.key(), byKey.keySet());
         rankPattern.put(key, m.rank());
@@ -200,9 +225,9 @@ public final class AdapterWriter {
     return escaped.toString();
   }
 
-  private void checkReadBack(ObjectNode config, Map<String, MergedLoraModule> byKey) throws IOException {
+  private void checkReadBack(ObjectNode config, Map<String, LoraShape> byKey) throws IOException {
     AdapterConfig parsed = AdapterConfig.parse(Json.compact(config), directory + "/" + LoraAdapter.CONFIG_FILE);
-    for (MergedLoraModule m : byKey.values()) {
+    for (LoraShape m : byKey.values()) {
       if (parsed.rankFor(m.key()) != m.rank() || parsed.scalingFor(m.key()) != 1.0) {
         throw new IllegalStateException("Cannot write adapter " + directory + ": PEFT would read module " + m.key()
             + " with rank " + parsed.rankFor(m.key()) + " and scaling " + parsed.scalingFor(m.key())

@@ -27,6 +27,10 @@ public record MergedLoraModule(String key, int rank, int out, int in, double[] b
     }
   }
 
+  public LoraShape shape() {
+    return new LoraShape(key, rank, out, in);
+  }
+
   @Override
   public String toString() {
     return "MergedLoraModule[" + key + ", rank " + rank + ", " + out + " x " + in + "]";

@@ -7,6 +7,7 @@ import dev.knots.io.FileStore;
 import dev.knots.io.Json;
 import dev.knots.io.Storage;
 import java.io.IOException;
+import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -39,7 +40,14 @@ public final class HfModelFiles {
    * @param location full location of the file
    * @param header its validated header; {@code header.tensors()} is the file's tensor order
    */
-  public record Shard(String fileName, String location, SafetensorsHeader header) {}
+  public record Shard(String fileName, String location, SafetensorsHeader header)
+      implements Serializable {
+
+    /** A reader of this shard through {@code store}, reusing the header and length known here. */
+    public SafetensorsReader openReader(FileStore store) {
+      return new SafetensorsReader(store.inputFile(location, header.fileLength()), header);
+    }
+  }
 
   /** Where a tensor lives: its shard and its entry in that shard's header. */
   public record TensorLocation(Shard shard, TensorInfo info) {}
@@ -208,6 +216,6 @@ public final class HfModelFiles {
 
   /** A reader of one shard's tensors; the caller closes it. */
   public SafetensorsReader openReader(Shard shard) {
-    return new SafetensorsReader(store.inputFile(shard.location(), shard.header().fileLength()), shard.header());
+    return shard.openReader(store);
   }
 }

@@ -193,11 +193,22 @@ public final class ShardedModelWriter implements Closeable {
           + "' and the tensors after it were not written; no index was written.");
     }
     if (shards.size() > 1) {
-      Storage.writeAll(store.outputFile(store.resolve(directory, HfModelFiles.INDEX_FILE)), Json.pretty(index()));
+      writeIndex(store, directory, shards);
     }
   }
 
-  private ObjectNode index() {
+  /**
+   * Writes {@code model.safetensors.index.json} for shards written separately (for example by
+   * parallel tasks, each shard with {@link SafetensorsWriter} under {@link #shardFileName}):
+   * call it once every shard is complete, since the index is what makes the model loadable.
+   */
+  public static void writeIndex(FileStore store, String directory, List<List<TensorSpec>> shards)
+      throws IOException {
+    Storage.writeAll(
+        store.outputFile(store.resolve(directory, HfModelFiles.INDEX_FILE)), Json.pretty(index(shards)));
+  }
+
+  private static ObjectNode index(List<List<TensorSpec>> shards) {
     ObjectNode index = Json.object();
     long totalSize = 0;
     Map<String, String> weightMap = new TreeMap<>();
