@@ -17,13 +17,14 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /**
- * Keeps the layering of style.md true: packages depend one way,
- * {@code cli -> spark -> job -> {plan, knots, merge, io} -> linalg}, and only {@code io.hadoop},
- * {@code spark} and {@code cli} may touch Spark, Hadoop, Scala or scopt.
+ * Keeps the layering of style.md true: packages depend one way, {@code cli -> spark -> job ->
+ * {plan, knots, merge, io} -> linalg}, and only {@code io.hadoop}, {@code spark} and {@code cli}
+ * may touch Spark, Hadoop, Scala or scopt.
  */
 class ArchitectureTest {
   private static final Path SOURCES = Path.of("src/main/java/dev/knots");
-  private static final Pattern IMPORT = Pattern.compile("^import (?:static )?([\\w.]+)", Pattern.MULTILINE);
+  private static final Pattern IMPORT =
+      Pattern.compile("^import (?:static )?([\\w.]+)", Pattern.MULTILINE);
   private static final Set<String> ENGINE_FREE =
       Set.of("linalg", "io", "io.safetensors", "io.peft", "knots", "merge", "plan", "job");
   private static final List<String> ENGINE_PREFIXES =

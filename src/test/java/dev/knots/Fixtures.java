@@ -19,14 +19,20 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The real fixture set (a copy of shared/fixtures in src/test/resources/fixtures): eight PEFT
- * LoRA adapters trained on real data, their base model and the expected merge outputs.
+ * The real fixture set (a copy of shared/fixtures in src/test/resources/fixtures): eight PEFT LoRA
+ * adapters trained on real data, their base model and the expected merge outputs.
  */
 public final class Fixtures {
 
   /** The eight task adapters, in the canonical task order of the expected outputs. */
   public static final String[] TASKS = {
-    "rot90", "hflip", "invert", "rot180_parity", "transpose_mod3", "vflip_ge5", "shift_down2",
+    "rot90",
+    "hflip",
+    "invert",
+    "rot180_parity",
+    "transpose_mod3",
+    "vflip_ge5",
+    "shift_down2",
     "identity_reverse"
   };
 
@@ -98,14 +104,24 @@ public final class Fixtures {
   /** Every tensor of a fixture safetensors file of 2-D tensors, as matrices. */
   public static Map<String, Matrix> matrices(String relative) {
     Map<String, Matrix> out = new LinkedHashMap<>();
-    read(relative, (info, values) -> out.put(info.name(), Matrix.fromRowMajor(info.rows(), info.cols(), values)));
+    read(
+        relative,
+        (info, values) ->
+            out.put(info.name(), Matrix.fromRowMajor(info.rows(), info.cols(), values)));
     return out;
   }
 
   /** A failure message if {@code got} misses {@link #RELATIVE_TOLERANCE}, else null. */
   public static String compare(String name, Matrix got, Matrix expected) {
     if (got.rows != expected.rows || got.cols != expected.cols) {
-      return name + ": shape " + got.rows + "x" + got.cols + ", expected " + expected.rows + "x"
+      return name
+          + ": shape "
+          + got.rows
+          + "x"
+          + got.cols
+          + ", expected "
+          + expected.rows
+          + "x"
           + expected.cols;
     }
     Matrix diff = got.minus(expected);
@@ -113,7 +129,8 @@ public final class Fixtures {
     double worst = diff.maxAbs() / expected.maxAbs();
     if (relative > RELATIVE_TOLERANCE || worst > RELATIVE_TOLERANCE) {
       return String.format(
-          "%s: relative Frobenius error %.3e, max error %.3e of max|expected|", name, relative, worst);
+          "%s: relative Frobenius error %.3e, max error %.3e of max|expected|",
+          name, relative, worst);
     }
     return null;
   }

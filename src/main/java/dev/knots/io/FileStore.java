@@ -15,8 +15,8 @@ public interface FileStore {
   InputFile inputFile(String location);
 
   /**
-   * A file to read whose length the caller already knows (for example from a directory listing),
-   * so {@link InputFile#length()} needs no round trip to the store.
+   * A file to read whose length the caller already knows (for example from a directory listing), so
+   * {@link InputFile#length()} needs no round trip to the store.
    */
   InputFile inputFile(String location, long knownLength);
 

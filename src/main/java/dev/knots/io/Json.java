@@ -40,7 +40,8 @@ public final class Json {
   /**
    * Parses a JSON document that must be an object.
    *
-   * @param what how the document is named in messages, for example "adapter config /x/adapter_config.json"
+   * @param what how the document is named in messages, for example "adapter config
+   *     /x/adapter_config.json"
    * @throws FileFormatException naming {@code what} if the text is not a JSON object
    */
   public static ObjectNode parseObject(byte[] utf8, String what) throws FileFormatException {
@@ -48,11 +49,15 @@ public final class Json {
     try {
       node = MAPPER.readTree(utf8);
     } catch (IOException e) {
-      throw new FileFormatException("Cannot parse " + what + ": invalid JSON: " + firstLine(e.getMessage()), e);
+      throw new FileFormatException(
+          "Cannot parse " + what + ": invalid JSON: " + firstLine(e.getMessage()), e);
     }
     if (node == null || !node.isObject()) {
       throw new FileFormatException(
-          "Cannot parse " + what + ": expected a JSON object, found " + (node == null ? "nothing" : node.getNodeType()));
+          "Cannot parse "
+              + what
+              + ": expected a JSON object, found "
+              + (node == null ? "nothing" : node.getNodeType()));
     }
     return (ObjectNode) node;
   }

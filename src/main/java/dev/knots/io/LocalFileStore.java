@@ -57,8 +57,10 @@ public final class LocalFileStore implements FileStore {
           if (parent != null) {
             Files.createDirectories(parent);
           }
-          OutputStream raw = Files.newOutputStream(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-          return new LocatedOutputStream(new BufferedOutputStream(raw, WRITE_BUFFER_BYTES), location);
+          OutputStream raw =
+              Files.newOutputStream(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+          return new LocatedOutputStream(
+              new BufferedOutputStream(raw, WRITE_BUFFER_BYTES), location);
         } catch (IOException e) {
           throw Storage.wrap("create", location, e);
         }
@@ -145,13 +147,19 @@ public final class LocalFileStore implements FileStore {
         return Paths.get(URI.create(location));
       } catch (IllegalArgumentException e) {
         throw new IllegalArgumentException(
-            "Cannot use " + location + " as a local file: " + e.getMessage()
-                + ". Use a plain path or file:///absolute/path.", e);
+            "Cannot use "
+                + location
+                + " as a local file: "
+                + e.getMessage()
+                + ". Use a plain path or file:///absolute/path.",
+            e);
       }
     }
     if (location.matches("^[a-zA-Z][a-zA-Z0-9+.-]+://.*")) {
       throw new IllegalArgumentException(
-          "Cannot use " + location + " as a local file: only plain paths and file: URIs are local."
+          "Cannot use "
+              + location
+              + " as a local file: only plain paths and file: URIs are local."
               + " Use a FileStore for that scheme.");
     }
     return Paths.get(location);
@@ -213,7 +221,8 @@ public final class LocalFileStore implements FileStore {
     public void readFully(long position, byte[] buffer, int offset, int length) throws IOException {
       Objects.checkFromIndexSize(offset, length, buffer.length);
       if (position < 0) {
-        throw new IllegalArgumentException("Cannot read " + location + " at negative position " + position);
+        throw new IllegalArgumentException(
+            "Cannot read " + location + " at negative position " + position);
       }
       ByteBuffer target = ByteBuffer.wrap(buffer, offset, length);
       long at = position;
@@ -222,8 +231,15 @@ public final class LocalFileStore implements FileStore {
           int n = channel.read(target, at);
           if (n < 0) {
             throw new EOFException(
-                "Cannot read " + location + ": the file ends at byte " + at + ", while " + length
-                    + " bytes were requested at position " + position + ". The file is truncated.");
+                "Cannot read "
+                    + location
+                    + ": the file ends at byte "
+                    + at
+                    + ", while "
+                    + length
+                    + " bytes were requested at position "
+                    + position
+                    + ". The file is truncated.");
           }
           at += n;
         }

@@ -25,8 +25,13 @@ public final class Storage {
     long length = file.length();
     if (length > maxBytes) {
       throw new FileFormatException(
-          "Cannot read " + file.location() + ": it has " + length + " bytes, more than the "
-              + maxBytes + " expected for this kind of file. Check the path.");
+          "Cannot read "
+              + file.location()
+              + ": it has "
+              + length
+              + " bytes, more than the "
+              + maxBytes
+              + " expected for this kind of file. Check the path.");
     }
     byte[] bytes = new byte[(int) length];
     try (RangeReader reader = file.open()) {
@@ -49,7 +54,8 @@ public final class Storage {
   public static IOException wrap(String action, String location, IOException e) {
     String prefix = "Cannot " + action + " " + location + ": ";
     if (e instanceof NoSuchFileException || e instanceof FileNotFoundException) {
-      FileNotFoundException notFound = new FileNotFoundException(prefix + "no such file or directory");
+      FileNotFoundException notFound =
+          new FileNotFoundException(prefix + "no such file or directory");
       notFound.initCause(e);
       return notFound;
     }

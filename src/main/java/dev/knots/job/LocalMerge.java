@@ -9,14 +9,16 @@ import dev.knots.merge.MergeStatistics;
 import dev.knots.merge.MergedVector;
 import dev.knots.merge.ModuleMerge;
 import dev.knots.merge.ModuleVectors;
+import dev.knots.plan.AdapterSet;
+import dev.knots.plan.ModuleSpec;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The whole merge in this JVM: align -> statistics -> merge, module by module, with every
- * module's representations held in memory. The reference the Spark job is tested against, and
- * the right tool for small adapter sets.
+ * The whole merge in this JVM: align -> statistics -> merge, module by module, with every module's
+ * representations held in memory. The reference the Spark job is tested against, and the right tool
+ * for small adapter sets.
  */
 public final class LocalMerge {
 
@@ -27,8 +29,7 @@ public final class LocalMerge {
       throws IOException {
     List<AlignedModule> aligned = new ArrayList<>();
     for (ModuleSpec spec : adapters.modules()) {
-      aligned.add(
-          ModuleAligner.align(spec, request.method().aligned(), request.concat(), store));
+      aligned.add(ModuleAligner.align(spec, request.method().aligned(), request.concat(), store));
     }
     return mergeAligned(request, aligned);
   }

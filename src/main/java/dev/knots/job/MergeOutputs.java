@@ -5,6 +5,7 @@ import dev.knots.io.Storage;
 import dev.knots.io.peft.AdapterWriter;
 import dev.knots.io.peft.MergedLoraModule;
 import dev.knots.io.safetensors.HfModelFiles;
+import dev.knots.plan.AdapterSet;
 import java.io.IOException;
 import java.util.List;
 

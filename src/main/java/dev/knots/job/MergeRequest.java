@@ -26,7 +26,8 @@ public record MergeRequest(
   public MergeRequest {
     adapters = List.copyOf(adapters);
     if (adapters.isEmpty()) {
-      throw new InvalidOptionException("--adapters", "(none)", "give at least one adapter directory");
+      throw new InvalidOptionException(
+          "--adapters", "(none)", "give at least one adapter directory");
     }
     if (new HashSet<>(adapters).size() != adapters.size()) {
       throw new InvalidOptionException("--adapters", adapters, "an adapter is listed twice");
@@ -34,7 +35,9 @@ public record MergeRequest(
     parameters.checkTaskCount(adapters.size());
     if (format.writesModel() && base.isEmpty()) {
       throw new InvalidOptionException(
-          "--format", format.optionValue(), "writing a model needs the base model: add --base <dir>");
+          "--format",
+          format.optionValue(),
+          "writing a model needs the base model: add --base <dir>");
     }
   }
 

@@ -9,14 +9,14 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * One module's merged update in LoRA form, {@code dW = b @ a} with {@code b} O x r and {@code a}
- * r x I, which is what the adapter output stores (with alpha = r, so PEFT's scaling is 1).
+ * One module's merged update in LoRA form, {@code dW = b @ a} with {@code b} O x r and {@code a} r
+ * x I, which is what the adapter output stores (with alpha = r, so PEFT's scaling is 1).
  *
  * @param components the KnOTS components before zero rows were dropped (0 for plain methods)
  * @param usedPerTask per task, how many of its entries went into the merge
  */
-public record MergedModule(
-    String key, Matrix b, Matrix a, int components, long[] usedPerTask) implements Serializable {
+public record MergedModule(String key, Matrix b, Matrix a, int components, long[] usedPerTask)
+    implements Serializable {
 
   /** The LoRA rank of the merged update. */
   public int rank() {
@@ -37,17 +37,19 @@ public record MergedModule(
   }
 
   /**
-   * Turns a merged vector into LoRA factors. KnOTS: {@code dW = U R} (or its transpose with
-   * {@link Concat#INPUT}); components whose merged row of {@code R} is all zero (pruned away)
-   * contribute nothing and are dropped, so the rank is what survived. Plain methods: the merged
-   * {@code dW} is factored by a thin SVD keeping every singular value above float64 round-off,
-   * so {@code b @ a} reproduces it to that precision.
+   * Turns a merged vector into LoRA factors. KnOTS: {@code dW = U R} (or its transpose with {@link
+   * Concat#INPUT}); components whose merged row of {@code R} is all zero (pruned away) contribute
+   * nothing and are dropped, so the rank is what survived. Plain methods: the merged {@code dW} is
+   * factored by a thin SVD keeping every singular value above float64 round-off, so {@code b @ a}
+   * reproduces it to that precision.
    */
   public static MergedModule of(AlignedModule module, double[] merged, long[] usedPerTask) {
     if (!module.isAligned()) {
-      return factorDense(module.key(), Matrix.fromRowMajor(module.out(), module.in(), merged), usedPerTask);
+      return factorDense(
+          module.key(), Matrix.fromRowMajor(module.out(), module.in(), merged), usedPerTask);
     }
-    Matrix r = Matrix.fromRowMajor(module.representationRows(), module.representationCols(), merged);
+    Matrix r =
+        Matrix.fromRowMajor(module.representationRows(), module.representationCols(), merged);
     int[] live = nonZeroRows(r);
     Matrix keptR = selectRows(r, live);
     Matrix keptU = selectColumns(module.basis(), live);

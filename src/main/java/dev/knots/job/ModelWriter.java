@@ -9,6 +9,7 @@ import dev.knots.io.safetensors.ShardedModelWriter;
 import dev.knots.io.safetensors.TensorInfo;
 import dev.knots.io.safetensors.TensorSpec;
 import dev.knots.linalg.Matrix;
+import dev.knots.plan.ModuleSpec;
 import java.io.IOException;
 import java.util.HashMap;
 import java.util.List;
@@ -35,30 +36,51 @@ public final class ModelWriter {
    *
    * @param fanInFanOut true when the base stores weights as {@code in x out} (GPT-2's Conv1D)
    */
-  public static void checkCompatible(HfModelFiles base, List<ModuleSpec> modules, boolean fanInFanOut)
-      throws FileFormatException {
+  public static void checkCompatible(
+      HfModelFiles base, List<ModuleSpec> modules, boolean fanInFanOut) throws FileFormatException {
     for (ModuleSpec module : modules) {
       String name = weightName(module.key());
       TensorInfo weight =
           base.tensor(name)
               .orElseThrow(
-                  () -> new FileFormatException(
-                      "Cannot add the merged update of module " + module.key() + " to base model "
-                          + base.location() + ": it has no tensor " + name + ". Is --base the"
-                          + " model the adapters were trained on?"))
+                  () ->
+                      new FileFormatException(
+                          "Cannot add the merged update of module "
+                              + module.key()
+                              + " to base model "
+                              + base.location()
+                              + ": it has no tensor "
+                              + name
+                              + ". Is --base the"
+                              + " model the adapters were trained on?"))
               .info();
       long rows = fanInFanOut ? module.in() : module.out();
       long cols = fanInFanOut ? module.out() : module.in();
       if (weight.rank() != 2 || weight.shape()[0] != rows || weight.shape()[1] != cols) {
         throw new FileFormatException(
-            "Cannot add the merged update of module " + module.key() + " to base model "
-                + base.location() + ": tensor " + name + " has shape " + weight.shapeText()
-                + " but the adapters update a [" + rows + ", " + cols + "] weight.");
+            "Cannot add the merged update of module "
+                + module.key()
+                + " to base model "
+                + base.location()
+                + ": tensor "
+                + name
+                + " has shape "
+                + weight.shapeText()
+                + " but the adapters update a ["
+                + rows
+                + ", "
+                + cols
+                + "] weight.");
       }
       if (!weight.dtype().isWritable()) {
         throw new FileFormatException(
-            "Cannot add the merged update to tensor " + name + " of " + base.location()
-                + ": its dtype " + weight.dtype() + " is not a float type we can write.");
+            "Cannot add the merged update to tensor "
+                + name
+                + " of "
+                + base.location()
+                + ": its dtype "
+                + weight.dtype()
+                + " is not a float type we can write.");
       }
     }
   }
@@ -83,10 +105,10 @@ public final class ModelWriter {
   }
 
   /**
-   * Writes shard {@code shard} (0-based, of {@code shardCount}) of the merged model: the base
-   * shard {@code source}'s tensors in its
-   * order, with {@code W + dW} where {@code mergedByWeight} has a module for the tensor. Shards
-   * are independent, so parallel tasks may each write one; the index comes after all of them.
+   * Writes shard {@code shard} (0-based, of {@code shardCount}) of the merged model: the base shard
+   * {@code source}'s tensors in its order, with {@code W + dW} where {@code mergedByWeight} has a
+   * module for the tensor. Shards are independent, so parallel tasks may each write one; the index
+   * comes after all of them.
    */
   public static void writeShard(
       FileStore store,
@@ -100,7 +122,8 @@ public final class ModelWriter {
     List<TensorSpec> layout = source.header().tensors().stream().map(TensorSpec::of).toList();
     String file = store.resolve(directory, ShardedModelWriter.shardFileName(shard + 1, shardCount));
     try (SafetensorsReader reader = source.openReader(store);
-        SafetensorsWriter writer = SafetensorsWriter.open(store.outputFile(file), layout, Map.of())) {
+        SafetensorsWriter writer =
+            SafetensorsWriter.open(store.outputFile(file), layout, Map.of())) {
       for (TensorInfo tensor : source.header().tensors()) {
         MergedModule module = mergedByWeight.get(tensor.name());
         if (module == null) {

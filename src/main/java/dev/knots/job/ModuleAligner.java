@@ -6,6 +6,8 @@ import dev.knots.knots.Concat;
 import dev.knots.knots.JointSvd;
 import dev.knots.knots.LoraFactors;
 import dev.knots.linalg.Matrix;
+import dev.knots.plan.FactorSource;
+import dev.knots.plan.ModuleSpec;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,8 +22,8 @@ public final class ModuleAligner {
    * representations the merge works on: KnOTS's {@code R_i} from the exact factor-space joint SVD
    * (never forming an O x I matrix) when {@code aligned}, else each {@code dW_i = g_i B_i A_i}.
    */
-  public static AlignedModule align(ModuleSpec spec, boolean aligned, Concat concat, FileStore store)
-      throws IOException {
+  public static AlignedModule align(
+      ModuleSpec spec, boolean aligned, Concat concat, FileStore store) throws IOException {
     List<LoraFactors> factors = new ArrayList<>(spec.taskCount());
     for (int i = 0; i < spec.taskCount(); i++) {
       FactorSource source = spec.factors().get(i);
@@ -32,7 +34,8 @@ public final class ModuleAligner {
       for (int i = 0; i < updates.length; i++) {
         updates[i] = factors.get(i).delta().toRowMajor();
       }
-      return new AlignedModule(spec.key(), spec.out(), spec.in(), concat, null, new double[0], updates);
+      return new AlignedModule(
+          spec.key(), spec.out(), spec.in(), concat, null, new double[0], updates);
     }
     return fromAlignment(spec.key(), JointSvd.ofFactors(factors, concat));
   }

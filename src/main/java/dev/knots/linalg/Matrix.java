@@ -5,335 +5,415 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * A dense float64 matrix in column-major order, the layout BLAS and LAPACK use:
- * entry {@code (i, j)} is {@code data[i + j * rows]}.
+ * A dense float64 matrix in column-major order, the layout BLAS and LAPACK use: entry {@code (i,
+ * j)} is {@code data[i + j * rows]}.
  *
- * <p>Zero-size matrices (no rows or no columns) are valid everywhere; they stand for a task
- * that does not adapt a module, or a rank that truncated to nothing. Every operation returns a
- * new matrix and leaves its operands unmodified, except {@link #set}. The fields are public so
- * the LAPACK calls and tight loops can use the array directly; treat a matrix you did not
- * create as read-only.
+ * <p>Zero-size matrices (no rows or no columns) are valid everywhere; they stand for a task that
+ * does not adapt a module, or a rank that truncated to nothing. Every operation returns a new
+ * matrix and leaves its operands unmodified, except {@link #set}. The fields are public so the
+ * LAPACK calls and tight loops can use the array directly; treat a matrix you did not create as
+ * read-only.
  */
 public final class Matrix implements java.io.Serializable {
-    private static final long serialVersionUID = 1L;
+  private static final long serialVersionUID = 1L;
 
-    private static final BLAS BLAS_ = BLAS.getInstance();
+  private static final BLAS BLAS_ = BLAS.getInstance();
 
-    public final int rows;
-    public final int cols;
-    /** Column-major entries, length {@code rows * cols}. */
-    public final double[] data;
+  public final int rows;
+  public final int cols;
 
-    /**
-     * Wraps {@code data} (column-major, not copied) as a {@code rows x cols} matrix.
-     *
-     * @throws IllegalArgumentException if a dimension is negative or the length is not
-     *     {@code rows * cols}
-     */
-    public Matrix(int rows, int cols, double[] data) {
-        if (rows < 0 || cols < 0) {
-            throw new IllegalArgumentException(
-                    "Cannot create a " + rows + "x" + cols + " matrix: dimensions must be >= 0.");
-        }
-        if ((long) rows * cols != data.length) {
-            throw new IllegalArgumentException("Cannot create a " + rows + "x" + cols
-                    + " matrix from " + data.length + " values: expected " + (long) rows * cols + ".");
-        }
-        this.rows = rows;
-        this.cols = cols;
-        this.data = data;
+  /** Column-major entries, length {@code rows * cols}. */
+  public final double[] data;
+
+  /**
+   * Wraps {@code data} (column-major, not copied) as a {@code rows x cols} matrix.
+   *
+   * @throws IllegalArgumentException if a dimension is negative or the length is not {@code rows *
+   *     cols}
+   */
+  public Matrix(int rows, int cols, double[] data) {
+    if (rows < 0 || cols < 0) {
+      throw new IllegalArgumentException(
+          "Cannot create a " + rows + "x" + cols + " matrix: dimensions must be >= 0.");
     }
-
-    /** Returns a new {@code rows x cols} matrix of zeros. */
-    public static Matrix zeros(int rows, int cols) {
-        if (rows < 0 || cols < 0) {
-            throw new IllegalArgumentException(
-                    "Cannot create a " + rows + "x" + cols + " matrix: dimensions must be >= 0.");
-        }
-        return new Matrix(rows, cols, new double[Math.multiplyExact(rows, cols)]);
+    if ((long) rows * cols != data.length) {
+      throw new IllegalArgumentException(
+          "Cannot create a "
+              + rows
+              + "x"
+              + cols
+              + " matrix from "
+              + data.length
+              + " values: expected "
+              + (long) rows * cols
+              + ".");
     }
+    this.rows = rows;
+    this.cols = cols;
+    this.data = data;
+  }
 
-    /** Returns the {@code n x n} identity matrix. */
-    public static Matrix identity(int n) {
-        Matrix m = zeros(n, n);
-        for (int i = 0; i < n; i++) {
-            m.data[i + i * n] = 1.0;
-        }
-        return m;
+  /** Returns a new {@code rows x cols} matrix of zeros. */
+  public static Matrix zeros(int rows, int cols) {
+    if (rows < 0 || cols < 0) {
+      throw new IllegalArgumentException(
+          "Cannot create a " + rows + "x" + cols + " matrix: dimensions must be >= 0.");
     }
+    return new Matrix(rows, cols, new double[Math.multiplyExact(rows, cols)]);
+  }
 
-    /**
-     * Returns a new {@code rows x cols} matrix from row-major {@code values} (entry {@code (i, j)}
-     * at {@code values[i * cols + j]}, the safetensors and numpy layout). {@code values} is copied.
-     */
-    public static Matrix fromRowMajor(int rows, int cols, double[] values) {
-        if ((long) rows * cols != values.length || rows < 0 || cols < 0) {
-            throw new IllegalArgumentException("Cannot create a " + rows + "x" + cols
-                    + " matrix from " + values.length + " row-major values.");
-        }
-        // a row-major r x c array is the column-major c x r transpose
-        return new Matrix(cols, rows, values).transpose();
+  /** Returns the {@code n x n} identity matrix. */
+  public static Matrix identity(int n) {
+    Matrix m = zeros(n, n);
+    for (int i = 0; i < n; i++) {
+      m.data[i + i * n] = 1.0;
     }
+    return m;
+  }
 
-    /** Returns the entries in row-major order (entry {@code (i, j)} at {@code i * cols + j}), a new array. */
-    public double[] toRowMajor() {
-        return transpose().data;
+  /**
+   * Returns a new {@code rows x cols} matrix from row-major {@code values} (entry {@code (i, j)} at
+   * {@code values[i * cols + j]}, the safetensors and numpy layout). {@code values} is copied.
+   */
+  public static Matrix fromRowMajor(int rows, int cols, double[] values) {
+    if ((long) rows * cols != values.length || rows < 0 || cols < 0) {
+      throw new IllegalArgumentException(
+          "Cannot create a "
+              + rows
+              + "x"
+              + cols
+              + " matrix from "
+              + values.length
+              + " row-major values.");
     }
+    // a row-major r x c array is the column-major c x r transpose
+    return new Matrix(cols, rows, values).transpose();
+  }
 
-    /** Returns entry {@code (i, j)}. */
-    public double get(int i, int j) {
-        return data[index(i, j)];
-    }
+  /**
+   * Returns the entries in row-major order (entry {@code (i, j)} at {@code i * cols + j}), a new
+   * array.
+   */
+  public double[] toRowMajor() {
+    return transpose().data;
+  }
 
-    /** Sets entry {@code (i, j)} to {@code value}; modifies this matrix. */
-    public void set(int i, int j, double value) {
-        data[index(i, j)] = value;
-    }
+  /** Returns entry {@code (i, j)}. */
+  public double get(int i, int j) {
+    return data[index(i, j)];
+  }
 
-    /** Returns a deep copy. */
-    public Matrix copy() {
-        return new Matrix(rows, cols, data.clone());
-    }
+  /** Sets entry {@code (i, j)} to {@code value}; modifies this matrix. */
+  public void set(int i, int j, double value) {
+    data[index(i, j)] = value;
+  }
 
-    /** Returns {@code this @ b}, shape {@code rows x b.cols}, float64 via BLAS dgemm. */
-    public Matrix multiply(Matrix b) {
-        return gemm("N", "N", this, b, rows, b.cols, cols, b.rows);
-    }
+  /** Returns a deep copy. */
+  public Matrix copy() {
+    return new Matrix(rows, cols, data.clone());
+  }
 
-    /** Returns {@code this^T @ b}, shape {@code cols x b.cols}, without forming the transpose. */
-    public Matrix transposeMultiply(Matrix b) {
-        return gemm("T", "N", this, b, cols, b.cols, rows, b.rows);
-    }
+  /** Returns {@code this @ b}, shape {@code rows x b.cols}, float64 via BLAS dgemm. */
+  public Matrix multiply(Matrix b) {
+    return gemm("N", "N", this, b, rows, b.cols, cols, b.rows);
+  }
 
-    /** Returns {@code this @ b^T}, shape {@code rows x b.rows}, without forming the transpose. */
-    public Matrix multiplyTranspose(Matrix b) {
-        return gemm("N", "T", this, b, rows, b.rows, cols, b.cols);
-    }
+  /** Returns {@code this^T @ b}, shape {@code cols x b.cols}, without forming the transpose. */
+  public Matrix transposeMultiply(Matrix b) {
+    return gemm("T", "N", this, b, cols, b.cols, rows, b.rows);
+  }
 
-    /**
-     * {@code C = op(a) @ op(b)} with {@code op(a)} of shape m x k and {@code op(b)} of shape
-     * kb x n; dgemm itself is skipped for empty results and empty inner dimensions (C = 0), which
-     * also keeps lda = 0 away from LAPACK's argument checks.
-     */
-    private static Matrix gemm(String ta, String tb, Matrix a, Matrix b, int m, int n, int k, int kb) {
-        if (k != kb) {
-            throw new IllegalArgumentException("Cannot multiply " + describe(a, ta) + " by "
-                    + describe(b, tb) + ": inner dimensions " + k + " and " + kb + " differ.");
-        }
-        Matrix c = zeros(m, n);
-        if (m > 0 && n > 0 && k > 0) {
-            BLAS_.dgemm(ta, tb, m, n, k, 1.0, a.data, a.leadingDimension(), b.data,
-                    b.leadingDimension(), 0.0, c.data, c.leadingDimension());
-        }
-        return c;
-    }
+  /** Returns {@code this @ b^T}, shape {@code rows x b.rows}, without forming the transpose. */
+  public Matrix multiplyTranspose(Matrix b) {
+    return gemm("N", "T", this, b, rows, b.rows, cols, b.cols);
+  }
 
-    private static String describe(Matrix m, String trans) {
-        return "T".equals(trans) ? "(" + m.rows + "x" + m.cols + ")^T" : m.rows + "x" + m.cols;
+  /**
+   * {@code C = op(a) @ op(b)} with {@code op(a)} of shape m x k and {@code op(b)} of shape kb x n;
+   * dgemm itself is skipped for empty results and empty inner dimensions (C = 0), which also keeps
+   * lda = 0 away from LAPACK's argument checks.
+   */
+  private static Matrix gemm(
+      String ta, String tb, Matrix a, Matrix b, int m, int n, int k, int kb) {
+    if (k != kb) {
+      throw new IllegalArgumentException(
+          "Cannot multiply "
+              + describe(a, ta)
+              + " by "
+              + describe(b, tb)
+              + ": inner dimensions "
+              + k
+              + " and "
+              + kb
+              + " differ.");
     }
+    Matrix c = zeros(m, n);
+    if (m > 0 && n > 0 && k > 0) {
+      BLAS_.dgemm(
+          ta,
+          tb,
+          m,
+          n,
+          k,
+          1.0,
+          a.data,
+          a.leadingDimension(),
+          b.data,
+          b.leadingDimension(),
+          0.0,
+          c.data,
+          c.leadingDimension());
+    }
+    return c;
+  }
 
-    /** Returns the {@code cols x rows} transpose, a new matrix. */
-    public Matrix transpose() {
-        Matrix t = zeros(cols, rows);
-        for (int j = 0; j < cols; j++) {
-            int from = j * rows;
-            for (int i = 0; i < rows; i++) {
-                t.data[j + i * cols] = data[from + i];
-            }
-        }
-        return t;
-    }
+  private static String describe(Matrix m, String trans) {
+    return "T".equals(trans) ? "(" + m.rows + "x" + m.cols + ")^T" : m.rows + "x" + m.cols;
+  }
 
-    /** Returns {@code factor * this}, a new matrix. */
-    public Matrix scale(double factor) {
-        double[] out = data.clone();
-        for (int i = 0; i < out.length; i++) {
-            out[i] *= factor;
-        }
-        return new Matrix(rows, cols, out);
+  /** Returns the {@code cols x rows} transpose, a new matrix. */
+  public Matrix transpose() {
+    Matrix t = zeros(cols, rows);
+    for (int j = 0; j < cols; j++) {
+      int from = j * rows;
+      for (int i = 0; i < rows; i++) {
+        t.data[j + i * cols] = data[from + i];
+      }
     }
+    return t;
+  }
 
-    /** Returns {@code diag(factors) @ this}: row {@code i} times {@code factors[i]}; length must be {@code rows}. */
-    public Matrix scaleRows(double[] factors) {
-        requireLength(factors, rows, "rows");
-        double[] out = data.clone();
-        for (int j = 0; j < cols; j++) {
-            for (int i = 0; i < rows; i++) {
-                out[i + j * rows] *= factors[i];
-            }
-        }
-        return new Matrix(rows, cols, out);
+  /** Returns {@code factor * this}, a new matrix. */
+  public Matrix scale(double factor) {
+    double[] out = data.clone();
+    for (int i = 0; i < out.length; i++) {
+      out[i] *= factor;
     }
+    return new Matrix(rows, cols, out);
+  }
 
-    /** Returns {@code this @ diag(factors)}: column {@code j} times {@code factors[j]}; length must be {@code cols}. */
-    public Matrix scaleColumns(double[] factors) {
-        requireLength(factors, cols, "columns");
-        double[] out = data.clone();
-        for (int j = 0; j < cols; j++) {
-            for (int i = 0; i < rows; i++) {
-                out[i + j * rows] *= factors[j];
-            }
-        }
-        return new Matrix(rows, cols, out);
+  /**
+   * Returns {@code diag(factors) @ this}: row {@code i} times {@code factors[i]}; length must be
+   * {@code rows}.
+   */
+  public Matrix scaleRows(double[] factors) {
+    requireLength(factors, rows, "rows");
+    double[] out = data.clone();
+    for (int j = 0; j < cols; j++) {
+      for (int i = 0; i < rows; i++) {
+        out[i + j * rows] *= factors[i];
+      }
     }
+    return new Matrix(rows, cols, out);
+  }
 
-    /** Returns {@code this + other} (same shape), a new matrix. */
-    public Matrix plus(Matrix other) {
-        requireSameShape(other, "add");
-        double[] out = data.clone();
-        for (int i = 0; i < out.length; i++) {
-            out[i] += other.data[i];
-        }
-        return new Matrix(rows, cols, out);
+  /**
+   * Returns {@code this @ diag(factors)}: column {@code j} times {@code factors[j]}; length must be
+   * {@code cols}.
+   */
+  public Matrix scaleColumns(double[] factors) {
+    requireLength(factors, cols, "columns");
+    double[] out = data.clone();
+    for (int j = 0; j < cols; j++) {
+      for (int i = 0; i < rows; i++) {
+        out[i + j * rows] *= factors[j];
+      }
     }
+    return new Matrix(rows, cols, out);
+  }
 
-    /** Returns {@code this - other} (same shape), a new matrix. */
-    public Matrix minus(Matrix other) {
-        requireSameShape(other, "subtract");
-        double[] out = data.clone();
-        for (int i = 0; i < out.length; i++) {
-            out[i] -= other.data[i];
-        }
-        return new Matrix(rows, cols, out);
+  /** Returns {@code this + other} (same shape), a new matrix. */
+  public Matrix plus(Matrix other) {
+    requireSameShape(other, "add");
+    double[] out = data.clone();
+    for (int i = 0; i < out.length; i++) {
+      out[i] += other.data[i];
     }
+    return new Matrix(rows, cols, out);
+  }
 
-    /** Returns columns {@code [from, to)} as a new {@code rows x (to - from)} matrix. */
-    public Matrix columns(int from, int to) {
-        checkRange(from, to, cols, "columns");
-        // columns are contiguous in column-major order
-        return new Matrix(rows, to - from, Arrays.copyOfRange(data, from * rows, to * rows));
+  /** Returns {@code this - other} (same shape), a new matrix. */
+  public Matrix minus(Matrix other) {
+    requireSameShape(other, "subtract");
+    double[] out = data.clone();
+    for (int i = 0; i < out.length; i++) {
+      out[i] -= other.data[i];
     }
+    return new Matrix(rows, cols, out);
+  }
 
-    /** Returns rows {@code [from, to)} as a new {@code (to - from) x cols} matrix. */
-    public Matrix rowRange(int from, int to) {
-        checkRange(from, to, rows, "rows");
-        int height = to - from;
-        Matrix out = zeros(height, cols);
-        for (int j = 0; j < cols; j++) {
-            System.arraycopy(data, from + j * rows, out.data, j * height, height);
-        }
-        return out;
-    }
+  /** Returns columns {@code [from, to)} as a new {@code rows x (to - from)} matrix. */
+  public Matrix columns(int from, int to) {
+    checkRange(from, to, cols, "columns");
+    // columns are contiguous in column-major order
+    return new Matrix(rows, to - from, Arrays.copyOfRange(data, from * rows, to * rows));
+  }
 
-    /** Returns {@code sqrt(sum of squares)}, scaled so that it neither overflows nor underflows; 0 for an empty matrix. */
-    public double frobeniusNorm() {
-        double max = maxAbs();
-        if (max == 0.0 || !Double.isFinite(max)) {
-            return max;
-        }
-        double sum = 0.0;
-        for (double v : data) {
-            double x = v / max;
-            sum += x * x;
-        }
-        return max * Math.sqrt(sum);
+  /** Returns rows {@code [from, to)} as a new {@code (to - from) x cols} matrix. */
+  public Matrix rowRange(int from, int to) {
+    checkRange(from, to, rows, "rows");
+    int height = to - from;
+    Matrix out = zeros(height, cols);
+    for (int j = 0; j < cols; j++) {
+      System.arraycopy(data, from + j * rows, out.data, j * height, height);
     }
+    return out;
+  }
 
-    /** Returns {@code max |a_ij|}; 0 for an empty matrix, NaN if any entry is NaN. */
-    public double maxAbs() {
-        double max = 0.0;
-        for (double v : data) {
-            double a = Math.abs(v);
-            if (!(a <= max)) {
-                max = a; // also takes NaN, so it is not hidden
-            }
-        }
-        return max;
+  /**
+   * Returns {@code sqrt(sum of squares)}, scaled so that it neither overflows nor underflows; 0 for
+   * an empty matrix.
+   */
+  public double frobeniusNorm() {
+    double max = maxAbs();
+    if (max == 0.0 || !Double.isFinite(max)) {
+      return max;
     }
+    double sum = 0.0;
+    for (double v : data) {
+      double x = v / max;
+      sum += x * x;
+    }
+    return max * Math.sqrt(sum);
+  }
 
-    /**
-     * Returns {@code [m_1 | m_2 | ... ]}: the matrices side by side, all with the same row count.
-     * The list must not be empty (its row count would be unknown).
-     */
-    public static Matrix hstack(List<Matrix> blocks) {
-        int height = requireNonEmpty(blocks, "hstack").rows;
-        int width = 0;
-        for (Matrix b : blocks) {
-            if (b.rows != height) {
-                throw new IllegalArgumentException("Cannot hstack a " + b.rows + "x" + b.cols
-                        + " matrix with " + height + "-row matrices: row counts differ.");
-            }
-            width = Math.addExact(width, b.cols);
-        }
-        Matrix out = zeros(height, width);
-        int offset = 0;
-        for (Matrix b : blocks) {
-            // column-major: each block is one contiguous run
-            System.arraycopy(b.data, 0, out.data, offset, b.data.length);
-            offset += b.data.length;
-        }
-        return out;
+  /** Returns {@code max |a_ij|}; 0 for an empty matrix, NaN if any entry is NaN. */
+  public double maxAbs() {
+    double max = 0.0;
+    for (double v : data) {
+      double a = Math.abs(v);
+      if (!(a <= max)) {
+        max = a; // also takes NaN, so it is not hidden
+      }
     }
+    return max;
+  }
 
-    /**
-     * Returns the matrices stacked top to bottom, all with the same column count. The list must
-     * not be empty.
-     */
-    public static Matrix vstack(List<Matrix> blocks) {
-        int width = requireNonEmpty(blocks, "vstack").cols;
-        int height = 0;
-        for (Matrix b : blocks) {
-            if (b.cols != width) {
-                throw new IllegalArgumentException("Cannot vstack a " + b.rows + "x" + b.cols
-                        + " matrix with " + width + "-column matrices: column counts differ.");
-            }
-            height = Math.addExact(height, b.rows);
-        }
-        Matrix out = zeros(height, width);
-        int offset = 0;
-        for (Matrix b : blocks) {
-            for (int j = 0; j < width; j++) {
-                System.arraycopy(b.data, j * b.rows, out.data, offset + j * height, b.rows);
-            }
-            offset += b.rows;
-        }
-        return out;
+  /**
+   * Returns {@code [m_1 | m_2 | ... ]}: the matrices side by side, all with the same row count. The
+   * list must not be empty (its row count would be unknown).
+   */
+  public static Matrix hstack(List<Matrix> blocks) {
+    int height = requireNonEmpty(blocks, "hstack").rows;
+    int width = 0;
+    for (Matrix b : blocks) {
+      if (b.rows != height) {
+        throw new IllegalArgumentException(
+            "Cannot hstack a "
+                + b.rows
+                + "x"
+                + b.cols
+                + " matrix with "
+                + height
+                + "-row matrices: row counts differ.");
+      }
+      width = Math.addExact(width, b.cols);
     }
+    Matrix out = zeros(height, width);
+    int offset = 0;
+    for (Matrix b : blocks) {
+      // column-major: each block is one contiguous run
+      System.arraycopy(b.data, 0, out.data, offset, b.data.length);
+      offset += b.data.length;
+    }
+    return out;
+  }
 
-    /** The leading dimension to hand to BLAS/LAPACK: they reject lda = 0 even for empty matrices. */
-    int leadingDimension() {
-        return Math.max(1, rows);
+  /**
+   * Returns the matrices stacked top to bottom, all with the same column count. The list must not
+   * be empty.
+   */
+  public static Matrix vstack(List<Matrix> blocks) {
+    int width = requireNonEmpty(blocks, "vstack").cols;
+    int height = 0;
+    for (Matrix b : blocks) {
+      if (b.cols != width) {
+        throw new IllegalArgumentException(
+            "Cannot vstack a "
+                + b.rows
+                + "x"
+                + b.cols
+                + " matrix with "
+                + width
+                + "-column matrices: column counts differ.");
+      }
+      height = Math.addExact(height, b.rows);
     }
+    Matrix out = zeros(height, width);
+    int offset = 0;
+    for (Matrix b : blocks) {
+      for (int j = 0; j < width; j++) {
+        System.arraycopy(b.data, j * b.rows, out.data, offset + j * height, b.rows);
+      }
+      offset += b.rows;
+    }
+    return out;
+  }
 
-    /** Returns the shape, e.g. {@code Matrix[64x8]}; entries are not printed. */
-    @Override
-    public String toString() {
-        return "Matrix[" + rows + "x" + cols + "]";
-    }
+  /** The leading dimension to hand to BLAS/LAPACK: they reject lda = 0 even for empty matrices. */
+  int leadingDimension() {
+    return Math.max(1, rows);
+  }
 
-    private int index(int i, int j) {
-        if (i < 0 || i >= rows || j < 0 || j >= cols) {
-            throw new IndexOutOfBoundsException(
-                    "Entry (" + i + ", " + j + ") is outside a " + rows + "x" + cols + " matrix.");
-        }
-        return i + j * rows;
-    }
+  /** Returns the shape, e.g. {@code Matrix[64x8]}; entries are not printed. */
+  @Override
+  public String toString() {
+    return "Matrix[" + rows + "x" + cols + "]";
+  }
 
-    private void requireSameShape(Matrix other, String action) {
-        if (other.rows != rows || other.cols != cols) {
-            throw new IllegalArgumentException("Cannot " + action + " a " + other.rows + "x"
-                    + other.cols + " matrix and a " + rows + "x" + cols + " matrix: shapes differ.");
-        }
+  private int index(int i, int j) {
+    if (i < 0 || i >= rows || j < 0 || j >= cols) {
+      throw new IndexOutOfBoundsException(
+          "Entry (" + i + ", " + j + ") is outside a " + rows + "x" + cols + " matrix.");
     }
+    return i + j * rows;
+  }
 
-    private void requireLength(double[] factors, int expected, String what) {
-        if (factors.length != expected) {
-            throw new IllegalArgumentException("Cannot scale the " + what + " of a " + rows + "x"
-                    + cols + " matrix by " + factors.length + " factors: expected " + expected + ".");
-        }
+  private void requireSameShape(Matrix other, String action) {
+    if (other.rows != rows || other.cols != cols) {
+      throw new IllegalArgumentException(
+          "Cannot "
+              + action
+              + " a "
+              + other.rows
+              + "x"
+              + other.cols
+              + " matrix and a "
+              + rows
+              + "x"
+              + cols
+              + " matrix: shapes differ.");
     }
+  }
 
-    private static void checkRange(int from, int to, int size, String what) {
-        if (from < 0 || to < from || to > size) {
-            throw new IndexOutOfBoundsException(
-                    "Cannot take " + what + " [" + from + ", " + to + ") of " + size + ".");
-        }
+  private void requireLength(double[] factors, int expected, String what) {
+    if (factors.length != expected) {
+      throw new IllegalArgumentException(
+          "Cannot scale the "
+              + what
+              + " of a "
+              + rows
+              + "x"
+              + cols
+              + " matrix by "
+              + factors.length
+              + " factors: expected "
+              + expected
+              + ".");
     }
+  }
 
-    private static Matrix requireNonEmpty(List<Matrix> blocks, String action) {
-        if (blocks.isEmpty()) {
-            throw new IllegalArgumentException("Cannot " + action + " an empty list of matrices.");
-        }
-        return blocks.get(0);
+  private static void checkRange(int from, int to, int size, String what) {
+    if (from < 0 || to < from || to > size) {
+      throw new IndexOutOfBoundsException(
+          "Cannot take " + what + " [" + from + ", " + to + ") of " + size + ".");
     }
+  }
+
+  private static Matrix requireNonEmpty(List<Matrix> blocks, String action) {
+    if (blocks.isEmpty()) {
+      throw new IllegalArgumentException("Cannot " + action + " an empty list of matrices.");
+    }
+    return blocks.get(0);
+  }
 }

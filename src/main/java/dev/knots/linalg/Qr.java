@@ -9,13 +9,21 @@ import java.util.Objects;
  */
 public record Qr(Matrix q, Matrix r) {
 
-    /** Validates that {@code q.cols == r.rows}. */
-    public Qr {
-        Objects.requireNonNull(q, "q");
-        Objects.requireNonNull(r, "r");
-        if (q.cols != r.rows) {
-            throw new IllegalArgumentException("Cannot pair a " + q + " Q with a " + r
-                    + " R: Q has " + q.cols + " columns but R has " + r.rows + " rows.");
-        }
+  /** Validates that {@code q.cols == r.rows}. */
+  public Qr {
+    Objects.requireNonNull(q, "q");
+    Objects.requireNonNull(r, "r");
+    if (q.cols != r.rows) {
+      throw new IllegalArgumentException(
+          "Cannot pair a "
+              + q
+              + " Q with a "
+              + r
+              + " R: Q has "
+              + q.cols
+              + " columns but R has "
+              + r.rows
+              + " rows.");
     }
+  }
 }

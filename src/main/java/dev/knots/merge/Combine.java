@@ -5,8 +5,8 @@ public enum Combine {
   /** {@code sum_i lambda_i * x_i} over the kept entries. */
   SUM,
   /**
-   * TIES: elect a sign per entry, then average {@code lambda_i * x_i} over the tasks that were
-   * kept there and agree with the elected sign.
+   * TIES: elect a sign per entry, then average {@code lambda_i * x_i} over the tasks that were kept
+   * there and agree with the elected sign.
    */
   DISJOINT_MEAN
 }

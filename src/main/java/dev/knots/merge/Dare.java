@@ -4,9 +4,9 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * DARE's drop-and-rescale, {@code x <- x * m / (1 - p)} with {@code m ~ Bernoulli(1 - p)} per
- * entry. The mask is counter-based: entry {@code j} of task {@code i} in module {@code m} is
- * kept iff {@code u(seed, i, m, j) >= p}, where {@code u} is a hash to [0, 1). So a mask depends
- * on (seed, task, module, entry) alone, never on partitioning, retries or the order work runs in.
+ * entry. The mask is counter-based: entry {@code j} of task {@code i} in module {@code m} is kept
+ * iff {@code u(seed, i, m, j) >= p}, where {@code u} is a hash to [0, 1). So a mask depends on
+ * (seed, task, module, entry) alone, never on partitioning, retries or the order work runs in.
  */
 public final class Dare {
   private static final long GOLDEN_GAMMA = 0x9E3779B97F4A7C15L;

@@ -3,15 +3,15 @@ package dev.knots.merge;
 import java.io.Serializable;
 
 /**
- * Finds the exact k-th smallest {@code |x|} of one task's vector when that vector is spread
- * over many modules, without gathering it. For non-negative doubles the IEEE-754 bit pattern
- * orders like the value, so the search fixes the bits of the answer 16 at a time: each round
- * histograms the next 16 bits of the magnitudes that share the bits fixed so far, and once at
- * most {@link #CANDIDATE_LIMIT} magnitudes remain it collects them and picks the answer. A
- * search takes two rounds on typical data and at most four.
+ * Finds the exact k-th smallest {@code |x|} of one task's vector when that vector is spread over
+ * many modules, without gathering it. For non-negative doubles the IEEE-754 bit pattern orders like
+ * the value, so the search fixes the bits of the answer 16 at a time: each round histograms the
+ * next 16 bits of the magnitudes that share the bits fixed so far, and once at most {@link
+ * #CANDIDATE_LIMIT} magnitudes remain it collects them and picks the answer. A search takes two
+ * rounds on typical data and at most four.
  *
- * <p>Top-K follows the spec: {@code k = d - floor(d * topK / 100)}; entries with
- * {@code |x| >= t} are kept, where {@code t} is the k-th smallest magnitude (1-based).
+ * <p>Top-K follows the spec: {@code k = d - floor(d * topK / 100)}; entries with {@code |x| >= t}
+ * are kept, where {@code t} is the k-th smallest magnitude (1-based).
  */
 final class MagnitudeSelection implements Serializable {
   private static final long serialVersionUID = 1L;
@@ -22,17 +22,28 @@ final class MagnitudeSelection implements Serializable {
   private static final int LEVELS = Long.SIZE / BITS;
 
   private final double keepFraction;
+
   /** How many 16-bit chunks of the answer are fixed. */
   private final int level;
+
   /** The fixed chunks, right-aligned. */
   private final long prefix;
-  /** The 1-based rank of the answer among magnitudes sharing {@link #prefix}; 0 before round one. */
+
+  /**
+   * The 1-based rank of the answer among magnitudes sharing {@link #prefix}; 0 before round one.
+   */
   private final long rank;
+
   private final boolean collecting;
   private final double threshold;
 
   private MagnitudeSelection(
-      double keepFraction, int level, long prefix, long rank, boolean collecting, double threshold) {
+      double keepFraction,
+      int level,
+      long prefix,
+      long rank,
+      boolean collecting,
+      double threshold) {
     this.keepFraction = keepFraction;
     this.level = level;
     this.prefix = prefix;
@@ -115,7 +126,8 @@ final class MagnitudeSelection implements Serializable {
       return finished(Double.longBitsToDouble(nextPrefix));
     }
     boolean fewLeft = counts[bucket] <= CANDIDATE_LIMIT;
-    return new MagnitudeSelection(keepFraction, level + 1, nextPrefix, nextRank, fewLeft, Double.NaN);
+    return new MagnitudeSelection(
+        keepFraction, level + 1, nextPrefix, nextRank, fewLeft, Double.NaN);
   }
 
   private MagnitudeSelection finished(double value) {

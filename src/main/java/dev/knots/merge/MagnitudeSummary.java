@@ -4,10 +4,10 @@ import java.io.Serializable;
 import java.util.Arrays;
 
 /**
- * One round's summary of the magnitudes that can still hold the k-th smallest: either a
- * histogram over the next 16 bits of {@code |x|}, or (once few remain) the magnitudes
- * themselves. Merging adds histograms or concatenates candidates, so the order modules are
- * summarised in does not matter.
+ * One round's summary of the magnitudes that can still hold the k-th smallest: either a histogram
+ * over the next 16 bits of {@code |x|}, or (once few remain) the magnitudes themselves. Merging
+ * adds histograms or concatenates candidates, so the order modules are summarised in does not
+ * matter.
  */
 final class MagnitudeSummary implements Serializable {
   private static final long serialVersionUID = 1L;

@@ -9,20 +9,29 @@ import java.util.Map;
 public final class MergeMethods {
   private static final String TA = "Editing Models with Task Arithmetic, Ilharco et al., ICLR 2023";
   private static final String TIES = "TIES-Merging, Yadav et al., NeurIPS 2023";
-  private static final String DARE =
-      "Language Models are Super Mario (DARE), Yu et al., ICML 2024";
+  private static final String DARE = "Language Models are Super Mario (DARE), Yu et al., ICML 2024";
   private static final String KNOTS =
       "Model merging with SVD to tie the KnOTS, Stoica et al., ICLR 2025";
 
-  private static final Map<String, MergeMethod> BY_NAME = register(
-      plain("ta", "task arithmetic: scaled sum of the updates", TA, false, Combine.SUM),
-      plain("ties", "TIES: top-K, sign election, disjoint mean", TIES, false, Combine.DISJOINT_MEAN),
-      plain("dare-ties", "DARE drop-and-rescale, then TIES", DARE, true, Combine.DISJOINT_MEAN),
-      plain("dare-linear", "DARE drop-and-rescale, then a scaled sum", DARE, true, Combine.SUM),
-      knots("knots-ta", "task arithmetic in the KnOTS-aligned space", false, Combine.SUM),
-      knots("knots-ties", "TIES in the KnOTS-aligned space", false, Combine.DISJOINT_MEAN),
-      knots("knots-dare-ties", "DARE-TIES in the KnOTS-aligned space", true, Combine.DISJOINT_MEAN),
-      knots("knots-dare-linear", "DARE-linear in the KnOTS-aligned space", true, Combine.SUM));
+  private static final Map<String, MergeMethod> BY_NAME =
+      register(
+          plain("ta", "task arithmetic: scaled sum of the updates", TA, false, Combine.SUM),
+          plain(
+              "ties",
+              "TIES: top-K, sign election, disjoint mean",
+              TIES,
+              false,
+              Combine.DISJOINT_MEAN),
+          plain("dare-ties", "DARE drop-and-rescale, then TIES", DARE, true, Combine.DISJOINT_MEAN),
+          plain("dare-linear", "DARE drop-and-rescale, then a scaled sum", DARE, true, Combine.SUM),
+          knots("knots-ta", "task arithmetic in the KnOTS-aligned space", false, Combine.SUM),
+          knots("knots-ties", "TIES in the KnOTS-aligned space", false, Combine.DISJOINT_MEAN),
+          knots(
+              "knots-dare-ties",
+              "DARE-TIES in the KnOTS-aligned space",
+              true,
+              Combine.DISJOINT_MEAN),
+          knots("knots-dare-linear", "DARE-linear in the KnOTS-aligned space", true, Combine.SUM));
 
   private MergeMethods() {}
 

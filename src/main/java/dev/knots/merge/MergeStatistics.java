@@ -5,10 +5,9 @@ import java.util.Arrays;
 
 /**
  * The merge's one cross-module step: with global scope, each task's top-K threshold over all
- * modules and the majority sign of the elected signs. Both come from mergeable per-module
- * summaries folded by a {@link ModuleScan}, so no engine ever gathers a task's whole vector.
- * With module scope there is nothing global, and each module computes its own in
- * {@link ModuleMerge}.
+ * modules and the majority sign of the elected signs. Both come from mergeable per-module summaries
+ * folded by a {@link ModuleScan}, so no engine ever gathers a task's whole vector. With module
+ * scope there is nothing global, and each module computes its own in {@link ModuleMerge}.
  *
  * @param thresholds per task, the k-th smallest magnitude over all modules (0 keeps everything)
  * @param majoritySign {@code sign(sum(sigma))} over every module's elected signs
@@ -53,7 +52,8 @@ public record MergeStatistics(double[] thresholds, int majoritySign) implements 
     MagnitudeSelection[] searches = new MagnitudeSelection[taskCount];
     Arrays.fill(searches, MagnitudeSelection.keeping(keepFraction));
     while (!Arrays.stream(searches).allMatch(MagnitudeSelection::done)) {
-      TaskMagnitudes round = scan.aggregate(new TaskMagnitudes(searches), new MagnitudeFold(searches));
+      TaskMagnitudes round =
+          scan.aggregate(new TaskMagnitudes(searches), new MagnitudeFold(searches));
       for (int i = 0; i < taskCount; i++) {
         if (!searches[i].done()) {
           searches[i] = searches[i].next(round.summaries[i]);

@@ -1,9 +1,9 @@
 package dev.knots.merge;
 
 /**
- * The per-module steps of a merge (spec, "Merge methods"): DARE, top-K pruning, sign election
- * and the combine rule, applied to the task vectors of one module. Runs wherever the module
- * lives; the only cross-module inputs are the {@link MergeStatistics}.
+ * The per-module steps of a merge (spec, "Merge methods"): DARE, top-K pruning, sign election and
+ * the combine rule, applied to the task vectors of one module. Runs wherever the module lives; the
+ * only cross-module inputs are the {@link MergeStatistics}.
  */
 public final class ModuleMerge {
 
@@ -29,8 +29,8 @@ public final class ModuleMerge {
   }
 
   /**
-   * Steps 2-4 on one module's prepared vectors: the merged vector (same length and layout as
-   * each task's) and how many entries of each task went into it.
+   * Steps 2-4 on one module's prepared vectors: the merged vector (same length and layout as each
+   * task's) and how many entries of each task went into it.
    */
   public static MergedVector merge(
       MergeMethod method,

@@ -4,8 +4,8 @@ import java.io.Serializable;
 import java.util.function.BiFunction;
 
 /**
- * Where the prepared per-module vectors live (in this JVM, or spread over Spark executors) and
- * how to fold a summary over them. This is the one step of a merge that spans modules.
+ * Where the prepared per-module vectors live (in this JVM, or spread over Spark executors) and how
+ * to fold a summary over them. This is the one step of a merge that spans modules.
  */
 public interface ModuleScan {
 

@@ -43,8 +43,11 @@ class LocalFileStoreTest {
     String file = store.resolve(tmp.toString(), "short.bin");
     Storage.writeAll(store.outputFile(file), new byte[5]);
     try (RangeReader reader = store.inputFile(file).open()) {
-      EOFException e = assertThrows(EOFException.class, () -> reader.readFully(2, new byte[8], 0, 8));
-      assertTrue(e.getMessage().startsWith("Cannot read " + file + ": the file ends at byte 5"), e.getMessage());
+      EOFException e =
+          assertThrows(EOFException.class, () -> reader.readFully(2, new byte[8], 0, 8));
+      assertTrue(
+          e.getMessage().startsWith("Cannot read " + file + ": the file ends at byte 5"),
+          e.getMessage());
       assertTrue(e.getMessage().contains("8 bytes were requested at position 2"), e.getMessage());
     }
   }
@@ -61,9 +64,11 @@ class LocalFileStoreTest {
   @Test
   void missingFileIsWrappedOnceWithItsPath() {
     String file = store.resolve(tmp.toString(), "missing.safetensors");
-    FileNotFoundException length = assertThrows(FileNotFoundException.class, () -> store.inputFile(file).length());
+    FileNotFoundException length =
+        assertThrows(FileNotFoundException.class, () -> store.inputFile(file).length());
     assertEquals("Cannot read " + file + ": no such file or directory", length.getMessage());
-    FileNotFoundException open = assertThrows(FileNotFoundException.class, () -> store.inputFile(file).open());
+    FileNotFoundException open =
+        assertThrows(FileNotFoundException.class, () -> store.inputFile(file).open());
     assertEquals("Cannot open " + file + ": no such file or directory", open.getMessage());
   }
 
@@ -120,8 +125,12 @@ class LocalFileStoreTest {
   @Test
   void refusesOtherSchemes() {
     IllegalArgumentException e =
-        assertThrows(IllegalArgumentException.class, () -> store.inputFile("s3a://bucket/model.safetensors"));
-    assertTrue(e.getMessage().startsWith("Cannot use s3a://bucket/model.safetensors as a local file"), e.getMessage());
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> store.inputFile("s3a://bucket/model.safetensors"));
+    assertTrue(
+        e.getMessage().startsWith("Cannot use s3a://bucket/model.safetensors as a local file"),
+        e.getMessage());
   }
 
   @Test
@@ -130,8 +139,11 @@ class LocalFileStoreTest {
     try (OutputStream out = store.outputFile(file).create()) {
       out.write(new byte[100]);
     }
-    IOException e = assertThrows(FileFormatException.class, () -> Storage.readAll(store.inputFile(file), 10));
-    assertTrue(e.getMessage().startsWith("Cannot read " + file + ": it has 100 bytes, more than the 10"), e.getMessage());
+    IOException e =
+        assertThrows(FileFormatException.class, () -> Storage.readAll(store.inputFile(file), 10));
+    assertTrue(
+        e.getMessage().startsWith("Cannot read " + file + ": it has 100 bytes, more than the 10"),
+        e.getMessage());
     assertEquals(100, Storage.readAll(store.inputFile(file), 100).length);
   }
 }

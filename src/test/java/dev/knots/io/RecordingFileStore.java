@@ -6,7 +6,10 @@ import java.io.OutputStream;
 import java.util.ArrayList;
 import java.util.List;
 
-/** A {@link FileStore} that delegates to another and records, in order, when files are created and closed. */
+/**
+ * A {@link FileStore} that delegates to another and records, in order, when files are created and
+ * closed.
+ */
 public final class RecordingFileStore implements FileStore {
 
   private final FileStore delegate;

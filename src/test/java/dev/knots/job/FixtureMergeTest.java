@@ -14,6 +14,9 @@ import dev.knots.linalg.Matrix;
 import dev.knots.merge.MergeMethods;
 import dev.knots.merge.MergeParameters;
 import dev.knots.merge.Scope;
+import dev.knots.plan.AdapterSet;
+import dev.knots.plan.FactorSource;
+import dev.knots.plan.ModuleSpec;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -81,10 +84,15 @@ class FixtureMergeTest {
     JsonNode diagnostics = config.get("diagnostics");
     MergeResult result = new MergeResult(merged.stream().map(ModuleOutcome::of).toList());
     if (diagnostics.has("components_kept_per_module")) {
-      diagnostics.get("components_kept_per_module").fields().forEachRemaining(e -> {
-        String key = e.getKey().substring("base_model.model.".length());
-        assertEquals(e.getValue().asInt(), result.module(key).components(), "components of " + key);
-      });
+      diagnostics
+          .get("components_kept_per_module")
+          .fields()
+          .forEachRemaining(
+              e -> {
+                String key = e.getKey().substring("base_model.model.".length());
+                assertEquals(
+                    e.getValue().asInt(), result.module(key).components(), "components of " + key);
+              });
     }
     if (diagnostics.has("kept_per_task")) {
       long[] kept = new long[request.taskCount()];
@@ -97,15 +105,17 @@ class FixtureMergeTest {
   }
 
   /**
-   * The dense path (SVD of the stacked O x nI matrix of updates) and the factor path give the
-   * same merge: both hold the fixture tolerance, and they agree with each other to 1e-9, far
-   * below the gap a flipped threshold entry would open (3e-4).
+   * The dense path (SVD of the stacked O x nI matrix of updates) and the factor path give the same
+   * merge: both hold the fixture tolerance, and they agree with each other to 1e-9, far below the
+   * gap a flipped threshold entry would open (3e-4).
    */
   @ParameterizedTest
-  @ValueSource(strings = {
-    "knots-ties_topk20_s0.6.safetensors", "knots-ties_topk20_s0.6_concat-input.safetensors",
-    "knots-ta_topk50_s0.5.safetensors"
-  })
+  @ValueSource(
+      strings = {
+        "knots-ties_topk20_s0.6.safetensors",
+        "knots-ties_topk20_s0.6_concat-input.safetensors",
+        "knots-ta_topk50_s0.5.safetensors"
+      })
   void densePathAgreesWithFactorPath(String file) throws IOException {
     MergeRequest request = request(Fixtures.config(file), "unused");
     AdapterSet adapters =
@@ -116,7 +126,8 @@ class FixtureMergeTest {
       for (FactorSource source : spec.factors()) {
         updates.add(source.read(Fixtures.STORE).delta());
       }
-      dense.add(ModuleAligner.fromAlignment(spec.key(), JointSvd.ofDense(updates, request.concat())));
+      dense.add(
+          ModuleAligner.fromAlignment(spec.key(), JointSvd.ofDense(updates, request.concat())));
     }
     List<MergedModule> viaDense = LocalMerge.mergeAligned(request, dense);
     List<MergedModule> viaFactors = LocalMerge.merge(request, adapters, Fixtures.STORE);
@@ -124,7 +135,9 @@ class FixtureMergeTest {
     for (int m = 0; m < viaDense.size(); m++) {
       MergedModule module = viaDense.get(m);
       Matrix update = module.update();
-      assertNull(Fixtures.compare(module.key(), update, expected.get("base_model.model." + module.key() + ".weight")));
+      assertNull(
+          Fixtures.compare(
+              module.key(), update, expected.get("base_model.model." + module.key() + ".weight")));
       Matrix factorUpdate = viaFactors.get(m).update();
       double gap = update.minus(factorUpdate).frobeniusNorm() / factorUpdate.frobeniusNorm();
       assertTrue(gap < 1e-9, module.key() + ": dense and factor paths differ by " + gap);

@@ -42,15 +42,20 @@ class MergeOutputsTest {
 
     Map<String, Matrix> expected = Fixtures.matrices("expected/" + KNOTS_TIES);
     JsonNode reference =
-        Fixtures.json("expected/knots-ties_topk20_s0.6_adapter/adapter_config.json").get("rank_pattern");
+        Fixtures.json("expected/knots-ties_topk20_s0.6_adapter/adapter_config.json")
+            .get("rank_pattern");
     try (LoraAdapter adapter = LoraAdapter.open(Fixtures.STORE, out.toString())) {
       assertEquals(12, adapter.modules().size());
       for (LoraModule module : adapter.modules().values()) {
-        assertEquals(1.0, module.scale(), "alpha = rank makes PEFT's scaling 1 for " + module.key());
+        assertEquals(
+            1.0, module.scale(), "alpha = rank makes PEFT's scaling 1 for " + module.key());
         Matrix b = Matrix.fromRowMajor(module.out(), module.rank(), adapter.readB(module));
         Matrix a = Matrix.fromRowMajor(module.rank(), module.in(), adapter.readA(module));
-        assertNull(Fixtures.compare(module.key(), b.multiply(a),
-            expected.get("base_model.model." + module.key() + ".weight")));
+        assertNull(
+            Fixtures.compare(
+                module.key(),
+                b.multiply(a),
+                expected.get("base_model.model." + module.key() + ".weight")));
         // Components whose merged row was pruned to zero are dropped, as in the reference adapter.
         String pattern = module.key().replace(".", "\\.");
         assertEquals(reference.get(pattern).asInt(), module.rank(), "rank of " + module.key());
@@ -63,11 +68,13 @@ class MergeOutputsTest {
   @Test
   void mergedModelIsBasePlusUpdateAndCopiesEverythingElse() throws IOException {
     Path out = temp.resolve("model");
-    MergeRequest request = modelRequest(KNOTS_TIES, Fixtures.path("base_model"), out, OutputFormat.MODEL);
+    MergeRequest request =
+        modelRequest(KNOTS_TIES, Fixtures.path("base_model"), out, OutputFormat.MODEL);
     LocalMerge.run(request, Fixtures.STORE);
 
     assertTrue(Files.exists(out.resolve("config.json")), "config.json copied beside the weights");
-    assertFalse(Files.exists(out.resolve(HfModelFiles.INDEX_FILE)), "a single-file base stays single");
+    assertFalse(
+        Files.exists(out.resolve(HfModelFiles.INDEX_FILE)), "a single-file base stays single");
     Map<String, Matrix> expected = Fixtures.matrices("expected/" + KNOTS_TIES);
     HfModelFiles base = HfModelFiles.open(Fixtures.STORE, Fixtures.path("base_model"));
     HfModelFiles merged = HfModelFiles.open(Fixtures.STORE, out.toString());
@@ -135,7 +142,8 @@ class MergeOutputsTest {
     assertTrue(shards.size() >= 3, "the test wants several shards");
     Files.createDirectories(dir);
     Files.copy(Path.of(Fixtures.path("base_model/config.json")), dir.resolve("config.json"));
-    try (ShardedModelWriter writer = ShardedModelWriter.open(Fixtures.STORE, dir.toString(), shards, Map.of());
+    try (ShardedModelWriter writer =
+            ShardedModelWriter.open(Fixtures.STORE, dir.toString(), shards, Map.of());
         SafetensorsReader reader = base.openReader(base.shards().get(0))) {
       for (List<TensorSpec> shard : shards) {
         for (TensorSpec spec : shard) {
@@ -146,7 +154,8 @@ class MergeOutputsTest {
     return dir;
   }
 
-  private static MergeRequest modelRequest(String file, String base, Path out, OutputFormat format) {
+  private static MergeRequest modelRequest(
+      String file, String base, Path out, OutputFormat format) {
     MergeRequest adapterRequest = FixtureMergeTest.request(Fixtures.config(file), out.toString());
     return new MergeRequest(
         adapterRequest.adapters(),

@@ -15,9 +15,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Our merged adapters load in real PEFT ({@code PeftModel.from_pretrained} on the fixture base
- * model) and carry the expected merged update: scripts/check_peft_adapter.py, run with the
- * Python that {@code KNOTS_PEFT_PYTHON} names (scripts/test sets it up). Without it the test is
- * skipped, except in CI, where a missing interpreter is a failure.
+ * model) and carry the expected merged update: scripts/check_peft_adapter.py, run with the Python
+ * that {@code KNOTS_PEFT_PYTHON} names (scripts/test sets it up). Without it the test is skipped,
+ * except in CI, where a missing interpreter is a failure.
  */
 class PeftInteropTest {
   private static final String PYTHON = System.getenv("KNOTS_PEFT_PYTHON");
@@ -25,12 +25,13 @@ class PeftInteropTest {
   @TempDir Path temp;
 
   @ParameterizedTest
-  @ValueSource(strings = {
-    "knots-ties_topk20_s0.6.safetensors",
-    "knots-ties_topk20_s0.6_concat-input.safetensors",
-    "ties_topk20_s0.3.safetensors",
-    "ta_s0.5.safetensors"
-  })
+  @ValueSource(
+      strings = {
+        "knots-ties_topk20_s0.6.safetensors",
+        "knots-ties_topk20_s0.6_concat-input.safetensors",
+        "ties_topk20_s0.3.safetensors",
+        "ta_s0.5.safetensors"
+      })
   void peftLoadsTheMergedAdapter(String file) throws Exception {
     if ("true".equals(System.getenv("CI"))) {
       assertTrue(PYTHON != null, "CI must run the PEFT checks: run the tests with scripts/test");
@@ -44,9 +45,12 @@ class PeftInteropTest {
                 List.of(
                     PYTHON,
                     Path.of("scripts/check_peft_adapter.py").toAbsolutePath().toString(),
-                    "--base", Fixtures.path("base_model"),
-                    "--adapter", out.toString(),
-                    "--expected", Fixtures.path("expected/" + file)))
+                    "--base",
+                    Fixtures.path("base_model"),
+                    "--adapter",
+                    out.toString(),
+                    "--expected",
+                    Fixtures.path("expected/" + file)))
             .redirectErrorStream(true)
             .start();
     String output = new String(check.getInputStream().readAllBytes(), StandardCharsets.UTF_8);

@@ -16,44 +16,52 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 class QrTest {
 
-    private final Random random = new Random(7L);
+  private final Random random = new Random(7L);
 
-    @ParameterizedTest(name = "{0}x{1}")
-    @CsvSource({"30, 7", "5, 12", "9, 9", "1, 1", "1, 6", "6, 1", "0, 4", "4, 0", "0, 0"})
-    void factorsAnyShape(int m, int n) {
-        Matrix a = gaussian(m, n, random);
-        double[] before = a.data.clone();
-        assertQr(a, Decompositions.thinQr(a), m + "x" + n);
-        assertArrayEquals(before, a.data, "input unchanged");
-    }
+  @ParameterizedTest(name = "{0}x{1}")
+  @CsvSource({"30, 7", "5, 12", "9, 9", "1, 1", "1, 6", "6, 1", "0, 4", "4, 0", "0, 0"})
+  void factorsAnyShape(int m, int n) {
+    Matrix a = gaussian(m, n, random);
+    double[] before = a.data.clone();
+    assertQr(a, Decompositions.thinQr(a), m + "x" + n);
+    assertArrayEquals(before, a.data, "input unchanged");
+  }
 
-    @Test
-    void factorsRankDeficientInput() {
-        Matrix half = gaussian(20, 3, random);
-        Matrix a = Matrix.hstack(List.of(half, half, Matrix.zeros(20, 2)));
-        assertQr(a, Decompositions.thinQr(a), "duplicated and zero columns");
-    }
+  @Test
+  void factorsRankDeficientInput() {
+    Matrix half = gaussian(20, 3, random);
+    Matrix a = Matrix.hstack(List.of(half, half, Matrix.zeros(20, 2)));
+    assertQr(a, Decompositions.thinQr(a), "duplicated and zero columns");
+  }
 
-    @Test
-    void rejectsNonFiniteInput() {
-        Matrix a = gaussian(4, 3, random);
-        a.set(2, 1, Double.POSITIVE_INFINITY);
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Decompositions.thinQr(a));
-        assertTrue(e.getMessage().contains("QR of a 4x3") && e.getMessage().contains("(2, 1)"), e.getMessage());
-    }
+  @Test
+  void rejectsNonFiniteInput() {
+    Matrix a = gaussian(4, 3, random);
+    a.set(2, 1, Double.POSITIVE_INFINITY);
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> Decompositions.thinQr(a));
+    assertTrue(
+        e.getMessage().contains("QR of a 4x3") && e.getMessage().contains("(2, 1)"),
+        e.getMessage());
+  }
 
-    private static void assertQr(Matrix a, Qr qr, String what) {
-        int p = Math.min(a.rows, a.cols);
-        assertEquals(a.rows, qr.q().rows, what + ": Q rows");
-        assertEquals(p, qr.q().cols, what + ": Q columns");
-        assertEquals(p, qr.r().rows, what + ": R rows");
-        assertEquals(a.cols, qr.r().cols, what + ": R columns");
-        assertOrthonormalColumns(qr.q(), what);
-        assertClose(a, qr.q().multiply(qr.r()), Tolerances.RECONSTRUCTION, a.frobeniusNorm(), what + ": Q R = A");
-        for (int j = 0; j < qr.r().cols; j++) {
-            for (int i = j + 1; i < qr.r().rows; i++) {
-                assertEquals(0.0, qr.r().get(i, j), what + ": R(" + i + ", " + j + ") below the diagonal");
-            }
-        }
+  private static void assertQr(Matrix a, Qr qr, String what) {
+    int p = Math.min(a.rows, a.cols);
+    assertEquals(a.rows, qr.q().rows, what + ": Q rows");
+    assertEquals(p, qr.q().cols, what + ": Q columns");
+    assertEquals(p, qr.r().rows, what + ": R rows");
+    assertEquals(a.cols, qr.r().cols, what + ": R columns");
+    assertOrthonormalColumns(qr.q(), what);
+    assertClose(
+        a,
+        qr.q().multiply(qr.r()),
+        Tolerances.RECONSTRUCTION,
+        a.frobeniusNorm(),
+        what + ": Q R = A");
+    for (int j = 0; j < qr.r().cols; j++) {
+      for (int i = j + 1; i < qr.r().rows; i++) {
+        assertEquals(0.0, qr.r().get(i, j), what + ": R(" + i + ", " + j + ") below the diagonal");
+      }
     }
+  }
 }

@@ -72,7 +72,8 @@ class MagnitudeSelectionTest {
   }
 
   private static double bruteForce(List<double[]> modules, double keep) {
-    double[] all = modules.stream().flatMapToDouble(Arrays::stream).map(Math::abs).sorted().toArray();
+    double[] all =
+        modules.stream().flatMapToDouble(Arrays::stream).map(Math::abs).sorted().toArray();
     long d = all.length;
     long k = d - (long) (d * keep);
     return k == 0 ? 0.0 : all[(int) (k - 1)];

@@ -40,7 +40,8 @@ class MergeOptionsTest {
     assertThrows(
         InvalidOptionException.class,
         () -> MergeParameters.defaults().withScaling(List.of(Double.POSITIVE_INFINITY)));
-    assertThrows(InvalidOptionException.class, () -> MergeParameters.defaults().withScaling(List.of()));
+    assertThrows(
+        InvalidOptionException.class, () -> MergeParameters.defaults().withScaling(List.of()));
   }
 
   @Test
@@ -54,15 +55,23 @@ class MergeOptionsTest {
 
   @Test
   void unknownScopeIsRefused() {
-    InvalidOptionException e = assertThrows(InvalidOptionException.class, () -> Scope.parse("layer"));
+    InvalidOptionException e =
+        assertThrows(InvalidOptionException.class, () -> Scope.parse("layer"));
     assertEquals("--scope", e.option());
   }
 
   @Test
   void registryHoldsTheEightMethodsAsOneGeneralizedMethod() {
     assertEquals(
-        List.of("ta", "ties", "dare-ties", "dare-linear", "knots-ta", "knots-ties",
-            "knots-dare-ties", "knots-dare-linear"),
+        List.of(
+            "ta",
+            "ties",
+            "dare-ties",
+            "dare-linear",
+            "knots-ta",
+            "knots-ties",
+            "knots-dare-ties",
+            "knots-dare-linear"),
         MergeMethods.names());
     MergeMethod method = MergeMethods.byName("knots-dare-ties");
     assertTrue(method.aligned() && method.dropsAndRescales() && method.electsSign());

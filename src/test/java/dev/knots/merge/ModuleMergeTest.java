@@ -34,8 +34,7 @@ class ModuleMergeTest {
       long d = modules.stream().mapToLong(ModuleVectors::length).sum();
       for (int i = 0; i < 4; i++) {
         // Gaussian data has no ties, so exactly floor(d * K) + 1 entries survive.
-        assertEquals(
-            (long) (d * (topK / 100)) + 1, kept[i], "task " + i + " at top-k " + topK);
+        assertEquals((long) (d * (topK / 100)) + 1, kept[i], "task " + i + " at top-k " + topK);
       }
     }
   }
@@ -69,7 +68,8 @@ class ModuleMergeTest {
           elected += Math.abs(x) >= statistics.threshold(i) ? x : 0;
         }
         if (merged[j] != 0) {
-          assertEquals(Math.signum(elected), Math.signum(merged[j]), module.module() + "[" + j + "]");
+          assertEquals(
+              Math.signum(elected), Math.signum(merged[j]), module.module() + "[" + j + "]");
         }
         // The disjoint mean lies within the kept entries of the elected sign.
         double lo = Double.POSITIVE_INFINITY;
@@ -92,13 +92,14 @@ class ModuleMergeTest {
   void zeroSignsTakeTheMajoritySign() {
     // Entry 0 cancels exactly; the other entries are positive, so the majority is +1 and only
     // the positive task contributes at entry 0.
-    ModuleVectors module =
-        new ModuleVectors("m", new double[][] {{2, 1, 1, 1}, {-2, 1, 1, 1}});
+    ModuleVectors module = new ModuleVectors("m", new double[][] {{2, 1, 1, 1}, {-2, 1, 1, 1}});
     MergeParameters parameters = MergeParameters.defaults();
     MergeStatistics statistics =
         MergeStatistics.compute(TIES, parameters, 2, new InMemoryModuleScan(List.of(module)));
     assertEquals(1, statistics.majoritySign());
-    assertArrayEquals(new double[] {2, 1, 1, 1}, ModuleMerge.merge(TIES, parameters, statistics, module).values());
+    assertArrayEquals(
+        new double[] {2, 1, 1, 1},
+        ModuleMerge.merge(TIES, parameters, statistics, module).values());
   }
 
   @Test

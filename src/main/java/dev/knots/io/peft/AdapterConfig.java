@@ -26,8 +26,8 @@ import java.util.regex.PatternSyntaxException;
  * @param alphaPattern {@code alpha_pattern}: module regex to alpha, in file order
  * @param targetModules {@code target_modules} when it is a list (empty when a regex or absent)
  * @param targetModulesRegex {@code target_modules} when it is a regex string, else null
- * @param fanInFanOut {@code fan_in_fan_out}; factors are still stored as A {@code r x in}, B
- *     {@code out x r}
+ * @param fanInFanOut {@code fan_in_fan_out}; factors are still stored as A {@code r x in}, B {@code
+ *     out x r}
  * @param baseModelNameOrPath {@code base_model_name_or_path}, or null
  * @param taskType {@code task_type}, or null
  * @param useDora {@code use_dora} (unsupported)
@@ -87,40 +87,65 @@ public record AdapterConfig(
       throw f.invalid("peft_type", "is missing; this is not a PEFT adapter config");
     }
     if (!peftType.equals("LORA")) {
-      throw new FileFormatException("Cannot load adapter config " + location + ": peft_type is \"" + peftType
-          + "\", but only LORA adapters can be merged.");
+      throw new FileFormatException(
+          "Cannot load adapter config "
+              + location
+              + ": peft_type is \""
+              + peftType
+              + "\", but only LORA adapters can be merged.");
     }
     int r = f.positiveInt("r", DEFAULT_R);
     double alpha = f.finite("lora_alpha", DEFAULT_ALPHA);
     Map<String, Integer> rankPattern = new LinkedHashMap<>();
     for (Map.Entry<String, JsonNode> e : f.object("rank_pattern")) {
-      rankPattern.put(f.patternKey("rank_pattern", e.getKey()), f.positiveInt(e.getValue(), "rank_pattern." + e.getKey()));
+      rankPattern.put(
+          f.patternKey("rank_pattern", e.getKey()),
+          f.positiveInt(e.getValue(), "rank_pattern." + e.getKey()));
     }
     Map<String, Double> alphaPattern = new LinkedHashMap<>();
     for (Map.Entry<String, JsonNode> e : f.object("alpha_pattern")) {
-      alphaPattern.put(f.patternKey("alpha_pattern", e.getKey()), f.finite(e.getValue(), "alpha_pattern." + e.getKey()));
+      alphaPattern.put(
+          f.patternKey("alpha_pattern", e.getKey()),
+          f.finite(e.getValue(), "alpha_pattern." + e.getKey()));
     }
     JsonNode targets = root.get("target_modules");
     String targetRegex = targets != null && targets.isTextual() ? targets.textValue() : null;
     List<String> targetList = targetRegex == null ? f.texts("target_modules") : List.of();
     List<Integer> layers = f.layers("layers_to_transform");
-    return new AdapterConfig(peftType, r, alpha, f.bool("use_rslora"), rankPattern, alphaPattern, targetList,
-        targetRegex, f.bool("fan_in_fan_out"), f.text("base_model_name_or_path", null), f.text("task_type", null),
-        f.bool("use_dora"), f.bool("lora_bias"), f.text("bias", "none"), f.texts("modules_to_save"), layers);
+    return new AdapterConfig(
+        peftType,
+        r,
+        alpha,
+        f.bool("use_rslora"),
+        rankPattern,
+        alphaPattern,
+        targetList,
+        targetRegex,
+        f.bool("fan_in_fan_out"),
+        f.text("base_model_name_or_path", null),
+        f.text("task_type", null),
+        f.bool("use_dora"),
+        f.bool("lora_bias"),
+        f.text("bias", "none"),
+        f.texts("modules_to_save"),
+        layers);
   }
 
   /**
    * The rank PEFT gives module {@code moduleKey} (for example {@code layers.0.self_attn.k_proj}):
-   * the value of the first {@code rank_pattern} key {@code k}, in order, for which
-   * {@code (.*\.)?(k)$} matches the whole module key (PEFT 0.21's {@code get_pattern_key}); else
-   * {@code r}.
+   * the value of the first {@code rank_pattern} key {@code k}, in order, for which {@code
+   * (.*\.)?(k)$} matches the whole module key (PEFT 0.21's {@code get_pattern_key}); else {@code
+   * r}.
    */
   public int rankFor(String moduleKey) {
     String key = patternKeyFor(rankPattern.keySet(), moduleKey);
     return key == null ? r : rankPattern.get(key);
   }
 
-  /** The alpha PEFT gives module {@code moduleKey}: {@code alpha_pattern} as for {@link #rankFor}, else {@code lora_alpha}. */
+  /**
+   * The alpha PEFT gives module {@code moduleKey}: {@code alpha_pattern} as for {@link #rankFor},
+   * else {@code lora_alpha}.
+   */
   public double alphaFor(String moduleKey) {
     String key = patternKeyFor(alphaPattern.keySet(), moduleKey);
     return key == null ? loraAlpha : alphaPattern.get(key);
@@ -128,8 +153,8 @@ public record AdapterConfig(
 
   /**
    * PEFT's scaling of module {@code moduleKey}: {@code alpha / r}, or {@code alpha / sqrt(r)} with
-   * {@code use_rslora}, using the module's own rank and alpha. The update is
-   * {@code scaling * B @ A}.
+   * {@code use_rslora}, using the module's own rank and alpha. The update is {@code scaling * B @
+   * A}.
    */
   public double scalingFor(String moduleKey) {
     double rank = rankFor(moduleKey);
@@ -153,7 +178,8 @@ public record AdapterConfig(
   private record Fields(ObjectNode root, String location) {
 
     FileFormatException invalid(String key, String reason) {
-      return new FileFormatException("Cannot load adapter config " + location + ": \"" + key + "\" " + reason + ".");
+      return new FileFormatException(
+          "Cannot load adapter config " + location + ": \"" + key + "\" " + reason + ".");
     }
 
     String text(String key, String fallback) throws FileFormatException {
@@ -218,7 +244,12 @@ public record AdapterConfig(
         pattern(key);
         return key;
       } catch (PatternSyntaxException e) {
-        throw invalid(field, "has key \"" + key + "\", which is not a valid regular expression: " + e.getDescription());
+        throw invalid(
+            field,
+            "has key \""
+                + key
+                + "\", which is not a valid regular expression: "
+                + e.getDescription());
       }
     }
 

@@ -20,13 +20,13 @@ import java.util.TreeMap;
 /**
  * Writes merged modules as a PEFT LoRA adapter that {@code PeftModel.from_pretrained} loads.
  *
- * <p>{@code adapter_model.safetensors} holds, per module in sorted key order,
- * {@code base_model.model.<key>.lora_A.weight} ({@code rank x in}) and {@code .lora_B.weight}
- * ({@code out x rank}), float32 unless {@link #dtype} says otherwise. {@code adapter_config.json},
- * written last as the commit marker, sets {@code r = lora_alpha =} the largest rank and, for every
- * module of another rank, a {@code rank_pattern} and {@code alpha_pattern} entry equal to that
- * rank, so PEFT's scaling is 1 and the update is exactly {@code B @ A}. Pattern keys are the module
- * keys with regex metacharacters escaped ({@code layers\.0\.self_attn\.k_proj}); a key that is a
+ * <p>{@code adapter_model.safetensors} holds, per module in sorted key order, {@code
+ * base_model.model.<key>.lora_A.weight} ({@code rank x in}) and {@code .lora_B.weight} ({@code out
+ * x rank}), float32 unless {@link #dtype} says otherwise. {@code adapter_config.json}, written last
+ * as the commit marker, sets {@code r = lora_alpha =} the largest rank and, for every module of
+ * another rank, a {@code rank_pattern} and {@code alpha_pattern} entry equal to that rank, so
+ * PEFT's scaling is 1 and the update is exactly {@code B @ A}. Pattern keys are the module keys
+ * with regex metacharacters escaped ({@code layers\.0\.self_attn\.k_proj}); a key that is a
  * dot-suffix of another module's key gets a leading {@code ^} so it matches only itself.
  */
 public final class AdapterWriter {
@@ -74,7 +74,8 @@ public final class AdapterWriter {
   /** Element type of the factors: F32 (default), F16, BF16 or F64. */
   public AdapterWriter dtype(DType type) {
     if (!type.isWritable()) {
-      throw new IllegalArgumentException("Cannot write adapter factors as " + type + ": use F32, F16, BF16 or F64.");
+      throw new IllegalArgumentException(
+          "Cannot write adapter factors as " + type + ": use F32, F16, BF16 or F64.");
     }
     this.dtype = type;
     return this;
@@ -94,22 +95,27 @@ public final class AdapterWriter {
 
   /**
    * Writes the modules' factors as a safetensors file at {@code out}, tensors sorted by name (so
-   * each layer's tensors are contiguous, and files written per layer concatenate into the
-   * adapter's own order).
+   * each layer's tensors are contiguous, and files written per layer concatenate into the adapter's
+   * own order).
    */
   public void writeTensors(OutputFile out, List<MergedLoraModule> modules) throws IOException {
     Map<String, MergedLoraModule> byKey = validate(modules);
-    List<TensorSpec> layout = tensorLayout(modules.stream().map(MergedLoraModule::shape).toList(), dtype);
+    List<TensorSpec> layout =
+        tensorLayout(modules.stream().map(MergedLoraModule::shape).toList(), dtype);
     try (SafetensorsWriter weights = SafetensorsWriter.open(out, layout, Map.of())) {
       for (TensorSpec spec : layout) {
-        String key = spec.name().substring(LoraAdapter.KEY_PREFIX.length(), spec.name().lastIndexOf(".lora_"));
+        String key =
+            spec.name()
+                .substring(LoraAdapter.KEY_PREFIX.length(), spec.name().lastIndexOf(".lora_"));
         MergedLoraModule m = byKey.get(key);
         weights.write(spec.name(), spec.name().equals(aName(key)) ? m.a() : m.b());
       }
     }
   }
 
-  /** Writes {@code adapter_config.json} for modules of these shapes: the adapter's commit marker. */
+  /**
+   * Writes {@code adapter_config.json} for modules of these shapes: the adapter's commit marker.
+   */
   public void writeConfig(List<LoraShape> modules) throws IOException {
     if (modules.isEmpty()) {
       throw new IllegalArgumentException("Cannot write adapter " + directory + ": no modules.");
@@ -117,10 +123,13 @@ public final class AdapterWriter {
     Map<String, LoraShape> byKey = new TreeMap<>();
     modules.forEach(m -> byKey.put(m.key(), m));
     Storage.writeAll(
-        store.outputFile(store.resolve(directory, LoraAdapter.CONFIG_FILE)), Json.pretty(config(byKey)));
+        store.outputFile(store.resolve(directory, LoraAdapter.CONFIG_FILE)),
+        Json.pretty(config(byKey)));
   }
 
-  /** The adapter's tensors, {@code lora_A} ({@code rank x in}) and {@code lora_B}, sorted by name. */
+  /**
+   * The adapter's tensors, {@code lora_A} ({@code rank x in}) and {@code lora_B}, sorted by name.
+   */
   public static List<TensorSpec> tensorLayout(List<LoraShape> modules, DType dtype) {
     List<TensorSpec> layout = new ArrayList<>();
     for (LoraShape m : modules) {
@@ -148,12 +157,18 @@ public final class AdapterWriter {
     Map<String, MergedLoraModule> byKey = new TreeMap<>();
     for (MergedLoraModule m : modules) {
       if (m.key().isEmpty() || m.key().startsWith(LoraAdapter.KEY_PREFIX)) {
-        throw new IllegalArgumentException("Cannot write module \"" + m.key() + "\" to adapter " + directory
-            + ": give the module key inside the base model, without the " + LoraAdapter.KEY_PREFIX + " prefix.");
+        throw new IllegalArgumentException(
+            "Cannot write module \""
+                + m.key()
+                + "\" to adapter "
+                + directory
+                + ": give the module key inside the base model, without the "
+                + LoraAdapter.KEY_PREFIX
+                + " prefix.");
       }
       if (byKey.put(m.key(), m) != null) {
-        throw new IllegalArgumentException("Cannot write adapter " + directory + ": module " + m.key()
-            + " appears twice.");
+        throw new IllegalArgumentException(
+            "Cannot write adapter " + directory + ": module " + m.key() + " appears twice.");
       }
       requireFinite(m, "B", m.b());
       requireFinite(m, "A", m.a());
@@ -164,8 +179,18 @@ public final class AdapterWriter {
   private void requireFinite(MergedLoraModule m, String factor, double[] values) {
     for (int i = 0; i < values.length; i++) {
       if (!Double.isFinite(values[i])) {
-        throw new IllegalArgumentException("Cannot write module " + m.key() + " to adapter " + directory + ": "
-            + factor + " has " + values[i] + " at index " + i + ".");
+        throw new IllegalArgumentException(
+            "Cannot write module "
+                + m.key()
+                + " to adapter "
+                + directory
+                + ": "
+                + factor
+                + " has "
+                + values[i]
+                + " at index "
+                + i
+                + ".");
       }
     }
   }
@@ -207,7 +232,9 @@ public final class AdapterWriter {
     return config;
   }
 
-  /** The module key as a regex matching only that module under PEFT's rule {@code (.*\.)?(key)$}. */
+  /**
+   * The module key as a regex matching only that module under PEFT's rule {@code (.*\.)?(key)$}.
+   */
   static String patternKey(String key, Iterable<String> allKeys) {
     StringBuilder escaped = new StringBuilder();
     for (char c : key.toCharArray()) {
@@ -226,12 +253,22 @@ public final class AdapterWriter {
   }
 
   private void checkReadBack(ObjectNode config, Map<String, LoraShape> byKey) throws IOException {
-    AdapterConfig parsed = AdapterConfig.parse(Json.compact(config), directory + "/" + LoraAdapter.CONFIG_FILE);
+    AdapterConfig parsed =
+        AdapterConfig.parse(Json.compact(config), directory + "/" + LoraAdapter.CONFIG_FILE);
     for (LoraShape m : byKey.values()) {
       if (parsed.rankFor(m.key()) != m.rank() || parsed.scalingFor(m.key()) != 1.0) {
-        throw new IllegalStateException("Cannot write adapter " + directory + ": PEFT would read module " + m.key()
-            + " with rank " + parsed.rankFor(m.key()) + " and scaling " + parsed.scalingFor(m.key())
-            + " instead of rank " + m.rank() + " and scaling 1.");
+        throw new IllegalStateException(
+            "Cannot write adapter "
+                + directory
+                + ": PEFT would read module "
+                + m.key()
+                + " with rank "
+                + parsed.rankFor(m.key())
+                + " and scaling "
+                + parsed.scalingFor(m.key())
+                + " instead of rank "
+                + m.rank()
+                + " and scaling 1.");
       }
     }
   }

@@ -20,14 +20,14 @@ import java.util.regex.Pattern;
 
 /**
  * A PEFT LoRA adapter directory: {@code adapter_config.json} plus {@code adapter_model.safetensors}
- * with keys {@code base_model.model.<module>.lora_A.weight} ({@code r x in}) and
- * {@code .lora_B.weight} ({@code out x r}); an adapter-name infix ({@code .lora_A.default.weight})
- * is accepted too.
+ * with keys {@code base_model.model.<module>.lora_A.weight} ({@code r x in}) and {@code
+ * .lora_B.weight} ({@code out x r}); an adapter-name infix ({@code .lora_A.default.weight}) is
+ * accepted too.
  *
  * <p>Opening reads the config and only the header of the weights, and validates every module's
- * shapes against the config. Factors are read on demand. Features that change what the factors
- * mean (DoRA, LoRA bias, embedding LoRA, {@code modules_to_save}, unknown tensors) are refused, or
- * with {@link UnsupportedTensors#SKIP_WITH_WARNING} left out and reported in {@link #warnings()}.
+ * shapes against the config. Factors are read on demand. Features that change what the factors mean
+ * (DoRA, LoRA bias, embedding LoRA, {@code modules_to_save}, unknown tensors) are refused, or with
+ * {@link UnsupportedTensors#SKIP_WITH_WARNING} left out and reported in {@link #warnings()}.
  */
 public final class LoraAdapter implements Closeable {
 
@@ -43,7 +43,8 @@ public final class LoraAdapter implements Closeable {
   private static final int MAX_CONFIG_BYTES = 16 << 20;
 
   private static final Pattern FACTOR =
-      Pattern.compile("^" + Pattern.quote(KEY_PREFIX) + "(.+)\\.lora_([AB])(?:\\.([^.]+))?\\.weight$");
+      Pattern.compile(
+          "^" + Pattern.quote(KEY_PREFIX) + "(.+)\\.lora_([AB])(?:\\.([^.]+))?\\.weight$");
 
   private static final Pattern LORA_BIAS = Pattern.compile("\\.lora_B(?:\\.[^.]+)?\\.bias$");
 
@@ -63,8 +64,13 @@ public final class LoraAdapter implements Closeable {
   private final List<String> warnings;
   private SafetensorsReader reader;
 
-  private LoraAdapter(FileStore store, String location, AdapterConfig config, SafetensorsHeader header,
-      SortedMap<String, LoraModule> modules, List<String> warnings) {
+  private LoraAdapter(
+      FileStore store,
+      String location,
+      AdapterConfig config,
+      SafetensorsHeader header,
+      SortedMap<String, LoraModule> modules,
+      List<String> warnings) {
     this.store = store;
     this.location = location;
     this.config = config;
@@ -90,18 +96,25 @@ public final class LoraAdapter implements Closeable {
     String weights = store.resolve(directory, WEIGHTS_FILE);
     if (!store.exists(weights)) {
       if (!store.exists(directory)) {
-        throw new FileFormatException("Cannot open adapter " + directory + ": the directory does not exist.");
+        throw new FileFormatException(
+            "Cannot open adapter " + directory + ": the directory does not exist.");
       }
       HfModelFiles.refusePickles(directory, store.list(directory), "adapter");
-      throw new FileFormatException("Cannot open adapter " + directory + ": it has no " + WEIGHTS_FILE
-          + ". Save the adapter with save_pretrained(safe_serialization=True).");
+      throw new FileFormatException(
+          "Cannot open adapter "
+              + directory
+              + ": it has no "
+              + WEIGHTS_FILE
+              + ". Save the adapter with save_pretrained(safe_serialization=True).");
     }
     String configFile = store.resolve(directory, CONFIG_FILE);
     if (!store.exists(configFile)) {
-      throw new FileFormatException("Cannot open adapter " + directory + ": it has no " + CONFIG_FILE + ".");
+      throw new FileFormatException(
+          "Cannot open adapter " + directory + ": it has no " + CONFIG_FILE + ".");
     }
-    AdapterConfig config = AdapterConfig.parse(Storage.readAll(store.inputFile(configFile), MAX_CONFIG_BYTES),
-        configFile);
+    AdapterConfig config =
+        AdapterConfig.parse(
+            Storage.readAll(store.inputFile(configFile), MAX_CONFIG_BYTES), configFile);
     SafetensorsHeader header = SafetensorsHeader.read(store.inputFile(weights));
     Loader loader = new Loader(directory, config, unsupported);
     loader.checkConfigFlags();
@@ -131,24 +144,31 @@ public final class LoraAdapter implements Closeable {
     return modules;
   }
 
-  /** What was left out under {@link UnsupportedTensors#SKIP_WITH_WARNING}, one line each, for the caller to log. */
+  /**
+   * What was left out under {@link UnsupportedTensors#SKIP_WITH_WARNING}, one line each, for the
+   * caller to log.
+   */
   public List<String> warnings() {
     return warnings;
   }
 
   /**
-   * The A factor of {@code module}: {@code rank x in} values, row-major, as stored (without scaling).
+   * The A factor of {@code module}: {@code rank x in} values, row-major, as stored (without
+   * scaling).
    *
-   * @throws FileFormatException naming the adapter, tensor and first bad index if a value is NaN or infinite
+   * @throws FileFormatException naming the adapter, tensor and first bad index if a value is NaN or
+   *     infinite
    */
   public double[] readA(LoraModule module) throws IOException {
     return readFactor(module, module.a());
   }
 
   /**
-   * The B factor of {@code module}: {@code out x rank} values, row-major, as stored (without scaling).
+   * The B factor of {@code module}: {@code out x rank} values, row-major, as stored (without
+   * scaling).
    *
-   * @throws FileFormatException naming the adapter, tensor and first bad index if a value is NaN or infinite
+   * @throws FileFormatException naming the adapter, tensor and first bad index if a value is NaN or
+   *     infinite
    */
   public double[] readB(LoraModule module) throws IOException {
     return readFactor(module, module.b());
@@ -156,16 +176,31 @@ public final class LoraAdapter implements Closeable {
 
   private double[] readFactor(LoraModule module, TensorInfo tensor) throws IOException {
     if (!module.equals(modules.get(module.key()))) {
-      throw new IllegalArgumentException("Cannot read module " + module.key() + " from adapter " + location
-          + ": it belongs to another adapter.");
+      throw new IllegalArgumentException(
+          "Cannot read module "
+              + module.key()
+              + " from adapter "
+              + location
+              + ": it belongs to another adapter.");
     }
     double[] values = reader().readDoubles(tensor.name());
     for (int i = 0; i < values.length; i++) {
       if (!Double.isFinite(values[i])) {
         int cols = tensor.cols();
-        throw new FileFormatException("Cannot use adapter " + location + ": tensor '" + tensor.name() + "' has "
-            + values[i] + " at index " + i + " (row " + i / cols + ", column " + i % cols
-            + "). The adapter is corrupt or its training diverged.");
+        throw new FileFormatException(
+            "Cannot use adapter "
+                + location
+                + ": tensor '"
+                + tensor.name()
+                + "' has "
+                + values[i]
+                + " at index "
+                + i
+                + " (row "
+                + i / cols
+                + ", column "
+                + i % cols
+                + "). The adapter is corrupt or its training diverged.");
       }
     }
     return values;
@@ -173,7 +208,8 @@ public final class LoraAdapter implements Closeable {
 
   private synchronized SafetensorsReader reader() {
     if (reader == null) {
-      reader = new SafetensorsReader(store.inputFile(header.location(), header.fileLength()), header);
+      reader =
+          new SafetensorsReader(store.inputFile(header.location(), header.fileLength()), header);
     }
     return reader;
   }
@@ -208,20 +244,27 @@ public final class LoraAdapter implements Closeable {
 
     void checkConfigFlags() throws FileFormatException {
       if (config.useDora()) {
-        unsupported("DoRA (use_dora is true in " + CONFIG_FILE + ")", null,
+        unsupported(
+            "DoRA (use_dora is true in " + CONFIG_FILE + ")",
+            null,
             "the merge uses B @ A without DoRA's magnitude and normalisation");
       }
       if (config.loraBias()) {
-        unsupported("a LoRA bias (lora_bias is true in " + CONFIG_FILE + ")", null, "the bias is left out");
+        unsupported(
+            "a LoRA bias (lora_bias is true in " + CONFIG_FILE + ")", null, "the bias is left out");
       }
     }
 
     void add(TensorInfo tensor) throws FileFormatException {
       String name = tensor.name();
       if (name.contains("modules_to_save")) {
-        unsupported("modules_to_save (a fully trained copy of a module)", name, "that module keeps its base weights");
+        unsupported(
+            "modules_to_save (a fully trained copy of a module)",
+            name,
+            "that module keeps its base weights");
       } else if (name.contains("lora_magnitude_vector")) {
-        unsupported("DoRA (a magnitude vector)", name, "the merge uses B @ A without DoRA's magnitude");
+        unsupported(
+            "DoRA (a magnitude vector)", name, "the merge uses B @ A without DoRA's magnitude");
       } else if (name.contains("lora_embedding_A") || name.contains("lora_embedding_B")) {
         unsupported("embedding LoRA (lora_embedding_A/B)", name, "the embedding is not merged");
       } else if (LORA_BIAS.matcher(name).find()) {
@@ -229,8 +272,12 @@ public final class LoraAdapter implements Closeable {
       } else {
         Matcher factor = FACTOR.matcher(name);
         if (!factor.matches()) {
-          unsupported(name.endsWith(".bias") ? "a bias tensor (bias=\"" + config.bias() + "\")"
-              : "a tensor that is not a LoRA factor", name, "it is ignored");
+          unsupported(
+              name.endsWith(".bias")
+                  ? "a bias tensor (bias=\"" + config.bias() + "\")"
+                  : "a tensor that is not a LoRA factor",
+              name,
+              "it is ignored");
           return;
         }
         addFactor(factor.group(1), factor.group(2).equals("A") ? as : bs, tensor);
@@ -240,13 +287,24 @@ public final class LoraAdapter implements Closeable {
     private void addFactor(String module, Map<String, TensorInfo> factors, TensorInfo tensor)
         throws FileFormatException {
       if (!tensor.dtype().isFloat() || tensor.rank() != 2) {
-        throw fail("tensor '" + tensor.name() + "' is " + tensor.dtype() + tensor.shapeText()
-            + ", but a LoRA factor is a 2-D floating-point matrix");
+        throw fail(
+            "tensor '"
+                + tensor.name()
+                + "' is "
+                + tensor.dtype()
+                + tensor.shapeText()
+                + ", but a LoRA factor is a 2-D floating-point matrix");
       }
       TensorInfo previous = factors.put(module, tensor);
       if (previous != null) {
-        throw fail("module " + module + " has two factors of the same kind, '" + previous.name() + "' and '"
-            + tensor.name() + "' (several adapters in one file?)");
+        throw fail(
+            "module "
+                + module
+                + " has two factors of the same kind, '"
+                + previous.name()
+                + "' and '"
+                + tensor.name()
+                + "' (several adapters in one file?)");
       }
     }
 
@@ -254,7 +312,8 @@ public final class LoraAdapter implements Closeable {
       SortedMap<String, LoraModule> modules = new TreeMap<>();
       for (String module : as.keySet()) {
         if (!bs.containsKey(module)) {
-          throw fail("module " + module + " has lora_A '" + as.get(module).name() + "' but no lora_B");
+          throw fail(
+              "module " + module + " has lora_A '" + as.get(module).name() + "' but no lora_B");
         }
       }
       for (Map.Entry<String, TensorInfo> entry : bs.entrySet()) {
@@ -266,16 +325,35 @@ public final class LoraAdapter implements Closeable {
         }
         int rank = a.rows();
         if (b.cols() != rank) {
-          throw fail("module " + module + " has lora_A " + a.shapeText() + " and lora_B " + b.shapeText()
-              + " of different ranks; PEFT expects lora_A [r, in] and lora_B [out, r]");
+          throw fail(
+              "module "
+                  + module
+                  + " has lora_A "
+                  + a.shapeText()
+                  + " and lora_B "
+                  + b.shapeText()
+                  + " of different ranks; PEFT expects lora_A [r, in] and lora_B [out, r]");
         }
         int expected = config.rankFor(module);
         if (rank != expected) {
-          throw fail("module " + module + " has rank " + rank + " (lora_A " + a.shapeText() + ", lora_B "
-              + b.shapeText() + "), but " + CONFIG_FILE + " gives it rank " + expected
-              + " (r or rank_pattern); PEFT would refuse to load it");
+          throw fail(
+              "module "
+                  + module
+                  + " has rank "
+                  + rank
+                  + " (lora_A "
+                  + a.shapeText()
+                  + ", lora_B "
+                  + b.shapeText()
+                  + "), but "
+                  + CONFIG_FILE
+                  + " gives it rank "
+                  + expected
+                  + " (r or rank_pattern); PEFT would refuse to load it");
         }
-        modules.put(module, new LoraModule(module, a, b, rank, a.cols(), b.rows(), config.scalingFor(module)));
+        modules.put(
+            module,
+            new LoraModule(module, a, b, rank, a.cols(), b.rows(), config.scalingFor(module)));
       }
       if (modules.isEmpty()) {
         throw fail("it has no LoRA factors (no base_model.model.<module>.lora_A.weight keys)");
@@ -283,14 +361,21 @@ public final class LoraAdapter implements Closeable {
       return modules;
     }
 
-    private void unsupported(String feature, String tensor, String consequence) throws FileFormatException {
+    private void unsupported(String feature, String tensor, String consequence)
+        throws FileFormatException {
       String where = tensor == null ? "" : " (tensor '" + tensor + "')";
       if (unsupported == UnsupportedTensors.REFUSE) {
-        throw new FileFormatException("Cannot open adapter " + location + ": it uses " + feature + where
-            + ", which the merge does not support. Use an adapter without it, or open it with "
-            + "UnsupportedTensors.SKIP_WITH_WARNING to leave it out.");
+        throw new FileFormatException(
+            "Cannot open adapter "
+                + location
+                + ": it uses "
+                + feature
+                + where
+                + ", which the merge does not support. Use an adapter without it, or open it with "
+                + "UnsupportedTensors.SKIP_WITH_WARNING to leave it out.");
       }
-      warnings.add("Adapter " + location + ": left out " + feature + where + "; " + consequence + ".");
+      warnings.add(
+          "Adapter " + location + ": left out " + feature + where + "; " + consequence + ".");
     }
 
     private FileFormatException fail(String reason) {

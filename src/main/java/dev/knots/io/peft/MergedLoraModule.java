@@ -18,12 +18,34 @@ public record MergedLoraModule(String key, int rank, int out, int in, double[] b
   public MergedLoraModule {
     Objects.requireNonNull(key, "key");
     if (rank < 1 || out < 1 || in < 1) {
-      throw new IllegalArgumentException("Cannot write module " + key + " with rank " + rank + ", out " + out
-          + ", in " + in + ": all must be at least 1 (leave out modules whose update is zero).");
+      throw new IllegalArgumentException(
+          "Cannot write module "
+              + key
+              + " with rank "
+              + rank
+              + ", out "
+              + out
+              + ", in "
+              + in
+              + ": all must be at least 1 (leave out modules whose update is zero).");
     }
     if (b.length != (long) out * rank || a.length != (long) rank * in) {
-      throw new IllegalArgumentException("Cannot write module " + key + ": B has " + b.length + " values and A has "
-          + a.length + ", but B must be " + out + " x " + rank + " and A " + rank + " x " + in + ".");
+      throw new IllegalArgumentException(
+          "Cannot write module "
+              + key
+              + ": B has "
+              + b.length
+              + " values and A has "
+              + a.length
+              + ", but B must be "
+              + out
+              + " x "
+              + rank
+              + " and A "
+              + rank
+              + " x "
+              + in
+              + ".");
     }
   }
 

@@ -5,9 +5,9 @@ import dev.knots.io.FileFormatException;
 /**
  * Element types of the safetensors format, named as in its header ({@code "dtype": "F32"}).
  *
- * <p>The floating-point types can be read as {@code double}; {@link #F64}, {@link #F32},
- * {@link #F16} and {@link #BF16} can also be written. The integer, boolean and 8-bit float types
- * are known so that headers containing them validate and their bytes can be copied unchanged.
+ * <p>The floating-point types can be read as {@code double}; {@link #F64}, {@link #F32}, {@link
+ * #F16} and {@link #BF16} can also be written. The integer, boolean and 8-bit float types are known
+ * so that headers containing them validate and their bytes can be copied unchanged.
  */
 public enum DType {
   F64(8, true, true),
@@ -48,7 +48,9 @@ public enum DType {
     return isFloat;
   }
 
-  /** Whether {@code double} values can be converted to this type when writing (F64, F32, F16, BF16). */
+  /**
+   * Whether {@code double} values can be converted to this type when writing (F64, F32, F16, BF16).
+   */
   public boolean isWritable() {
     return isWritable;
   }
@@ -60,14 +62,20 @@ public enum DType {
    * @param location the file, for the message
    * @throws FileFormatException naming the dtype, tensor and file if the name is unknown
    */
-  public static DType parse(String name, String tensor, String location) throws FileFormatException {
+  public static DType parse(String name, String tensor, String location)
+      throws FileFormatException {
     for (DType type : values()) {
       if (type.name().equals(name)) {
         return type;
       }
     }
     throw new FileFormatException(
-        "Cannot read tensor '" + tensor + "' of " + location + ": unknown dtype \"" + name
+        "Cannot read tensor '"
+            + tensor
+            + "' of "
+            + location
+            + ": unknown dtype \""
+            + name
             + "\". Known dtypes: F64, F32, F16, BF16, F8_E4M3, F8_E5M2, I64, I32, I16, I8, U64, U32, U16, U8, BOOL.");
   }
 }

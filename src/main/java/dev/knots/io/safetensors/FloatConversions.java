@@ -5,10 +5,10 @@ package dev.knots.io.safetensors;
  * files: IEEE binary16 ("float16", {@link DType#F16}), bfloat16 ({@link DType#BF16}) and the two
  * 8-bit float formats.
  *
- * <p>Narrowing rounds to nearest, ties to even, in one step from the {@code double} value (as
- * NumPy and PyTorch do), so no double rounding through {@code float} happens. Values beyond the
- * largest finite value become infinity; values below half the smallest subnormal become signed
- * zero; NaN stays NaN (quiet, sign and the top payload bits kept). Widening is exact.
+ * <p>Narrowing rounds to nearest, ties to even, in one step from the {@code double} value (as NumPy
+ * and PyTorch do), so no double rounding through {@code float} happens. Values beyond the largest
+ * finite value become infinity; values below half the smallest subnormal become signed zero; NaN
+ * stays NaN (quiet, sign and the top payload bits kept). Widening is exact.
  */
 public final class FloatConversions {
 
@@ -81,8 +81,8 @@ public final class FloatConversions {
   }
 
   /**
-   * Rounds {@code value} to a binary format with the given field widths (at most 8 exponent and
-   * 23 mantissa bits) and returns its bits in the low bits of the result.
+   * Rounds {@code value} to a binary format with the given field widths (at most 8 exponent and 23
+   * mantissa bits) and returns its bits in the low bits of the result.
    */
   private static int narrow(double value, int exponentBits, int mantissaBits) {
     long bits = Double.doubleToRawLongBits(value);

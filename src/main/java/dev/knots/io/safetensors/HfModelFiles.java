@@ -19,9 +19,9 @@ import java.util.TreeSet;
 
 /**
  * The safetensors weights of a Hugging Face model directory, as {@code save_pretrained} writes
- * them: either one {@code model.safetensors}, or shards listed in
- * {@code model.safetensors.index.json} ({@code {"metadata": {...}, "weight_map": {tensor: file}}}).
- * Only headers are read. Pickled weights ({@code pytorch_model.bin}, {@code *.pt}, ...) are refused.
+ * them: either one {@code model.safetensors}, or shards listed in {@code
+ * model.safetensors.index.json} ({@code {"metadata": {...}, "weight_map": {tensor: file}}}). Only
+ * headers are read. Pickled weights ({@code pytorch_model.bin}, {@code *.pt}, ...) are refused.
  */
 public final class HfModelFiles {
 
@@ -58,7 +58,8 @@ public final class HfModelFiles {
   private final Map<String, TensorLocation> tensors;
   private final Map<String, String> indexMetadata;
 
-  private HfModelFiles(FileStore store, String location, List<Shard> shards, Map<String, String> indexMetadata) {
+  private HfModelFiles(
+      FileStore store, String location, List<Shard> shards, Map<String, String> indexMetadata) {
     this.store = store;
     this.location = location;
     this.shards = List.copyOf(shards);
@@ -88,8 +89,14 @@ public final class HfModelFiles {
       return openSharded(store, directory);
     }
     refusePickles(directory, names, "model");
-    throw new FileFormatException("Cannot open model directory " + directory + ": it has neither " + SINGLE_FILE
-        + " nor " + INDEX_FILE + ". Save the model with save_pretrained(safe_serialization=True).");
+    throw new FileFormatException(
+        "Cannot open model directory "
+            + directory
+            + ": it has neither "
+            + SINGLE_FILE
+            + " nor "
+            + INDEX_FILE
+            + ". Save the model with save_pretrained(safe_serialization=True).");
   }
 
   /**
@@ -97,32 +104,50 @@ public final class HfModelFiles {
    *
    * @param what "model" or "adapter", for the message
    */
-  public static void refusePickles(String directory, List<String> names, String what) throws FileFormatException {
+  public static void refusePickles(String directory, List<String> names, String what)
+      throws FileFormatException {
     for (String name : names) {
-      if (name.endsWith(".bin") || name.endsWith(".pt") || name.endsWith(".pth") || name.endsWith(".ckpt")
+      if (name.endsWith(".bin")
+          || name.endsWith(".pt")
+          || name.endsWith(".pth")
+          || name.endsWith(".ckpt")
           || name.endsWith(".bin.index.json")) {
-        throw new FileFormatException("Cannot open " + what + " directory " + directory
-            + ": it contains pickled weights (" + name + ") and no safetensors; pickles are never loaded."
-            + " Convert with `safetensors`' convert script or save_pretrained(safe_serialization=True).");
+        throw new FileFormatException(
+            "Cannot open "
+                + what
+                + " directory "
+                + directory
+                + ": it contains pickled weights ("
+                + name
+                + ") and no safetensors; pickles are never loaded."
+                + " Convert with `safetensors`' convert script or save_pretrained(safe_serialization=True).");
       }
     }
   }
 
   private static HfModelFiles openSharded(FileStore store, String directory) throws IOException {
     String indexLocation = store.resolve(directory, INDEX_FILE);
-    ObjectNode index = Json.parseObject(Storage.readAll(store.inputFile(indexLocation), MAX_INDEX_BYTES),
-        "shard index " + indexLocation);
+    ObjectNode index =
+        Json.parseObject(
+            Storage.readAll(store.inputFile(indexLocation), MAX_INDEX_BYTES),
+            "shard index " + indexLocation);
     JsonNode weightMap = index.get("weight_map");
     if (weightMap == null || !weightMap.isObject() || weightMap.isEmpty()) {
-      throw invalidIndex(indexLocation, "\"weight_map\" must be a non-empty object of tensor name to file name");
+      throw invalidIndex(
+          indexLocation, "\"weight_map\" must be a non-empty object of tensor name to file name");
     }
     Map<String, String> fileOf = new LinkedHashMap<>();
     TreeSet<String> files = new TreeSet<>();
     for (Map.Entry<String, JsonNode> entry : weightMap.properties()) {
       String file = entry.getValue().isTextual() ? entry.getValue().textValue() : "";
       if (file.isEmpty() || file.contains("/") || file.contains("\\") || file.equals("..")) {
-        throw invalidIndex(indexLocation, "tensor '" + entry.getKey() + "' maps to " + entry.getValue()
-            + ", not a file name in the model directory");
+        throw invalidIndex(
+            indexLocation,
+            "tensor '"
+                + entry.getKey()
+                + "' maps to "
+                + entry.getValue()
+                + ", not a file name in the model directory");
       }
       fileOf.put(entry.getKey(), file);
       files.add(file);
@@ -133,32 +158,52 @@ public final class HfModelFiles {
       if (!store.exists(shardLocation)) {
         throw invalidIndex(indexLocation, "shard " + file + " does not exist");
       }
-      Shard shard = new Shard(file, shardLocation, SafetensorsHeader.read(store.inputFile(shardLocation)));
+      Shard shard =
+          new Shard(file, shardLocation, SafetensorsHeader.read(store.inputFile(shardLocation)));
       for (TensorInfo tensor : shard.header().tensors()) {
         if (!file.equals(fileOf.get(tensor.name()))) {
-          throw invalidIndex(indexLocation, "tensor '" + tensor.name() + "' of shard " + file
-              + (fileOf.containsKey(tensor.name()) ? " is mapped to " + fileOf.get(tensor.name()) : " is not listed"));
+          throw invalidIndex(
+              indexLocation,
+              "tensor '"
+                  + tensor.name()
+                  + "' of shard "
+                  + file
+                  + (fileOf.containsKey(tensor.name())
+                      ? " is mapped to " + fileOf.get(tensor.name())
+                      : " is not listed"));
         }
       }
       shards.put(file, shard);
     }
     for (Map.Entry<String, String> entry : fileOf.entrySet()) {
       if (shards.get(entry.getValue()).header().tensor(entry.getKey()).isEmpty()) {
-        throw invalidIndex(indexLocation, "tensor '" + entry.getKey() + "' is mapped to " + entry.getValue()
-            + ", which has no such tensor");
+        throw invalidIndex(
+            indexLocation,
+            "tensor '"
+                + entry.getKey()
+                + "' is mapped to "
+                + entry.getValue()
+                + ", which has no such tensor");
       }
     }
     Map<String, String> metadata = new TreeMap<>();
     JsonNode meta = index.get("metadata");
     if (meta != null && meta.isObject()) {
-      meta.properties().forEach(e -> metadata.put(e.getKey(), e.getValue().isTextual() ? e.getValue().textValue()
-          : e.getValue().toString()));
+      meta.properties()
+          .forEach(
+              e ->
+                  metadata.put(
+                      e.getKey(),
+                      e.getValue().isTextual()
+                          ? e.getValue().textValue()
+                          : e.getValue().toString()));
     }
     return new HfModelFiles(store, directory, new ArrayList<>(shards.values()), metadata);
   }
 
   private static FileFormatException invalidIndex(String indexLocation, String reason) {
-    return new FileFormatException("Cannot open sharded model " + indexLocation + ": " + reason + ".");
+    return new FileFormatException(
+        "Cannot open sharded model " + indexLocation + ": " + reason + ".");
   }
 
   /** The model directory. */
@@ -166,7 +211,9 @@ public final class HfModelFiles {
     return location;
   }
 
-  /** Whether the weights are split into shards with an index (else one {@code model.safetensors}). */
+  /**
+   * Whether the weights are split into shards with an index (else one {@code model.safetensors}).
+   */
   public boolean isSharded() {
     return !(shards.size() == 1 && shards.get(0).fileName().equals(SINGLE_FILE));
   }
@@ -194,13 +241,22 @@ public final class HfModelFiles {
   public TensorLocation require(String name) throws FileFormatException {
     TensorLocation found = tensors.get(name);
     if (found == null) {
-      throw new FileFormatException("Cannot find tensor '" + name + "' in model " + location + ": its "
-          + tensors.size() + " tensors do not include it.");
+      throw new FileFormatException(
+          "Cannot find tensor '"
+              + name
+              + "' in model "
+              + location
+              + ": its "
+              + tensors.size()
+              + " tensors do not include it.");
     }
     return found;
   }
 
-  /** The shard layout: for each shard, its tensors in file order; input for {@link ShardedModelWriter}. */
+  /**
+   * The shard layout: for each shard, its tensors in file order; input for {@link
+   * ShardedModelWriter}.
+   */
   public List<List<TensorSpec>> layout() {
     List<List<TensorSpec>> layout = new ArrayList<>();
     for (Shard shard : shards) {

@@ -26,15 +26,14 @@ import java.util.Optional;
  * The validated header of a safetensors file.
  *
  * <p>Layout: an unsigned little-endian 64-bit header length {@code N}, then {@code N} bytes of
- * UTF-8 JSON, then the data section. The JSON object maps each tensor name to
- * {@code {"dtype": "F32", "shape": [rows, cols], "data_offsets": [begin, end]}} with offsets
- * relative to the data section, plus an optional {@code "__metadata__"} string-to-string map.
- * Validation follows the reference implementation: the tensors, ordered by offset, must cover the
- * data section exactly, without overlaps, holes or trailing bytes.
+ * UTF-8 JSON, then the data section. The JSON object maps each tensor name to {@code {"dtype":
+ * "F32", "shape": [rows, cols], "data_offsets": [begin, end]}} with offsets relative to the data
+ * section, plus an optional {@code "__metadata__"} string-to-string map. Validation follows the
+ * reference implementation: the tensors, ordered by offset, must cover the data section exactly,
+ * without overlaps, holes or trailing bytes.
  */
 public final class SafetensorsHeader implements Serializable {
   private static final long serialVersionUID = 1L;
-
 
   /** The header key of the string-to-string metadata map. */
   public static final String METADATA_KEY = "__metadata__";
@@ -50,7 +49,11 @@ public final class SafetensorsHeader implements Serializable {
   private final Map<String, String> metadata;
 
   private SafetensorsHeader(
-      String location, long fileLength, long dataOffset, List<TensorInfo> tensors, Map<String, String> metadata) {
+      String location,
+      long fileLength,
+      long dataOffset,
+      List<TensorInfo> tensors,
+      Map<String, String> metadata) {
     this.location = location;
     this.fileLength = fileLength;
     this.dataOffset = dataOffset;
@@ -79,28 +82,41 @@ public final class SafetensorsHeader implements Serializable {
   /**
    * Reads and validates the header of {@code file}, reading only its first {@code 8 + N} bytes.
    *
-   * @throws FileFormatException naming the file (and tensor) if the file is not a valid
-   *     safetensors file
+   * @throws FileFormatException naming the file (and tensor) if the file is not a valid safetensors
+   *     file
    * @throws IOException naming the file if it cannot be read
    */
   public static SafetensorsHeader read(InputFile file) throws IOException {
     String location = file.location();
     long fileLength = file.length();
     if (fileLength < 8) {
-      throw invalid(location, "the file has only " + fileLength
-          + " bytes, fewer than the 8-byte header length; it is truncated or not a safetensors file");
+      throw invalid(
+          location,
+          "the file has only "
+              + fileLength
+              + " bytes, fewer than the 8-byte header length; it is truncated or not a safetensors file");
     }
     try (RangeReader reader = file.open()) {
       byte[] prefix = new byte[8];
       reader.readFully(0, prefix, 0, 8);
       long headerLength = ByteBuffer.wrap(prefix).order(ByteOrder.LITTLE_ENDIAN).getLong();
       if (Long.compareUnsigned(headerLength, MAX_HEADER_BYTES) > 0) {
-        throw invalid(location, "the header length " + Long.toUnsignedString(headerLength)
-            + " exceeds the limit of " + MAX_HEADER_BYTES + " bytes; the file is corrupt or not a safetensors file");
+        throw invalid(
+            location,
+            "the header length "
+                + Long.toUnsignedString(headerLength)
+                + " exceeds the limit of "
+                + MAX_HEADER_BYTES
+                + " bytes; the file is corrupt or not a safetensors file");
       }
       if (headerLength > fileLength - 8) {
-        throw invalid(location, "the header length " + headerLength + " reaches past the end of the "
-            + fileLength + "-byte file; it is truncated or not a safetensors file");
+        throw invalid(
+            location,
+            "the header length "
+                + headerLength
+                + " reaches past the end of the "
+                + fileLength
+                + "-byte file; it is truncated or not a safetensors file");
       }
       byte[] header = new byte[(int) headerLength];
       reader.readFully(8, header, 0, header.length);
@@ -108,10 +124,15 @@ public final class SafetensorsHeader implements Serializable {
     }
   }
 
-  /** Validates header bytes (the {@code N} bytes after the length) of a file of {@code fileLength} bytes. */
-  static SafetensorsHeader parse(String location, long fileLength, byte[] header) throws FileFormatException {
+  /**
+   * Validates header bytes (the {@code N} bytes after the length) of a file of {@code fileLength}
+   * bytes.
+   */
+  static SafetensorsHeader parse(String location, long fileLength, byte[] header)
+      throws FileFormatException {
     try {
-      StandardCharsets.UTF_8.newDecoder()
+      StandardCharsets.UTF_8
+          .newDecoder()
           .onMalformedInput(CodingErrorAction.REPORT)
           .onUnmappableCharacter(CodingErrorAction.REPORT)
           .decode(ByteBuffer.wrap(header));
@@ -128,9 +149,17 @@ public final class SafetensorsHeader implements Serializable {
       } else {
         TensorInfo tensor = readTensor(location, entry.getKey(), entry.getValue());
         if (tensor.end() > dataLength) {
-          throw invalid(location, "tensor '" + tensor.name() + "' has data_offsets [" + tensor.begin() + ", "
-              + tensor.end() + "] outside the data section of " + dataLength
-              + " bytes; the file is truncated or its header is corrupt");
+          throw invalid(
+              location,
+              "tensor '"
+                  + tensor.name()
+                  + "' has data_offsets ["
+                  + tensor.begin()
+                  + ", "
+                  + tensor.end()
+                  + "] outside the data section of "
+                  + dataLength
+                  + " bytes; the file is truncated or its header is corrupt");
         }
         tensors.add(tensor);
       }
@@ -150,7 +179,10 @@ public final class SafetensorsHeader implements Serializable {
     return fileLength;
   }
 
-  /** Absolute position of the data section: {@code 8 + N}. A tensor's bytes start at {@code dataOffset() + begin}. */
+  /**
+   * Absolute position of the data section: {@code 8 + N}. A tensor's bytes start at {@code
+   * dataOffset() + begin}.
+   */
   public long dataOffset() {
     return dataOffset;
   }
@@ -174,8 +206,16 @@ public final class SafetensorsHeader implements Serializable {
     TensorInfo tensor = byName.get(name);
     if (tensor == null) {
       List<String> some = new ArrayList<>(byName.keySet()).subList(0, Math.min(3, byName.size()));
-      throw new FileFormatException("Cannot find tensor '" + name + "' in " + location + ": the file has "
-          + byName.size() + " tensors" + (some.isEmpty() ? "" : ", for example " + String.join(", ", some)) + ".");
+      throw new FileFormatException(
+          "Cannot find tensor '"
+              + name
+              + "' in "
+              + location
+              + ": the file has "
+              + byName.size()
+              + " tensors"
+              + (some.isEmpty() ? "" : ", for example " + String.join(", ", some))
+              + ".");
     }
     return tensor;
   }
@@ -185,33 +225,52 @@ public final class SafetensorsHeader implements Serializable {
     return metadata;
   }
 
-  private static void readMetadata(String location, JsonNode node, Map<String, String> into) throws FileFormatException {
+  private static void readMetadata(String location, JsonNode node, Map<String, String> into)
+      throws FileFormatException {
     if (!node.isObject()) {
-      throw invalid(location, "\"__metadata__\" must be an object of strings, found " + node.getNodeType());
+      throw invalid(
+          location, "\"__metadata__\" must be an object of strings, found " + node.getNodeType());
     }
     for (Map.Entry<String, JsonNode> entry : node.properties()) {
       if (!entry.getValue().isTextual()) {
-        throw invalid(location, "\"__metadata__\" value of \"" + entry.getKey() + "\" must be a string, found "
-            + entry.getValue().getNodeType());
+        throw invalid(
+            location,
+            "\"__metadata__\" value of \""
+                + entry.getKey()
+                + "\" must be a string, found "
+                + entry.getValue().getNodeType());
       }
       into.put(entry.getKey(), entry.getValue().textValue());
     }
   }
 
-  private static TensorInfo readTensor(String location, String name, JsonNode node) throws FileFormatException {
+  private static TensorInfo readTensor(String location, String name, JsonNode node)
+      throws FileFormatException {
     if (!node.isObject()) {
-      throw invalid(location, "the entry of tensor '" + name + "' must be an object, found " + node.getNodeType());
+      throw invalid(
+          location,
+          "the entry of tensor '" + name + "' must be an object, found " + node.getNodeType());
     }
     JsonNode dtypeNode = field(location, name, node, "dtype");
     if (!dtypeNode.isTextual()) {
-      throw invalid(location, "tensor '" + name + "': \"dtype\" must be a string, found " + dtypeNode.getNodeType());
+      throw invalid(
+          location,
+          "tensor '" + name + "': \"dtype\" must be a string, found " + dtypeNode.getNodeType());
     }
     DType dtype = DType.parse(dtypeNode.textValue(), name, location);
     long[] shape = longs(location, name, field(location, name, node, "shape"), "shape", -1);
-    long[] offsets = longs(location, name, field(location, name, node, "data_offsets"), "data_offsets", 2);
+    long[] offsets =
+        longs(location, name, field(location, name, node, "data_offsets"), "data_offsets", 2);
     if (offsets[0] > offsets[1]) {
-      throw invalid(location, "tensor '" + name + "' has data_offsets [" + offsets[0] + ", " + offsets[1]
-          + "] that end before they begin");
+      throw invalid(
+          location,
+          "tensor '"
+              + name
+              + "' has data_offsets ["
+              + offsets[0]
+              + ", "
+              + offsets[1]
+              + "] that end before they begin");
     }
     long expected;
     try {
@@ -221,14 +280,29 @@ public final class SafetensorsHeader implements Serializable {
     }
     TensorInfo tensor = new TensorInfo(name, dtype, shape, offsets[0], offsets[1]);
     if (tensor.byteLength() != expected) {
-      throw invalid(location, "tensor '" + name + "' has data_offsets [" + offsets[0] + ", " + offsets[1] + "] ("
-          + tensor.byteLength() + " bytes), but shape " + tensor.shapeText() + " of " + dtype + " needs "
-          + expected + " bytes");
+      throw invalid(
+          location,
+          "tensor '"
+              + name
+              + "' has data_offsets ["
+              + offsets[0]
+              + ", "
+              + offsets[1]
+              + "] ("
+              + tensor.byteLength()
+              + " bytes), but shape "
+              + tensor.shapeText()
+              + " of "
+              + dtype
+              + " needs "
+              + expected
+              + " bytes");
     }
     return tensor;
   }
 
-  private static JsonNode field(String location, String name, JsonNode node, String key) throws FileFormatException {
+  private static JsonNode field(String location, String name, JsonNode node, String key)
+      throws FileFormatException {
     JsonNode value = node.get(key);
     if (value == null) {
       throw invalid(location, "tensor '" + name + "' has no \"" + key + "\"");
@@ -239,8 +313,14 @@ public final class SafetensorsHeader implements Serializable {
   /** Non-negative integers of a JSON array; {@code size < 0} accepts any length. */
   private static long[] longs(String location, String name, JsonNode node, String key, int size)
       throws FileFormatException {
-    String wanted = "\"" + key + "\" of tensor '" + name + "' must be "
-        + (size < 0 ? "an array of" : "an array of " + size) + " non-negative integers, found ";
+    String wanted =
+        "\""
+            + key
+            + "\" of tensor '"
+            + name
+            + "' must be "
+            + (size < 0 ? "an array of" : "an array of " + size)
+            + " non-negative integers, found ";
     if (!node.isArray() || (size >= 0 && node.size() != size)) {
       throw invalid(location, wanted + node);
     }
@@ -261,24 +341,52 @@ public final class SafetensorsHeader implements Serializable {
     TensorInfo previous = null;
     for (TensorInfo tensor : sorted) {
       if (tensor.begin() < expected) {
-        throw invalid(location, "tensors '" + previous.name() + "' [" + previous.begin() + ", " + previous.end()
-            + "] and '" + tensor.name() + "' [" + tensor.begin() + ", " + tensor.end() + "] overlap");
+        throw invalid(
+            location,
+            "tensors '"
+                + previous.name()
+                + "' ["
+                + previous.begin()
+                + ", "
+                + previous.end()
+                + "] and '"
+                + tensor.name()
+                + "' ["
+                + tensor.begin()
+                + ", "
+                + tensor.end()
+                + "] overlap");
       }
       if (tensor.begin() > expected) {
-        throw invalid(location, "bytes [" + expected + ", " + tensor.begin() + ") of the data section, before tensor '"
-            + tensor.name() + "', belong to no tensor (a hole); the header is corrupt");
+        throw invalid(
+            location,
+            "bytes ["
+                + expected
+                + ", "
+                + tensor.begin()
+                + ") of the data section, before tensor '"
+                + tensor.name()
+                + "', belong to no tensor (a hole); the header is corrupt");
       }
       expected = tensor.end();
       previous = tensor;
     }
     if (expected != dataLength) {
-      throw invalid(location, "the tensors cover " + expected + " bytes, but the data section has " + dataLength
-          + " bytes; the last " + (dataLength - expected) + " bytes belong to no tensor");
+      throw invalid(
+          location,
+          "the tensors cover "
+              + expected
+              + " bytes, but the data section has "
+              + dataLength
+              + " bytes; the last "
+              + (dataLength - expected)
+              + " bytes belong to no tensor");
     }
   }
 
   private static FileFormatException invalid(String location, String reason) {
-    return new FileFormatException("Cannot read safetensors file " + location + ": " + reason + ".");
+    return new FileFormatException(
+        "Cannot read safetensors file " + location + ": " + reason + ".");
   }
 
   @Override

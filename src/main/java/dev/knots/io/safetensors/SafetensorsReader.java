@@ -8,8 +8,8 @@ import java.io.IOException;
 
 /**
  * Reads individual tensors of a safetensors file with ranged reads of exactly their bytes, never
- * the whole file. The file is opened on the first read and stays open until {@link #close()};
- * reads may come from several threads.
+ * the whole file. The file is opened on the first read and stays open until {@link #close()}; reads
+ * may come from several threads.
  */
 public final class SafetensorsReader implements Closeable {
 
@@ -50,17 +50,28 @@ public final class SafetensorsReader implements Closeable {
   public byte[] readRaw(String name, long offset, int length) throws IOException {
     TensorInfo tensor = header.require(name);
     if (offset < 0 || length < 0 || offset + length > tensor.byteLength()) {
-      throw new IllegalArgumentException("Cannot read bytes [" + offset + ", " + (offset + length)
-          + ") of tensor '" + name + "' in " + header.location() + ": it has " + tensor.byteLength() + " bytes.");
+      throw new IllegalArgumentException(
+          "Cannot read bytes ["
+              + offset
+              + ", "
+              + (offset + length)
+              + ") of tensor '"
+              + name
+              + "' in "
+              + header.location()
+              + ": it has "
+              + tensor.byteLength()
+              + " bytes.");
     }
     return readBytes(tensor, tensor.begin() + offset, length);
   }
 
   /**
-   * The tensor's values, row-major, widened exactly to {@code double} from any floating-point dtype.
+   * The tensor's values, row-major, widened exactly to {@code double} from any floating-point
+   * dtype.
    *
-   * @throws FileFormatException naming the tensor and file if it is missing, not floating point,
-   *     or too large for one array (use {@link #readDoubles(String, long, int)})
+   * @throws FileFormatException naming the tensor and file if it is missing, not floating point, or
+   *     too large for one array (use {@link #readDoubles(String, long, int)})
    */
   public double[] readDoubles(String name) throws IOException {
     TensorInfo tensor = requireFloat(name);
@@ -76,8 +87,18 @@ public final class SafetensorsReader implements Closeable {
   public double[] readDoubles(String name, long first, int count) throws IOException {
     TensorInfo tensor = requireFloat(name);
     if (first < 0 || count < 0 || first + count > tensor.elementCount()) {
-      throw new IllegalArgumentException("Cannot read elements [" + first + ", " + (first + count) + ") of tensor '"
-          + name + "' in " + header.location() + ": it has " + tensor.elementCount() + " elements.");
+      throw new IllegalArgumentException(
+          "Cannot read elements ["
+              + first
+              + ", "
+              + (first + count)
+              + ") of tensor '"
+              + name
+              + "' in "
+              + header.location()
+              + ": it has "
+              + tensor.elementCount()
+              + " elements.");
     }
     int size = tensor.dtype().byteSize();
     byte[] bytes = readBytes(tensor, tensor.begin() + first * size, (long) count * size);
@@ -94,31 +115,50 @@ public final class SafetensorsReader implements Closeable {
   public float[] readFloats(String name) throws IOException {
     TensorInfo tensor = requireFloat(name);
     float[] values = new float[checkedCount(tensor, tensor.elementCount())];
-    TensorCodec.decode(tensor.dtype(), readBytes(tensor, tensor.begin(), tensor.byteLength()), values);
+    TensorCodec.decode(
+        tensor.dtype(), readBytes(tensor, tensor.begin(), tensor.byteLength()), values);
     return values;
   }
 
   private TensorInfo requireFloat(String name) throws FileFormatException {
     TensorInfo tensor = header.require(name);
     if (!tensor.dtype().isFloat()) {
-      throw new FileFormatException("Cannot read tensor '" + name + "' of " + header.location()
-          + " as floating point: its dtype is " + tensor.dtype() + ".");
+      throw new FileFormatException(
+          "Cannot read tensor '"
+              + name
+              + "' of "
+              + header.location()
+              + " as floating point: its dtype is "
+              + tensor.dtype()
+              + ".");
     }
     return tensor;
   }
 
   private int checkedCount(TensorInfo tensor, long count) throws FileFormatException {
     if (count > MAX_ARRAY_BYTES / Double.BYTES) {
-      throw new FileFormatException("Cannot read tensor '" + tensor.name() + "' of " + header.location()
-          + " into one array: it has " + count + " elements. Read it in ranges with readDoubles(name, first, count).");
+      throw new FileFormatException(
+          "Cannot read tensor '"
+              + tensor.name()
+              + "' of "
+              + header.location()
+              + " into one array: it has "
+              + count
+              + " elements. Read it in ranges with readDoubles(name, first, count).");
     }
     return (int) count;
   }
 
   private byte[] readBytes(TensorInfo tensor, long begin, long length) throws IOException {
     if (length > MAX_ARRAY_BYTES) {
-      throw new FileFormatException("Cannot read tensor '" + tensor.name() + "' of " + header.location()
-          + " into one array: it has " + length + " bytes. Read it in ranges with readDoubles(name, first, count).");
+      throw new FileFormatException(
+          "Cannot read tensor '"
+              + tensor.name()
+              + "' of "
+              + header.location()
+              + " into one array: it has "
+              + length
+              + " bytes. Read it in ranges with readDoubles(name, first, count).");
     }
     byte[] bytes = new byte[(int) length];
     reader().readFully(header.dataOffset() + begin, bytes, 0, bytes.length);

@@ -16,8 +16,8 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Writes a safetensors file in the standard layout, streaming one tensor at a time so a file
- * never needs all its tensors in memory.
+ * Writes a safetensors file in the standard layout, streaming one tensor at a time so a file never
+ * needs all its tensors in memory.
  *
  * <p>Layout: 8-byte little-endian header length {@code N}; {@code N} bytes of compact JSON with
  * {@code "__metadata__": {"format": "pt", ...}} first and then the tensors in layout order with
@@ -25,8 +25,8 @@ import java.util.Set;
  * each tensor's little-endian row-major bytes in layout order.
  *
  * <p>The header is written by {@link #open}; tensors must then be written in layout order, each
- * whole ({@link #write}, {@link #writeRaw}) or in consecutive parts ({@link #writePart},
- * {@link #writeRawPart}). {@link #close()} fails if a tensor is missing. A failed writer leaves an
+ * whole ({@link #write}, {@link #writeRaw}) or in consecutive parts ({@link #writePart}, {@link
+ * #writeRawPart}). {@link #close()} fails if a tensor is missing. A failed writer leaves an
  * incomplete file behind: the caller writes under a staging location and owns its cleanup.
  */
 public final class SafetensorsWriter implements Closeable {
@@ -48,17 +48,18 @@ public final class SafetensorsWriter implements Closeable {
    * Creates {@code out} and writes its header.
    *
    * @param layout the tensors in the order their bytes will be written; names must be unique
-   * @param metadata extra {@code __metadata__} entries, after {@code "format": "pt"} (a
-   *     {@code "format"} entry here replaces it)
+   * @param metadata extra {@code __metadata__} entries, after {@code "format": "pt"} (a {@code
+   *     "format"} entry here replaces it)
    * @throws IOException naming the file if it exists or cannot be created
    */
-  public static SafetensorsWriter open(OutputFile out, List<TensorSpec> layout, Map<String, String> metadata)
-      throws IOException {
+  public static SafetensorsWriter open(
+      OutputFile out, List<TensorSpec> layout, Map<String, String> metadata) throws IOException {
     List<TensorSpec> tensors = List.copyOf(layout);
     byte[] header = header(tensors, metadata, out.location());
     OutputStream stream = out.create();
     try {
-      stream.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length).array());
+      stream.write(
+          ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length).array());
       stream.write(header);
     } catch (IOException | RuntimeException e) {
       stream.close();
@@ -77,7 +78,8 @@ public final class SafetensorsWriter implements Closeable {
     long offset = 0;
     for (TensorSpec spec : layout) {
       if (!names.add(spec.name())) {
-        throw new IllegalArgumentException("Cannot write " + location + ": tensor '" + spec.name() + "' appears twice.");
+        throw new IllegalArgumentException(
+            "Cannot write " + location + ": tensor '" + spec.name() + "' appears twice.");
       }
       ObjectNode entry = json.putObject(spec.name());
       entry.put("dtype", spec.dtype().name());
@@ -120,8 +122,14 @@ public final class SafetensorsWriter implements Closeable {
   public void writePart(String name, double[] values) throws IOException {
     TensorSpec spec = next(name, "write");
     if (!spec.dtype().isWritable()) {
-      throw new IllegalStateException("Cannot write tensor '" + name + "' to " + file.location() + " from doubles: "
-          + spec.dtype() + " is not writable; use writeRaw.");
+      throw new IllegalStateException(
+          "Cannot write tensor '"
+              + name
+              + "' to "
+              + file.location()
+              + " from doubles: "
+              + spec.dtype()
+              + " is not writable; use writeRaw.");
     }
     append(spec, TensorCodec.encode(spec.dtype(), values, 0, values.length));
   }
@@ -153,11 +161,19 @@ public final class SafetensorsWriter implements Closeable {
     out.close();
     if (current < layout.size()) {
       TensorSpec missing = layout.get(current);
-      throw new IOException("Cannot finish " + file.location() + ": tensor '" + missing.name() + "' "
-          + (writtenOfCurrent > 0 ? "is incomplete (" + writtenOfCurrent + " of " + missing.byteLength() + " bytes)"
-              : "was not written")
-          + (layout.size() - current > 1 ? " and " + (layout.size() - current - 1) + " more after it" : "")
-          + "; the file is incomplete.");
+      throw new IOException(
+          "Cannot finish "
+              + file.location()
+              + ": tensor '"
+              + missing.name()
+              + "' "
+              + (writtenOfCurrent > 0
+                  ? "is incomplete (" + writtenOfCurrent + " of " + missing.byteLength() + " bytes)"
+                  : "was not written")
+              + (layout.size() - current > 1
+                  ? " and " + (layout.size() - current - 1) + " more after it"
+                  : "")
+              + "; the file is incomplete.");
     }
   }
 
@@ -168,33 +184,72 @@ public final class SafetensorsWriter implements Closeable {
 
   private TensorSpec next(String name, String action) {
     if (closed) {
-      throw new IllegalStateException("Cannot " + action + " tensor '" + name + "' to " + file.location() + ": closed.");
+      throw new IllegalStateException(
+          "Cannot " + action + " tensor '" + name + "' to " + file.location() + ": closed.");
     }
     if (current >= layout.size()) {
-      throw new IllegalStateException("Cannot " + action + " tensor '" + name + "' to " + file.location()
-          + ": all " + layout.size() + " tensors of the layout are written.");
+      throw new IllegalStateException(
+          "Cannot "
+              + action
+              + " tensor '"
+              + name
+              + "' to "
+              + file.location()
+              + ": all "
+              + layout.size()
+              + " tensors of the layout are written.");
     }
     TensorSpec spec = layout.get(current);
     if (!spec.name().equals(name)) {
-      throw new IllegalStateException("Cannot " + action + " tensor '" + name + "' to " + file.location()
-          + ": tensors must be written in layout order, and the next one is '" + spec.name() + "'.");
+      throw new IllegalStateException(
+          "Cannot "
+              + action
+              + " tensor '"
+              + name
+              + "' to "
+              + file.location()
+              + ": tensors must be written in layout order, and the next one is '"
+              + spec.name()
+              + "'.");
     }
     return spec;
   }
 
   private void requireWhole(TensorSpec spec, long bytes) {
     if (writtenOfCurrent != 0 || bytes != spec.byteLength()) {
-      throw new IllegalStateException("Cannot write tensor '" + spec.name() + "' to " + file.location() + ": shape "
-          + Arrays.toString(spec.shape()) + " of " + spec.dtype() + " needs " + spec.byteLength() + " bytes ("
-          + spec.elementCount() + " values), got " + bytes + " bytes"
-          + (writtenOfCurrent != 0 ? " after a partial write" : "") + ".");
+      throw new IllegalStateException(
+          "Cannot write tensor '"
+              + spec.name()
+              + "' to "
+              + file.location()
+              + ": shape "
+              + Arrays.toString(spec.shape())
+              + " of "
+              + spec.dtype()
+              + " needs "
+              + spec.byteLength()
+              + " bytes ("
+              + spec.elementCount()
+              + " values), got "
+              + bytes
+              + " bytes"
+              + (writtenOfCurrent != 0 ? " after a partial write" : "")
+              + ".");
     }
   }
 
   private void append(TensorSpec spec, byte[] bytes) throws IOException {
     if (writtenOfCurrent + bytes.length > spec.byteLength()) {
-      throw new IllegalStateException("Cannot write tensor '" + spec.name() + "' to " + file.location() + ": "
-          + (writtenOfCurrent + bytes.length) + " bytes exceed its " + spec.byteLength() + " bytes.");
+      throw new IllegalStateException(
+          "Cannot write tensor '"
+              + spec.name()
+              + "' to "
+              + file.location()
+              + ": "
+              + (writtenOfCurrent + bytes.length)
+              + " bytes exceed its "
+              + spec.byteLength()
+              + " bytes.");
     }
     out.write(bytes);
     writtenOfCurrent += bytes.length;
@@ -206,6 +261,12 @@ public final class SafetensorsWriter implements Closeable {
 
   @Override
   public String toString() {
-    return "SafetensorsWriter[" + file.location() + ", " + current + " of " + layout.size() + " tensors written]";
+    return "SafetensorsWriter["
+        + file.location()
+        + ", "
+        + current
+        + " of "
+        + layout.size()
+        + " tensors written]";
   }
 }

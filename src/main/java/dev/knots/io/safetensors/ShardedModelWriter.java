@@ -15,8 +15,8 @@ import java.util.Set;
 import java.util.TreeMap;
 
 /**
- * Writes a model as Hugging Face lays it out: one {@code model.safetensors}, or shards
- * {@code model-00001-of-00003.safetensors}, ... plus {@code model.safetensors.index.json}.
+ * Writes a model as Hugging Face lays it out: one {@code model.safetensors}, or shards {@code
+ * model-00001-of-00003.safetensors}, ... plus {@code model.safetensors.index.json}.
  *
  * <p>Tensors are streamed in layout order across shards; each shard is closed before the next is
  * created. The index ({@code {"metadata": {"total_size": bytes}, "weight_map": {tensor: file}}},
@@ -35,7 +35,10 @@ public final class ShardedModelWriter implements Closeable {
   private SafetensorsWriter writer;
   private boolean closed;
 
-  private ShardedModelWriter(FileStore store, String directory, List<List<TensorSpec>> shards,
+  private ShardedModelWriter(
+      FileStore store,
+      String directory,
+      List<List<TensorSpec>> shards,
       Map<String, String> metadata) {
     this.store = store;
     this.directory = directory;
@@ -50,25 +53,39 @@ public final class ShardedModelWriter implements Closeable {
    * @param metadata extra {@code __metadata__} entries of every shard file
    * @throws IllegalArgumentException if there is no shard, a shard is empty or a name repeats
    */
-  public static ShardedModelWriter open(FileStore store, String directory, List<List<TensorSpec>> shards,
+  public static ShardedModelWriter open(
+      FileStore store,
+      String directory,
+      List<List<TensorSpec>> shards,
       Map<String, String> metadata) {
     List<List<TensorSpec>> copy = new ArrayList<>();
     Set<String> names = new HashSet<>();
     for (List<TensorSpec> shard : shards) {
       if (shard.isEmpty()) {
-        throw new IllegalArgumentException("Cannot write model " + directory + ": shard " + (copy.size() + 1)
-            + " of " + shards.size() + " has no tensors.");
+        throw new IllegalArgumentException(
+            "Cannot write model "
+                + directory
+                + ": shard "
+                + (copy.size() + 1)
+                + " of "
+                + shards.size()
+                + " has no tensors.");
       }
       for (TensorSpec spec : shard) {
         if (!names.add(spec.name())) {
-          throw new IllegalArgumentException("Cannot write model " + directory + ": tensor '" + spec.name()
-              + "' appears twice in the layout.");
+          throw new IllegalArgumentException(
+              "Cannot write model "
+                  + directory
+                  + ": tensor '"
+                  + spec.name()
+                  + "' appears twice in the layout.");
         }
       }
       copy.add(List.copyOf(shard));
     }
     if (copy.isEmpty()) {
-      throw new IllegalArgumentException("Cannot write model " + directory + ": the layout has no shards.");
+      throw new IllegalArgumentException(
+          "Cannot write model " + directory + ": the layout has no shards.");
     }
     return new ShardedModelWriter(store, directory, List.copyOf(copy), Map.copyOf(metadata));
   }
@@ -86,13 +103,14 @@ public final class ShardedModelWriter implements Closeable {
 
   /**
    * Splits {@code tensors}, kept in order, into shards of at most {@code maxShardBytes} of tensor
-   * data, as Hugging Face's {@code max_shard_size} does: a tensor that would push the current
-   * shard over the limit starts a new one, and a tensor larger than the limit gets a shard of its
-   * own. (Unlike Hugging Face, that oversized shard is placed in order, so the tensor order is kept.)
+   * data, as Hugging Face's {@code max_shard_size} does: a tensor that would push the current shard
+   * over the limit starts a new one, and a tensor larger than the limit gets a shard of its own.
+   * (Unlike Hugging Face, that oversized shard is placed in order, so the tensor order is kept.)
    */
   public static List<List<TensorSpec>> planShards(List<TensorSpec> tensors, long maxShardBytes) {
     if (maxShardBytes <= 0) {
-      throw new IllegalArgumentException("Cannot plan shards of at most " + maxShardBytes + " bytes.");
+      throw new IllegalArgumentException(
+          "Cannot plan shards of at most " + maxShardBytes + " bytes.");
     }
     List<List<TensorSpec>> shards = new ArrayList<>();
     List<TensorSpec> current = new ArrayList<>();
@@ -119,13 +137,21 @@ public final class ShardedModelWriter implements Closeable {
   }
 
   /**
-   * Bytes of a Hugging Face size such as {@code "5GB"} (10^9), {@code "500MiB"} (2^20) or
-   * {@code "1000"}, as {@code max_shard_size} accepts.
+   * Bytes of a Hugging Face size such as {@code "5GB"} (10^9), {@code "500MiB"} (2^20) or {@code
+   * "1000"}, as {@code max_shard_size} accepts.
    */
   public static long parseSize(String size) {
     String text = size.trim();
-    String[][] units = {{"KIB", "1024"}, {"MIB", "1048576"}, {"GIB", "1073741824"}, {"TIB", "1099511627776"},
-        {"KB", "1000"}, {"MB", "1000000"}, {"GB", "1000000000"}, {"TB", "1000000000000"}};
+    String[][] units = {
+      {"KIB", "1024"},
+      {"MIB", "1048576"},
+      {"GIB", "1073741824"},
+      {"TIB", "1099511627776"},
+      {"KB", "1000"},
+      {"MB", "1000000"},
+      {"GB", "1000000000"},
+      {"TB", "1000000000000"}
+    };
     for (String[] unit : units) {
       if (text.toUpperCase(Locale.ROOT).endsWith(unit[0])) {
         String number = text.substring(0, text.length() - unit[0].length()).trim();
@@ -143,8 +169,11 @@ public final class ShardedModelWriter implements Closeable {
       }
       return (long) value;
     } catch (NumberFormatException e) {
-      throw new IllegalArgumentException("Cannot use shard size \"" + size
-          + "\": expected a positive number of bytes with an optional unit (KB, MB, GB, TB, KiB, MiB, GiB, TiB).", e);
+      throw new IllegalArgumentException(
+          "Cannot use shard size \""
+              + size
+              + "\": expected a positive number of bytes with an optional unit (KB, MB, GB, TB, KiB, MiB, GiB, TiB).",
+          e);
     }
   }
 
@@ -168,7 +197,9 @@ public final class ShardedModelWriter implements Closeable {
     writerFor(name).writeRaw(name, bytes);
   }
 
-  /** Writes the next bytes of the tensor being written; see {@link SafetensorsWriter#writeRawPart}. */
+  /**
+   * Writes the next bytes of the tensor being written; see {@link SafetensorsWriter#writeRawPart}.
+   */
   public void writeRawPart(String name, byte[] bytes) throws IOException {
     writerFor(name).writeRawPart(name, bytes);
   }
@@ -189,8 +220,12 @@ public final class ShardedModelWriter implements Closeable {
     }
     if (writer == null || currentShard < shards.size() - 1) {
       String missing = shards.get(currentShard + 1).get(0).name();
-      throw new IOException("Cannot finish model " + directory + ": tensor '" + missing
-          + "' and the tensors after it were not written; no index was written.");
+      throw new IOException(
+          "Cannot finish model "
+              + directory
+              + ": tensor '"
+              + missing
+              + "' and the tensors after it were not written; no index was written.");
     }
     if (shards.size() > 1) {
       writeIndex(store, directory, shards);
@@ -199,13 +234,14 @@ public final class ShardedModelWriter implements Closeable {
 
   /**
    * Writes {@code model.safetensors.index.json} for shards written separately (for example by
-   * parallel tasks, each shard with {@link SafetensorsWriter} under {@link #shardFileName}):
-   * call it once every shard is complete, since the index is what makes the model loadable.
+   * parallel tasks, each shard with {@link SafetensorsWriter} under {@link #shardFileName}): call
+   * it once every shard is complete, since the index is what makes the model loadable.
    */
   public static void writeIndex(FileStore store, String directory, List<List<TensorSpec>> shards)
       throws IOException {
     Storage.writeAll(
-        store.outputFile(store.resolve(directory, HfModelFiles.INDEX_FILE)), Json.pretty(index(shards)));
+        store.outputFile(store.resolve(directory, HfModelFiles.INDEX_FILE)),
+        Json.pretty(index(shards)));
   }
 
   private static ObjectNode index(List<List<TensorSpec>> shards) {
@@ -227,12 +263,17 @@ public final class ShardedModelWriter implements Closeable {
 
   private SafetensorsWriter writerFor(String name) throws IOException {
     if (closed) {
-      throw new IllegalStateException("Cannot write tensor '" + name + "' to model " + directory + ": closed.");
+      throw new IllegalStateException(
+          "Cannot write tensor '" + name + "' to model " + directory + ": closed.");
     }
     if (writer != null && writer.isComplete()) {
       if (currentShard == shards.size() - 1) {
-        throw new IllegalStateException("Cannot write tensor '" + name + "' to model " + directory
-            + ": every tensor of the layout is written.");
+        throw new IllegalStateException(
+            "Cannot write tensor '"
+                + name
+                + "' to model "
+                + directory
+                + ": every tensor of the layout is written.");
       }
       writer.close();
       writer = null;
@@ -241,8 +282,14 @@ public final class ShardedModelWriter implements Closeable {
       int next = currentShard + 1;
       String expected = shards.get(next).get(0).name();
       if (!expected.equals(name)) {
-        throw new IllegalStateException("Cannot write tensor '" + name + "' to model " + directory
-            + ": tensors must be written in layout order, and the next one is '" + expected + "'.");
+        throw new IllegalStateException(
+            "Cannot write tensor '"
+                + name
+                + "' to model "
+                + directory
+                + ": tensors must be written in layout order, and the next one is '"
+                + expected
+                + "'.");
       }
       currentShard = next;
       String file = store.resolve(directory, shardFileName(next + 1, shards.size()));

@@ -38,11 +38,14 @@ final class TensorCodec {
           dst[i] = FloatConversions.float8E5M2ToFloat(src[i]);
         }
       }
-      default -> throw new IllegalArgumentException("Cannot decode " + dtype + " as floating point");
+      default ->
+          throw new IllegalArgumentException("Cannot decode " + dtype + " as floating point");
     }
   }
 
-  /** Decodes {@code dst.length} elements of a floating-point {@code dtype}, narrowing F64 to float. */
+  /**
+   * Decodes {@code dst.length} elements of a floating-point {@code dtype}, narrowing F64 to float.
+   */
   static void decode(DType dtype, byte[] src, float[] dst) {
     if (dtype == DType.F32) {
       ByteBuffer.wrap(src).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(dst);
@@ -60,7 +63,9 @@ final class TensorCodec {
    * even.
    */
   static byte[] encode(DType dtype, double[] values, int from, int count) {
-    ByteBuffer out = ByteBuffer.allocate(Math.multiplyExact(count, dtype.byteSize())).order(ByteOrder.LITTLE_ENDIAN);
+    ByteBuffer out =
+        ByteBuffer.allocate(Math.multiplyExact(count, dtype.byteSize()))
+            .order(ByteOrder.LITTLE_ENDIAN);
     switch (dtype) {
       case F64 -> {
         for (int i = 0; i < count; i++) {

@@ -76,13 +76,25 @@ public record TensorInfo(String name, DType dtype, long[] shape, long begin, lon
   private int matrixDimension(int index) {
     if (shape.length != 2) {
       throw new IllegalStateException(
-          "Cannot use tensor '" + name + "' as a matrix: its shape " + shapeText() + " has "
-              + shape.length + " dimensions, not 2.");
+          "Cannot use tensor '"
+              + name
+              + "' as a matrix: its shape "
+              + shapeText()
+              + " has "
+              + shape.length
+              + " dimensions, not 2.");
     }
     if (shape[index] > Integer.MAX_VALUE) {
       throw new IllegalStateException(
-          "Cannot use tensor '" + name + "' as a matrix: dimension " + shape[index] + " of shape "
-              + shapeText() + " exceeds " + Integer.MAX_VALUE + ".");
+          "Cannot use tensor '"
+              + name
+              + "' as a matrix: dimension "
+              + shape[index]
+              + " of shape "
+              + shapeText()
+              + " exceeds "
+              + Integer.MAX_VALUE
+              + ".");
     }
     return (int) shape[index];
   }

@@ -16,13 +16,18 @@ public record TensorSpec(String name, DType dtype, long[] shape) {
     Objects.requireNonNull(name, "name");
     Objects.requireNonNull(dtype, "dtype");
     if (name.isEmpty() || name.equals(SafetensorsHeader.METADATA_KEY)) {
-      throw new IllegalArgumentException("Cannot write a tensor named \"" + name + "\": reserved or empty name.");
+      throw new IllegalArgumentException(
+          "Cannot write a tensor named \"" + name + "\": reserved or empty name.");
     }
     shape = shape.clone();
     for (long dimension : shape) {
       if (dimension < 0) {
         throw new IllegalArgumentException(
-            "Cannot write tensor '" + name + "': negative dimension in shape " + Arrays.toString(shape) + ".");
+            "Cannot write tensor '"
+                + name
+                + "': negative dimension in shape "
+                + Arrays.toString(shape)
+                + ".");
       }
     }
     byteLength(dtype, shape, name); // fails early if the size overflows
@@ -59,7 +64,8 @@ public record TensorSpec(String name, DType dtype, long[] shape) {
       return Math.multiplyExact(TensorInfo.elementCount(shape), dtype.byteSize());
     } catch (ArithmeticException e) {
       throw new IllegalArgumentException(
-          "Cannot write tensor '" + name + "': shape " + Arrays.toString(shape) + " is too large.", e);
+          "Cannot write tensor '" + name + "': shape " + Arrays.toString(shape) + " is too large.",
+          e);
     }
   }
 

@@ -1,6 +1,5 @@
 package dev.knots.io.peft;
 
-import dev.knots.Fixtures;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -9,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.knots.Fixtures;
 import dev.knots.io.FileFormatException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -31,8 +31,10 @@ class AdapterConfigTest {
 
   @Test
   void scalesMatchExpectedConfigsForEveryFixtureModule() throws IOException {
-    JsonNode scales = new ObjectMapper().readTree(Path.of(Fixtures.path("expected/configs.json")).toFile())
-        .get("adapter_scales");
+    JsonNode scales =
+        new ObjectMapper()
+            .readTree(Path.of(Fixtures.path("expected/configs.json")).toFile())
+            .get("adapter_scales");
     int checked = 0;
     for (String task : Fixtures.TASKS) {
       AdapterConfig config = fixture(task);
@@ -41,7 +43,8 @@ class AdapterConfigTest {
         JsonNode expected = module.getValue();
         assertEquals(expected.get("r").intValue(), config.rankFor(key), task + " " + key);
         assertEquals(expected.get("alpha").doubleValue(), config.alphaFor(key), task + " " + key);
-        assertEquals(expected.get("scale").doubleValue(), config.scalingFor(key), 1e-12, task + " " + key);
+        assertEquals(
+            expected.get("scale").doubleValue(), config.scalingFor(key), 1e-12, task + " " + key);
         checked++;
       }
     }
@@ -73,20 +76,28 @@ class AdapterConfigTest {
 
   @Test
   void firstMatchingPatternWinsInFileOrder() throws FileFormatException {
-    AdapterConfig general = parse("{\"peft_type\":\"LORA\",\"r\":8,\"lora_alpha\":8,"
-        + "\"rank_pattern\":{\"q_proj\":4,\"layers\\\\.0\\\\.self_attn\\\\.q_proj\":2}}");
+    AdapterConfig general =
+        parse(
+            "{\"peft_type\":\"LORA\",\"r\":8,\"lora_alpha\":8,"
+                + "\"rank_pattern\":{\"q_proj\":4,\"layers\\\\.0\\\\.self_attn\\\\.q_proj\":2}}");
     assertEquals(4, general.rankFor("layers.0.self_attn.q_proj"));
-    AdapterConfig specific = parse("{\"peft_type\":\"LORA\",\"r\":8,\"lora_alpha\":8,"
-        + "\"rank_pattern\":{\"layers\\\\.0\\\\.self_attn\\\\.q_proj\":2,\"q_proj\":4}}");
+    AdapterConfig specific =
+        parse(
+            "{\"peft_type\":\"LORA\",\"r\":8,\"lora_alpha\":8,"
+                + "\"rank_pattern\":{\"layers\\\\.0\\\\.self_attn\\\\.q_proj\":2,\"q_proj\":4}}");
     assertEquals(2, specific.rankFor("layers.0.self_attn.q_proj"));
     assertEquals(4, specific.rankFor("layers.1.self_attn.q_proj"));
-    assertEquals(List.of("layers\\.0\\.self_attn\\.q_proj", "q_proj"), List.copyOf(specific.rankPattern().keySet()));
+    assertEquals(
+        List.of("layers\\.0\\.self_attn\\.q_proj", "q_proj"),
+        List.copyOf(specific.rankPattern().keySet()));
   }
 
   @Test
   void patternsMatchWholeDotSeparatedSuffixes() throws FileFormatException {
-    AdapterConfig config = parse("{\"peft_type\":\"LORA\",\"r\":8,\"lora_alpha\":16,"
-        + "\"rank_pattern\":{\"q_proj\":4,\"layers\\\\.1\\\\..*\":2},\"alpha_pattern\":{\"v_proj\":3.5}}");
+    AdapterConfig config =
+        parse(
+            "{\"peft_type\":\"LORA\",\"r\":8,\"lora_alpha\":16,"
+                + "\"rank_pattern\":{\"q_proj\":4,\"layers\\\\.1\\\\..*\":2},\"alpha_pattern\":{\"v_proj\":3.5}}");
     assertEquals(4, config.rankFor("q_proj"));
     assertEquals(4, config.rankFor("model.layers.0.q_proj"));
     assertEquals(8, config.rankFor("model.layers.0.xq_proj"), "the key must follow a dot");
@@ -100,8 +111,10 @@ class AdapterConfigTest {
 
   @Test
   void defaultsAndRegexTargets() throws FileFormatException {
-    AdapterConfig config = parse("{\"peft_type\":\"LORA\",\"target_modules\":\".*(q|v)_proj\","
-        + "\"layers_to_transform\":3,\"modules_to_save\":[\"score\"],\"task_type\":\"SEQ_CLS\"}");
+    AdapterConfig config =
+        parse(
+            "{\"peft_type\":\"LORA\",\"target_modules\":\".*(q|v)_proj\","
+                + "\"layers_to_transform\":3,\"modules_to_save\":[\"score\"],\"task_type\":\"SEQ_CLS\"}");
     assertEquals(8, config.r());
     assertEquals(8.0, config.loraAlpha());
     assertEquals(".*(q|v)_proj", config.targetModulesRegex());
@@ -114,31 +127,49 @@ class AdapterConfigTest {
 
   @Test
   void refusesOtherPeftTypes() {
-    FileFormatException e = assertThrows(FileFormatException.class, () -> parse("{\"peft_type\":\"IA3\",\"r\":8}"));
-    assertEquals("Cannot load adapter config /a/adapter_config.json: peft_type is \"IA3\", but only LORA adapters"
-        + " can be merged.", e.getMessage());
+    FileFormatException e =
+        assertThrows(FileFormatException.class, () -> parse("{\"peft_type\":\"IA3\",\"r\":8}"));
+    assertEquals(
+        "Cannot load adapter config /a/adapter_config.json: peft_type is \"IA3\", but only LORA adapters"
+            + " can be merged.",
+        e.getMessage());
     FileFormatException missing = assertThrows(FileFormatException.class, () -> parse("{\"r\":8}"));
-    assertEquals("Cannot load adapter config /a/adapter_config.json: \"peft_type\" is missing; this is not a PEFT"
-        + " adapter config.", missing.getMessage());
+    assertEquals(
+        "Cannot load adapter config /a/adapter_config.json: \"peft_type\" is missing; this is not a PEFT"
+            + " adapter config.",
+        missing.getMessage());
   }
 
   @Test
   void refusesBadValues() {
     assertBad("{\"peft_type\":\"LORA\",\"r\":0}", "\"r\" must be a positive integer, found 0");
     assertBad("{\"peft_type\":\"LORA\",\"r\":4.5}", "\"r\" must be a positive integer, found 4.5");
-    assertBad("{\"peft_type\":\"LORA\",\"lora_alpha\":1e400}", "\"lora_alpha\" must be a finite number");
-    assertBad("{\"peft_type\":\"LORA\",\"lora_alpha\":\"16\"}", "\"lora_alpha\" must be a finite number, found \"16\"");
-    assertBad("{\"peft_type\":\"LORA\",\"rank_pattern\":{\"q\":-1}}", "\"rank_pattern.q\" must be a positive integer");
-    assertBad("{\"peft_type\":\"LORA\",\"rank_pattern\":{\"q(\":2}}",
+    assertBad(
+        "{\"peft_type\":\"LORA\",\"lora_alpha\":1e400}", "\"lora_alpha\" must be a finite number");
+    assertBad(
+        "{\"peft_type\":\"LORA\",\"lora_alpha\":\"16\"}",
+        "\"lora_alpha\" must be a finite number, found \"16\"");
+    assertBad(
+        "{\"peft_type\":\"LORA\",\"rank_pattern\":{\"q\":-1}}",
+        "\"rank_pattern.q\" must be a positive integer");
+    assertBad(
+        "{\"peft_type\":\"LORA\",\"rank_pattern\":{\"q(\":2}}",
         "\"rank_pattern\" has key \"q(\", which is not a valid regular expression");
-    assertBad("{\"peft_type\":\"LORA\",\"use_rslora\":\"yes\"}", "\"use_rslora\" must be true or false");
-    assertBad("{\"peft_type\":\"LORA\",\"target_modules\":[1]}", "\"target_modules\" must be a list of strings");
-    assertBad("{\"peft_type\":\"LORA\",", "Cannot parse adapter config /a/adapter_config.json: invalid JSON");
+    assertBad(
+        "{\"peft_type\":\"LORA\",\"use_rslora\":\"yes\"}", "\"use_rslora\" must be true or false");
+    assertBad(
+        "{\"peft_type\":\"LORA\",\"target_modules\":[1]}",
+        "\"target_modules\" must be a list of strings");
+    assertBad(
+        "{\"peft_type\":\"LORA\",",
+        "Cannot parse adapter config /a/adapter_config.json: invalid JSON");
   }
 
   private static void assertBad(String json, String expected) {
     FileFormatException e = assertThrows(FileFormatException.class, () -> parse(json));
     assertTrue(e.getMessage().contains("/a/adapter_config.json"), e.getMessage());
-    assertTrue(e.getMessage().contains(expected), () -> "expected \"" + expected + "\" in: " + e.getMessage());
+    assertTrue(
+        e.getMessage().contains(expected),
+        () -> "expected \"" + expected + "\" in: " + e.getMessage());
   }
 }

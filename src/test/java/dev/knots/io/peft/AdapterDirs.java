@@ -12,10 +12,14 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-/** Builds small adapter directories for tests: a config and float32 tensors filled with 0.01 * (index + 1). */
+/**
+ * Builds small adapter directories for tests: a config and float32 tensors filled with 0.01 *
+ * (index + 1).
+ */
 final class AdapterDirs {
 
-  static final String LORA_CONFIG = "{\"peft_type\":\"LORA\",\"r\":2,\"lora_alpha\":4,\"target_modules\":[\"q\"]}";
+  static final String LORA_CONFIG =
+      "{\"peft_type\":\"LORA\",\"r\":2,\"lora_alpha\":4,\"target_modules\":[\"q\"]}";
 
   private final Map<String, long[]> tensors = new LinkedHashMap<>();
   private String config = LORA_CONFIG;
@@ -43,8 +47,9 @@ final class AdapterDirs {
     List<TensorSpec> layout = new ArrayList<>();
     tensors.forEach((name, shape) -> layout.add(new TensorSpec(name, DType.F32, shape)));
     LocalFileStore store = new LocalFileStore();
-    try (SafetensorsWriter writer = SafetensorsWriter.open(
-        store.outputFile(dir.resolve(LoraAdapter.WEIGHTS_FILE).toString()), layout, Map.of())) {
+    try (SafetensorsWriter writer =
+        SafetensorsWriter.open(
+            store.outputFile(dir.resolve(LoraAdapter.WEIGHTS_FILE).toString()), layout, Map.of())) {
       for (TensorSpec spec : layout) {
         double[] values = new double[(int) spec.elementCount()];
         for (int i = 0; i < values.length; i++) {

@@ -1,11 +1,11 @@
 package dev.knots.io.peft;
 
-import dev.knots.Fixtures;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.knots.Fixtures;
 import dev.knots.io.FileFormatException;
 import dev.knots.io.LocalFileStore;
 import dev.knots.io.peft.LoraAdapter.UnsupportedTensors;
@@ -31,7 +31,8 @@ class LoraAdapterTest {
   void opensEveryFixtureAdapter() throws IOException {
     int[] ranks = {8, 4, 8, 16, 8, 4, 8, 8};
     for (int t = 0; t < Fixtures.TASKS.length; t++) {
-      try (LoraAdapter adapter = LoraAdapter.open(store, Fixtures.path("adapters/" + Fixtures.TASKS[t]))) {
+      try (LoraAdapter adapter =
+          LoraAdapter.open(store, Fixtures.path("adapters/" + Fixtures.TASKS[t]))) {
         assertEquals(12, adapter.modules().size(), Fixtures.TASKS[t]);
         assertTrue(adapter.warnings().isEmpty());
         LoraModule k = adapter.modules().get("layers.2.self_attn.k_proj");
@@ -63,8 +64,9 @@ class LoraAdapterTest {
     for (String task : Fixtures.TASKS) {
       String deltas = Fixtures.path("expected/deltas/" + task + ".safetensors");
       try (LoraAdapter adapter = LoraAdapter.open(store, Fixtures.path("adapters/" + task));
-          SafetensorsReader expected = new SafetensorsReader(store.inputFile(deltas),
-              SafetensorsHeader.read(store.inputFile(deltas)))) {
+          SafetensorsReader expected =
+              new SafetensorsReader(
+                  store.inputFile(deltas), SafetensorsHeader.read(store.inputFile(deltas)))) {
         for (LoraModule m : adapter.modules().values()) {
           double[] a = adapter.readA(m);
           double[] b = adapter.readB(m);
@@ -92,7 +94,8 @@ class LoraAdapterTest {
 
   @Test
   void expectedMergedAdapterHasPerModuleRanksAndScaleOne() throws IOException {
-    try (LoraAdapter merged = LoraAdapter.open(store, Fixtures.path("expected/knots-ties_topk20_s0.6_adapter"))) {
+    try (LoraAdapter merged =
+        LoraAdapter.open(store, Fixtures.path("expected/knots-ties_topk20_s0.6_adapter"))) {
       assertEquals(29, merged.modules().get("layers.0.self_attn.k_proj").rank());
       assertEquals(48, merged.modules().get("layers.1.self_attn.q_proj").rank());
       assertEquals(25, merged.modules().get("layers.2.self_attn.v_proj").rank());
@@ -104,10 +107,11 @@ class LoraAdapterTest {
 
   @Test
   void acceptsAdapterNameInfix() throws IOException {
-    String dir = new AdapterDirs()
-        .tensor("base_model.model.layers.0.q.lora_A.default.weight", 2, 3)
-        .tensor("base_model.model.layers.0.q.lora_B.default.weight", 4, 2)
-        .write(tmp.resolve("infix"));
+    String dir =
+        new AdapterDirs()
+            .tensor("base_model.model.layers.0.q.lora_A.default.weight", 2, 3)
+            .tensor("base_model.model.layers.0.q.lora_B.default.weight", 4, 2)
+            .write(tmp.resolve("infix"));
     try (LoraAdapter adapter = LoraAdapter.open(store, dir)) {
       LoraModule m = adapter.modules().get("layers.0.q");
       assertEquals(2.0, m.scale());
@@ -117,69 +121,114 @@ class LoraAdapterTest {
 
   @Test
   void rankMismatchBetweenAAndB() throws IOException {
-    String dir = new AdapterDirs()
-        .tensor("base_model.model.layers.0.q.lora_A.weight", 2, 3)
-        .tensor("base_model.model.layers.0.q.lora_B.weight", 4, 3)
-        .write(tmp.resolve("mismatch"));
-    assertRefused(dir, "module layers.0.q has lora_A [2, 3] and lora_B [4, 3] of different ranks;"
-        + " PEFT expects lora_A [r, in] and lora_B [out, r].");
+    String dir =
+        new AdapterDirs()
+            .tensor("base_model.model.layers.0.q.lora_A.weight", 2, 3)
+            .tensor("base_model.model.layers.0.q.lora_B.weight", 4, 3)
+            .write(tmp.resolve("mismatch"));
+    assertRefused(
+        dir,
+        "module layers.0.q has lora_A [2, 3] and lora_B [4, 3] of different ranks;"
+            + " PEFT expects lora_A [r, in] and lora_B [out, r].");
   }
 
   @Test
   void rankDisagreesWithConfig() throws IOException {
-    String dir = new AdapterDirs().config("{\"peft_type\":\"LORA\",\"r\":8,\"rank_pattern\":{\"other\":2}}")
-        .module("layers.0.q").write(tmp.resolve("rank"));
-    assertRefused(dir, "module layers.0.q has rank 2 (lora_A [2, 3], lora_B [4, 2]), but adapter_config.json gives"
-        + " it rank 8 (r or rank_pattern); PEFT would refuse to load it.");
+    String dir =
+        new AdapterDirs()
+            .config("{\"peft_type\":\"LORA\",\"r\":8,\"rank_pattern\":{\"other\":2}}")
+            .module("layers.0.q")
+            .write(tmp.resolve("rank"));
+    assertRefused(
+        dir,
+        "module layers.0.q has rank 2 (lora_A [2, 3], lora_B [4, 2]), but adapter_config.json gives"
+            + " it rank 8 (r or rank_pattern); PEFT would refuse to load it.");
   }
 
   @Test
   void missingB() throws IOException {
-    String dir = new AdapterDirs().tensor("base_model.model.layers.0.q.lora_A.weight", 2, 3).write(tmp.resolve("noB"));
-    assertRefused(dir, "module layers.0.q has lora_A 'base_model.model.layers.0.q.lora_A.weight' but no lora_B.");
-    String noA = new AdapterDirs().tensor("base_model.model.layers.0.q.lora_B.weight", 4, 2).write(tmp.resolve("noA"));
-    assertRefused(noA, "module layers.0.q has lora_B 'base_model.model.layers.0.q.lora_B.weight' but no lora_A.");
+    String dir =
+        new AdapterDirs()
+            .tensor("base_model.model.layers.0.q.lora_A.weight", 2, 3)
+            .write(tmp.resolve("noB"));
+    assertRefused(
+        dir,
+        "module layers.0.q has lora_A 'base_model.model.layers.0.q.lora_A.weight' but no lora_B.");
+    String noA =
+        new AdapterDirs()
+            .tensor("base_model.model.layers.0.q.lora_B.weight", 4, 2)
+            .write(tmp.resolve("noA"));
+    assertRefused(
+        noA,
+        "module layers.0.q has lora_B 'base_model.model.layers.0.q.lora_B.weight' but no lora_A.");
   }
 
   @Test
   void doraMagnitudeRefusedOrSkipped() throws IOException {
-    String dir = new AdapterDirs().module("layers.0.q")
-        .tensor("base_model.model.layers.0.q.lora_magnitude_vector", 4, 1).write(tmp.resolve("dora"));
-    assertRefused(dir, "it uses DoRA (a magnitude vector) (tensor 'base_model.model.layers.0.q.lora_magnitude_vector'),"
-        + " which the merge does not support. Use an adapter without it, or open it with"
-        + " UnsupportedTensors.SKIP_WITH_WARNING to leave it out.");
+    String dir =
+        new AdapterDirs()
+            .module("layers.0.q")
+            .tensor("base_model.model.layers.0.q.lora_magnitude_vector", 4, 1)
+            .write(tmp.resolve("dora"));
+    assertRefused(
+        dir,
+        "it uses DoRA (a magnitude vector) (tensor 'base_model.model.layers.0.q.lora_magnitude_vector'),"
+            + " which the merge does not support. Use an adapter without it, or open it with"
+            + " UnsupportedTensors.SKIP_WITH_WARNING to leave it out.");
     try (LoraAdapter lenient = LoraAdapter.open(store, dir, UnsupportedTensors.SKIP_WITH_WARNING)) {
       assertEquals(1, lenient.modules().size());
-      assertEquals(List.of("Adapter " + dir + ": left out DoRA (a magnitude vector) (tensor"
-          + " 'base_model.model.layers.0.q.lora_magnitude_vector'); the merge uses B @ A without DoRA's magnitude."),
+      assertEquals(
+          List.of(
+              "Adapter "
+                  + dir
+                  + ": left out DoRA (a magnitude vector) (tensor"
+                  + " 'base_model.model.layers.0.q.lora_magnitude_vector'); the merge uses B @ A without DoRA's magnitude."),
           lenient.warnings());
     }
   }
 
   @Test
   void doraConfigFlagRefused() throws IOException {
-    String dir = new AdapterDirs().config("{\"peft_type\":\"LORA\",\"r\":2,\"use_dora\":true}")
-        .module("layers.0.q").write(tmp.resolve("doraflag"));
-    assertRefused(dir, "it uses DoRA (use_dora is true in adapter_config.json), which the merge does not support.");
+    String dir =
+        new AdapterDirs()
+            .config("{\"peft_type\":\"LORA\",\"r\":2,\"use_dora\":true}")
+            .module("layers.0.q")
+            .write(tmp.resolve("doraflag"));
+    assertRefused(
+        dir,
+        "it uses DoRA (use_dora is true in adapter_config.json), which the merge does not support.");
   }
 
   @Test
   void loraBiasRefused() throws IOException {
-    String flag = new AdapterDirs().config("{\"peft_type\":\"LORA\",\"r\":2,\"lora_bias\":true}")
-        .module("layers.0.q").write(tmp.resolve("biasflag"));
+    String flag =
+        new AdapterDirs()
+            .config("{\"peft_type\":\"LORA\",\"r\":2,\"lora_bias\":true}")
+            .module("layers.0.q")
+            .write(tmp.resolve("biasflag"));
     assertRefused(flag, "it uses a LoRA bias (lora_bias is true in adapter_config.json)");
-    String tensor = new AdapterDirs().module("layers.0.q")
-        .tensor("base_model.model.layers.0.q.lora_B.bias", 4).write(tmp.resolve("biastensor"));
-    assertRefused(tensor, "it uses a LoRA bias (lora_B bias) (tensor 'base_model.model.layers.0.q.lora_B.bias')");
+    String tensor =
+        new AdapterDirs()
+            .module("layers.0.q")
+            .tensor("base_model.model.layers.0.q.lora_B.bias", 4)
+            .write(tmp.resolve("biastensor"));
+    assertRefused(
+        tensor,
+        "it uses a LoRA bias (lora_B bias) (tensor 'base_model.model.layers.0.q.lora_B.bias')");
   }
 
   @Test
   void embeddingLoraRefusedOrSkipped() throws IOException {
-    String dir = new AdapterDirs().module("layers.0.q")
-        .tensor("base_model.model.embed_tokens.lora_embedding_A", 2, 17)
-        .tensor("base_model.model.embed_tokens.lora_embedding_B", 64, 2).write(tmp.resolve("embedding"));
-    assertRefused(dir, "it uses embedding LoRA (lora_embedding_A/B) (tensor"
-        + " 'base_model.model.embed_tokens.lora_embedding_A')");
+    String dir =
+        new AdapterDirs()
+            .module("layers.0.q")
+            .tensor("base_model.model.embed_tokens.lora_embedding_A", 2, 17)
+            .tensor("base_model.model.embed_tokens.lora_embedding_B", 64, 2)
+            .write(tmp.resolve("embedding"));
+    assertRefused(
+        dir,
+        "it uses embedding LoRA (lora_embedding_A/B) (tensor"
+            + " 'base_model.model.embed_tokens.lora_embedding_A')");
     try (LoraAdapter lenient = LoraAdapter.open(store, dir, UnsupportedTensors.SKIP_WITH_WARNING)) {
       assertEquals(List.of("layers.0.q"), List.copyOf(lenient.modules().keySet()));
       assertEquals(2, lenient.warnings().size());
@@ -188,15 +237,24 @@ class LoraAdapterTest {
 
   @Test
   void modulesToSaveRefused() throws IOException {
-    String dir = new AdapterDirs().module("layers.0.q")
-        .tensor("base_model.model.score.modules_to_save.default.weight", 3, 4).write(tmp.resolve("save"));
-    assertRefused(dir, "it uses modules_to_save (a fully trained copy of a module) (tensor"
-        + " 'base_model.model.score.modules_to_save.default.weight')");
+    String dir =
+        new AdapterDirs()
+            .module("layers.0.q")
+            .tensor("base_model.model.score.modules_to_save.default.weight", 3, 4)
+            .write(tmp.resolve("save"));
+    assertRefused(
+        dir,
+        "it uses modules_to_save (a fully trained copy of a module) (tensor"
+            + " 'base_model.model.score.modules_to_save.default.weight')");
   }
 
   @Test
   void unknownTensorRefused() throws IOException {
-    String dir = new AdapterDirs().module("layers.0.q").tensor("something.else", 2).write(tmp.resolve("unknown"));
+    String dir =
+        new AdapterDirs()
+            .module("layers.0.q")
+            .tensor("something.else", 2)
+            .write(tmp.resolve("unknown"));
     assertRefused(dir, "it uses a tensor that is not a LoRA factor (tensor 'something.else')");
   }
 
@@ -206,10 +264,15 @@ class LoraAdapterTest {
     Files.createDirectories(dir);
     Files.writeString(dir.resolve(LoraAdapter.CONFIG_FILE), AdapterDirs.LORA_CONFIG);
     Files.write(dir.resolve("adapter_model.bin"), new byte[] {(byte) 0x80, 2, 0x7d});
-    FileFormatException e = assertThrows(FileFormatException.class, () -> LoraAdapter.open(store, dir.toString()));
-    assertEquals("Cannot open adapter directory " + dir + ": it contains pickled weights (adapter_model.bin) and no"
-        + " safetensors; pickles are never loaded. Convert with `safetensors`' convert script or"
-        + " save_pretrained(safe_serialization=True).", e.getMessage());
+    FileFormatException e =
+        assertThrows(FileFormatException.class, () -> LoraAdapter.open(store, dir.toString()));
+    assertEquals(
+        "Cannot open adapter directory "
+            + dir
+            + ": it contains pickled weights (adapter_model.bin) and no"
+            + " safetensors; pickles are never loaded. Convert with `safetensors`' convert script or"
+            + " save_pretrained(safe_serialization=True).",
+        e.getMessage());
   }
 
   @Test
@@ -217,8 +280,10 @@ class LoraAdapterTest {
     Path dir = tmp.resolve("bare");
     Files.createDirectories(dir);
     Files.writeString(dir.resolve(LoraAdapter.CONFIG_FILE), AdapterDirs.LORA_CONFIG);
-    assertRefused(dir.toString(), "it has no adapter_model.safetensors. Save the adapter with"
-        + " save_pretrained(safe_serialization=True).");
+    assertRefused(
+        dir.toString(),
+        "it has no adapter_model.safetensors. Save the adapter with"
+            + " save_pretrained(safe_serialization=True).");
     String noConfig = new AdapterDirs().module("layers.0.q").write(tmp.resolve("noconfig"));
     Files.delete(Path.of(noConfig, LoraAdapter.CONFIG_FILE));
     assertRefused(noConfig, "it has no adapter_config.json.");
@@ -227,11 +292,19 @@ class LoraAdapterTest {
 
   @Test
   void peftTypeMustBeLora() throws IOException {
-    String dir = new AdapterDirs().config("{\"peft_type\":\"LOHA\",\"r\":2}").module("layers.0.q")
-        .write(tmp.resolve("loha"));
-    FileFormatException e = assertThrows(FileFormatException.class, () -> LoraAdapter.open(store, dir));
-    assertEquals("Cannot load adapter config " + Path.of(dir, LoraAdapter.CONFIG_FILE) + ": peft_type is \"LOHA\","
-        + " but only LORA adapters can be merged.", e.getMessage());
+    String dir =
+        new AdapterDirs()
+            .config("{\"peft_type\":\"LOHA\",\"r\":2}")
+            .module("layers.0.q")
+            .write(tmp.resolve("loha"));
+    FileFormatException e =
+        assertThrows(FileFormatException.class, () -> LoraAdapter.open(store, dir));
+    assertEquals(
+        "Cannot load adapter config "
+            + Path.of(dir, LoraAdapter.CONFIG_FILE)
+            + ": peft_type is \"LOHA\","
+            + " but only LORA adapters can be merged.",
+        e.getMessage());
   }
 
   @Test
@@ -247,14 +320,20 @@ class LoraAdapterTest {
       }
       adapter.readA(m);
       FileFormatException e = assertThrows(FileFormatException.class, () -> adapter.readB(m));
-      assertEquals("Cannot use adapter " + dir + ": tensor 'base_model.model.layers.0.q.lora_B.weight' has NaN at"
-          + " index 5 (row 2, column 1). The adapter is corrupt or its training diverged.", e.getMessage());
+      assertEquals(
+          "Cannot use adapter "
+              + dir
+              + ": tensor 'base_model.model.layers.0.q.lora_B.weight' has NaN at"
+              + " index 5 (row 2, column 1). The adapter is corrupt or its training diverged.",
+          e.getMessage());
     }
   }
 
   private void assertRefused(String dir, String reason) {
-    FileFormatException e = assertThrows(FileFormatException.class, () -> LoraAdapter.open(store, dir));
+    FileFormatException e =
+        assertThrows(FileFormatException.class, () -> LoraAdapter.open(store, dir));
     assertTrue(e.getMessage().startsWith("Cannot open adapter " + dir + ": "), e.getMessage());
-    assertTrue(e.getMessage().contains(reason), () -> "expected \"" + reason + "\" in: " + e.getMessage());
+    assertTrue(
+        e.getMessage().contains(reason), () -> "expected \"" + reason + "\" in: " + e.getMessage());
   }
 }

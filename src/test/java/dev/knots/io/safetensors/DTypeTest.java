@@ -26,8 +26,13 @@ class DTypeTest {
   @Test
   void unknownDtypeNamesTensorAndFile() {
     FileFormatException e =
-        assertThrows(FileFormatException.class, () -> DType.parse("f32", "w.weight", "/m/model.safetensors"));
-    assertTrue(e.getMessage().startsWith(
-        "Cannot read tensor 'w.weight' of /m/model.safetensors: unknown dtype \"f32\"."), e.getMessage());
+        assertThrows(
+            FileFormatException.class,
+            () -> DType.parse("f32", "w.weight", "/m/model.safetensors"));
+    assertTrue(
+        e.getMessage()
+            .startsWith(
+                "Cannot read tensor 'w.weight' of /m/model.safetensors: unknown dtype \"f32\"."),
+        e.getMessage());
   }
 }

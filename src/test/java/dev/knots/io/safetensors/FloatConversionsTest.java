@@ -21,7 +21,9 @@ import org.junit.jupiter.api.Test;
 class FloatConversionsTest {
 
   private static void assertHalf(int expectedBits, double value) {
-    assertEquals(expectedBits, doubleToFloat16(value) & 0xffff,
+    assertEquals(
+        expectedBits,
+        doubleToFloat16(value) & 0xffff,
         () -> value + " -> 0x" + Integer.toHexString(doubleToFloat16(value) & 0xffff));
     if ((float) value == value) {
       assertEquals(expectedBits, floatToFloat16((float) value) & 0xffff, () -> "float " + value);
@@ -29,7 +31,9 @@ class FloatConversionsTest {
   }
 
   private static void assertBf16(int expectedBits, double value) {
-    assertEquals(expectedBits, doubleToBFloat16(value) & 0xffff,
+    assertEquals(
+        expectedBits,
+        doubleToBFloat16(value) & 0xffff,
         () -> value + " -> 0x" + Integer.toHexString(doubleToBFloat16(value) & 0xffff));
     if ((float) value == value) {
       assertEquals(expectedBits, floatToBFloat16((float) value) & 0xffff, () -> "float " + value);
@@ -66,7 +70,8 @@ class FloatConversionsTest {
     assertHalf(0x3c00, 1 + 0x1p-11); // halfway between 0x3c00 and 0x3c01: even is 0x3c00
     assertHalf(0x3c02, 1 + 3 * 0x1p-11); // halfway between 0x3c01 and 0x3c02: even is 0x3c02
     assertHalf(0x3c01, 1 + 0x1p-11 + 0x1p-40); // above halfway
-    // float32 would round 1 + 2^-11 + 2^-40 to the tie and then to 0x3c00: double rounding is avoided
+    // float32 would round 1 + 2^-11 + 2^-40 to the tie and then to 0x3c00: double rounding is
+    // avoided
     assertEquals(0x3c00, floatToFloat16((float) (1 + 0x1p-11 + 0x1p-40)) & 0xffff);
   }
 
@@ -89,7 +94,8 @@ class FloatConversionsTest {
     for (int bits = 0; bits < 0x10000; bits++) {
       float value = float16ToFloat((short) bits);
       if (!Float.isNaN(value)) {
-        assertEquals(bits, floatToFloat16(value) & 0xffff, "pattern 0x" + Integer.toHexString(bits));
+        assertEquals(
+            bits, floatToFloat16(value) & 0xffff, "pattern 0x" + Integer.toHexString(bits));
       }
     }
   }
@@ -118,7 +124,8 @@ class FloatConversionsTest {
     for (int bits = 0; bits < 0x10000; bits++) {
       float value = bfloat16ToFloat((short) bits);
       if (!Float.isNaN(value)) {
-        assertEquals(bits, floatToBFloat16(value) & 0xffff, "pattern 0x" + Integer.toHexString(bits));
+        assertEquals(
+            bits, floatToBFloat16(value) & 0xffff, "pattern 0x" + Integer.toHexString(bits));
       }
     }
   }

@@ -1,11 +1,11 @@
 package dev.knots.io.safetensors;
 
-import dev.knots.Fixtures;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.knots.Fixtures;
 import dev.knots.io.FileFormatException;
 import dev.knots.io.InputFile;
 import dev.knots.io.LocalFileStore;
@@ -26,7 +26,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 class SafetensorsHeaderTest {
 
-  private static final String TWO_FLOATS = "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}";
+  private static final String TWO_FLOATS =
+      "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}";
 
   private final LocalFileStore store = new LocalFileStore();
 
@@ -89,12 +90,14 @@ class SafetensorsHeaderTest {
 
   @Test
   void acceptsIntegerScalarAndEmptyTensors() throws IOException {
-    String json = "{\"__metadata__\":{\"k\":\"v\"},"
-        + "\"ids\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[0,16]},"
-        + "\"empty\":{\"dtype\":\"F16\",\"shape\":[0,3],\"data_offsets\":[16,16]},"
-        + "\"flag\":{\"dtype\":\"BOOL\",\"shape\":[],\"data_offsets\":[16,17]}}";
+    String json =
+        "{\"__metadata__\":{\"k\":\"v\"},"
+            + "\"ids\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[0,16]},"
+            + "\"empty\":{\"dtype\":\"F16\",\"shape\":[0,3],\"data_offsets\":[16,16]},"
+            + "\"flag\":{\"dtype\":\"BOOL\",\"shape\":[],\"data_offsets\":[16,17]}}";
     SafetensorsHeader header = read(RawFiles.safetensors(json, 17));
-    assertEquals(List.of("ids", "empty", "flag"), header.tensors().stream().map(TensorInfo::name).toList());
+    assertEquals(
+        List.of("ids", "empty", "flag"), header.tensors().stream().map(TensorInfo::name).toList());
     assertEquals(0, header.require("empty").elementCount());
     assertEquals(1, header.require("flag").elementCount());
     assertEquals(Map.of("k", "v"), header.metadata());
@@ -102,9 +105,10 @@ class SafetensorsHeaderTest {
 
   @Test
   void ordersTensorsByOffsetNotByKey() throws IOException {
-    String json = "{\"z\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
-        + "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]},"
-        + "\"m\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}";
+    String json =
+        "{\"z\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+            + "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]},"
+            + "\"m\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}";
     SafetensorsHeader header = read(RawFiles.safetensors(json, 12));
     assertEquals(List.of("z", "m", "a"), header.tensors().stream().map(TensorInfo::name).toList());
   }
@@ -114,20 +118,25 @@ class SafetensorsHeaderTest {
     SafetensorsHeader header = read(RawFiles.safetensors(TWO_FLOATS, 8));
     assertTrue(header.tensor("b").isEmpty());
     FileFormatException e = assertThrows(FileFormatException.class, () -> header.require("b"));
-    assertEquals("Cannot find tensor 'b' in " + header.location() + ": the file has 1 tensors, for example a.",
+    assertEquals(
+        "Cannot find tensor 'b' in "
+            + header.location()
+            + ": the file has 1 tensors, for example a.",
         e.getMessage());
   }
 
   @Test
   void truncatedBeforeHeaderLength() throws IOException {
-    assertInvalid(new byte[] {1, 2, 3, 4, 5}, "the file has only 5 bytes, fewer than the 8-byte header length;"
-        + " it is truncated");
+    assertInvalid(
+        new byte[] {1, 2, 3, 4, 5},
+        "the file has only 5 bytes, fewer than the 8-byte header length;" + " it is truncated");
   }
 
   @Test
   void truncatedDataSection() throws IOException {
     byte[] whole = RawFiles.safetensors(TWO_FLOATS, 8);
-    assertInvalid(Arrays.copyOf(whole, whole.length - 3),
+    assertInvalid(
+        Arrays.copyOf(whole, whole.length - 3),
         "tensor 'a' has data_offsets [0, 8] outside the data section of 5 bytes; the file is truncated");
   }
 
@@ -135,7 +144,8 @@ class SafetensorsHeaderTest {
   void headerLengthPastEndOfFile() throws IOException {
     byte[] bytes = RawFiles.safetensors(TWO_FLOATS, 8);
     ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).putLong(0, 1000);
-    assertInvalid(bytes, "the header length 1000 reaches past the end of the " + bytes.length + "-byte file");
+    assertInvalid(
+        bytes, "the header length 1000 reaches past the end of the " + bytes.length + "-byte file");
   }
 
   @Test
@@ -152,8 +162,12 @@ class SafetensorsHeaderTest {
     assertInvalid(RawFiles.safetensors("{\"a\": {\"dtype\": ", 0), "invalid JSON");
     assertInvalid(RawFiles.safetensors("[1, 2]", 0), "expected a JSON object, found ARRAY");
     assertInvalid(RawFiles.safetensors(TWO_FLOATS + " x", 8), "invalid JSON");
-    assertInvalid(RawFiles.safetensors("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
-        + "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8), "Duplicate field 'a'");
+    assertInvalid(
+        RawFiles.safetensors(
+            "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                + "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+            8),
+        "Duplicate field 'a'");
   }
 
   @Test
@@ -164,70 +178,100 @@ class SafetensorsHeaderTest {
 
   @Test
   void entriesWithMissingOrWrongFields() throws IOException {
-    assertInvalid(RawFiles.safetensors("{\"a\":{\"shape\":[2],\"data_offsets\":[0,8]}}", 8),
+    assertInvalid(
+        RawFiles.safetensors("{\"a\":{\"shape\":[2],\"data_offsets\":[0,8]}}", 8),
         "tensor 'a' has no \"dtype\"");
-    assertInvalid(RawFiles.safetensors("{\"a\":{\"dtype\":\"F32\",\"data_offsets\":[0,8]}}", 8),
+    assertInvalid(
+        RawFiles.safetensors("{\"a\":{\"dtype\":\"F32\",\"data_offsets\":[0,8]}}", 8),
         "tensor 'a' has no \"shape\"");
-    assertInvalid(RawFiles.safetensors("{\"a\":{\"dtype\":\"F32\",\"shape\":[2]}}", 8),
+    assertInvalid(
+        RawFiles.safetensors("{\"a\":{\"dtype\":\"F32\",\"shape\":[2]}}", 8),
         "tensor 'a' has no \"data_offsets\"");
-    assertInvalid(RawFiles.safetensors("{\"a\":{\"dtype\":32,\"shape\":[2],\"data_offsets\":[0,8]}}", 8),
+    assertInvalid(
+        RawFiles.safetensors("{\"a\":{\"dtype\":32,\"shape\":[2],\"data_offsets\":[0,8]}}", 8),
         "tensor 'a': \"dtype\" must be a string, found NUMBER");
-    assertInvalid(RawFiles.safetensors("{\"a\":{\"dtype\":\"F32\",\"shape\":\"2\",\"data_offsets\":[0,8]}}", 8),
+    assertInvalid(
+        RawFiles.safetensors(
+            "{\"a\":{\"dtype\":\"F32\",\"shape\":\"2\",\"data_offsets\":[0,8]}}", 8),
         "\"shape\" of tensor 'a' must be an array of non-negative integers, found \"2\"");
-    assertInvalid(RawFiles.safetensors("{\"a\":{\"dtype\":\"F32\",\"shape\":[2.5],\"data_offsets\":[0,8]}}", 8),
+    assertInvalid(
+        RawFiles.safetensors(
+            "{\"a\":{\"dtype\":\"F32\",\"shape\":[2.5],\"data_offsets\":[0,8]}}", 8),
         "\"shape\" of tensor 'a' must be an array of non-negative integers");
-    assertInvalid(RawFiles.safetensors("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8]}}", 8),
+    assertInvalid(
+        RawFiles.safetensors("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8]}}", 8),
         "\"data_offsets\" of tensor 'a' must be an array of 2 non-negative integers, found [8]");
-    assertInvalid(RawFiles.safetensors("{\"a\":[1]}", 0), "the entry of tensor 'a' must be an object, found ARRAY");
-    assertInvalid(RawFiles.safetensors("{\"__metadata__\":{\"n\":1}," + TWO_FLOATS.substring(1), 8),
+    assertInvalid(
+        RawFiles.safetensors("{\"a\":[1]}", 0),
+        "the entry of tensor 'a' must be an object, found ARRAY");
+    assertInvalid(
+        RawFiles.safetensors("{\"__metadata__\":{\"n\":1}," + TWO_FLOATS.substring(1), 8),
         "\"__metadata__\" value of \"n\" must be a string, found NUMBER");
   }
 
   @Test
   void negativeShape() throws IOException {
-    assertInvalid(RawFiles.safetensors("{\"a\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", 8),
+    assertInvalid(
+        RawFiles.safetensors(
+            "{\"a\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", 8),
         "\"shape\" of tensor 'a' must be an array of non-negative integers, found [-2]");
   }
 
   @Test
   void unknownDtype() throws IOException {
-    assertInvalid(RawFiles.safetensors("{\"a\":{\"dtype\":\"F128\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8),
+    assertInvalid(
+        RawFiles.safetensors(
+            "{\"a\":{\"dtype\":\"F128\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8),
         "Cannot read tensor 'a' of %s: unknown dtype \"F128\"");
   }
 
   @Test
   void byteLengthDisagreesWithShape() throws IOException {
-    assertInvalid(RawFiles.safetensors("{\"a\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,12]}}", 12),
+    assertInvalid(
+        RawFiles.safetensors(
+            "{\"a\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,12]}}", 12),
         "tensor 'a' has data_offsets [0, 12] (12 bytes), but shape [2, 2] of F32 needs 16 bytes");
   }
 
   @Test
   void offsetsOutOfRange() throws IOException {
-    assertInvalid(RawFiles.safetensors("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[8,24]}}", 16),
+    assertInvalid(
+        RawFiles.safetensors(
+            "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[8,24]}}", 16),
         "tensor 'a' has data_offsets [8, 24] outside the data section of 16 bytes");
-    assertInvalid(RawFiles.safetensors("{\"a\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[8,0]}}", 8),
+    assertInvalid(
+        RawFiles.safetensors("{\"a\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[8,0]}}", 8),
         "tensor 'a' has data_offsets [8, 0] that end before they begin");
   }
 
   @Test
   void overlappingTensors() throws IOException {
-    assertInvalid(RawFiles.safetensors("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-        + "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12),
+    assertInvalid(
+        RawFiles.safetensors(
+            "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                + "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
+            12),
         "tensors 'a' [0, 8] and 'b' [4, 12] overlap");
   }
 
   @Test
   void holeBetweenTensors() throws IOException {
-    assertInvalid(RawFiles.safetensors("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-        + "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[12,20]}}", 20),
+    assertInvalid(
+        RawFiles.safetensors(
+            "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                + "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[12,20]}}",
+            20),
         "bytes [8, 12) of the data section, before tensor 'b', belong to no tensor (a hole)");
-    assertInvalid(RawFiles.safetensors("{\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12),
+    assertInvalid(
+        RawFiles.safetensors(
+            "{\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12),
         "bytes [0, 4) of the data section, before tensor 'b'");
   }
 
   @Test
   void trailingBytesAfterLastTensor() throws IOException {
-    assertInvalid(RawFiles.safetensors(TWO_FLOATS, 16),
+    assertInvalid(
+        RawFiles.safetensors(TWO_FLOATS, 16),
         "the tensors cover 8 bytes, but the data section has 16 bytes; the last 8 bytes belong to no tensor");
   }
 
@@ -235,15 +279,22 @@ class SafetensorsHeaderTest {
     return SafetensorsHeader.read(store.inputFile(RawFiles.write(tmp, "t.safetensors", bytes)));
   }
 
-  /** Asserts that reading fails with "Cannot read safetensors file LOCATION: " and {@code reason} in the message. */
+  /**
+   * Asserts that reading fails with "Cannot read safetensors file LOCATION: " and {@code reason} in
+   * the message.
+   */
   private void assertInvalid(byte[] bytes, String reason) throws IOException {
     Path file = tmp.resolve("bad-" + Math.abs(Arrays.hashCode(bytes)) + ".safetensors");
     Files.write(file, bytes);
     FileFormatException e =
-        assertThrows(FileFormatException.class, () -> SafetensorsHeader.read(store.inputFile(file.toString())));
+        assertThrows(
+            FileFormatException.class,
+            () -> SafetensorsHeader.read(store.inputFile(file.toString())));
     String expected = reason.contains("%s") ? String.format(reason, file) : reason;
     assertTrue(e.getMessage().contains(file.toString()), e.getMessage());
-    assertTrue(e.getMessage().contains(expected), () -> "expected \"" + expected + "\" in: " + e.getMessage());
+    assertTrue(
+        e.getMessage().contains(expected),
+        () -> "expected \"" + expected + "\" in: " + e.getMessage());
   }
 
   /** Records every (position, length) read through the file. */
@@ -264,7 +315,8 @@ class SafetensorsHeaderTest {
         RangeReader reader = file.open();
         return new RangeReader() {
           @Override
-          public void readFully(long position, byte[] buffer, int offset, int length) throws IOException {
+          public void readFully(long position, byte[] buffer, int offset, int length)
+              throws IOException {
             reads.add(new long[] {position, length});
             reader.readFully(position, buffer, offset, length);
           }

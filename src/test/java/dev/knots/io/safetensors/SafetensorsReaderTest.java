@@ -1,11 +1,11 @@
 package dev.knots.io.safetensors;
 
-import dev.knots.Fixtures;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.knots.Fixtures;
 import dev.knots.io.FileFormatException;
 import dev.knots.io.InputFile;
 import dev.knots.io.LocalFileStore;
@@ -31,23 +31,24 @@ class SafetensorsReaderTest {
     SafetensorsHeader header = SafetensorsHeader.read(file);
     List<long[]> reads = new ArrayList<>();
     int[] opens = {0};
-    InputFile counted = new InputFile() {
-      @Override
-      public String location() {
-        return file.location();
-      }
+    InputFile counted =
+        new InputFile() {
+          @Override
+          public String location() {
+            return file.location();
+          }
 
-      @Override
-      public long length() throws IOException {
-        return file.length();
-      }
+          @Override
+          public long length() throws IOException {
+            return file.length();
+          }
 
-      @Override
-      public dev.knots.io.RangeReader open() throws IOException {
-        opens[0]++;
-        return SafetensorsHeaderTest.recording(file, reads).open();
-      }
-    };
+          @Override
+          public dev.knots.io.RangeReader open() throws IOException {
+            opens[0]++;
+            return SafetensorsHeaderTest.recording(file, reads).open();
+          }
+        };
     try (SafetensorsReader reader = new SafetensorsReader(counted, header)) {
       assertEquals(0, opens[0], "opened lazily");
       String name = "layers.1.self_attn.k_proj.weight";
@@ -60,8 +61,10 @@ class SafetensorsReaderTest {
       float[] asFloats = reader.readFloats(name);
       assertEquals((float) k[2047], asFloats[2047]);
       TensorInfo info = header.require(name);
-      assertEquals("[" + (header.dataOffset() + info.begin()) + ", " + info.byteLength() + "]",
-          Arrays.toString(reads.get(0)), "exactly the tensor's bytes");
+      assertEquals(
+          "[" + (header.dataOffset() + info.begin()) + ", " + info.byteLength() + "]",
+          Arrays.toString(reads.get(0)),
+          "exactly the tensor's bytes");
 
       double[] part = reader.readDoubles(name, 64, 3);
       assertArrayEquals(Arrays.copyOfRange(k, 64, 67), part);
@@ -71,7 +74,8 @@ class SafetensorsReaderTest {
 
   @Test
   void readsAdapterFactor() throws IOException {
-    InputFile file = store.inputFile(Fixtures.path("adapters/shift_down2/adapter_model.safetensors"));
+    InputFile file =
+        store.inputFile(Fixtures.path("adapters/shift_down2/adapter_model.safetensors"));
     try (SafetensorsReader reader = new SafetensorsReader(file, SafetensorsHeader.read(file))) {
       double[] b = reader.readDoubles("base_model.model.layers.2.self_attn.v_proj.lora_B.weight");
       assertEquals(256, b.length);
@@ -83,13 +87,19 @@ class SafetensorsReaderTest {
   @Test
   void decodesEveryFloatDtypeLittleEndian() throws IOException {
     ByteBuffer data = ByteBuffer.allocate(8 + 4 + 2 + 2 + 1 + 1).order(ByteOrder.LITTLE_ENDIAN);
-    data.putDouble(-0.1).putFloat(2.5f).putShort((short) 0x3555).putShort((short) 0x4049).put((byte) 0x38).put((byte) 0x3c);
-    String json = "{\"d\":{\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[0,8]},"
-        + "\"f\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]},"
-        + "\"h\":{\"dtype\":\"F16\",\"shape\":[1],\"data_offsets\":[12,14]},"
-        + "\"b\":{\"dtype\":\"BF16\",\"shape\":[1],\"data_offsets\":[14,16]},"
-        + "\"e4\":{\"dtype\":\"F8_E4M3\",\"shape\":[1],\"data_offsets\":[16,17]},"
-        + "\"e5\":{\"dtype\":\"F8_E5M2\",\"shape\":[1],\"data_offsets\":[17,18]}}";
+    data.putDouble(-0.1)
+        .putFloat(2.5f)
+        .putShort((short) 0x3555)
+        .putShort((short) 0x4049)
+        .put((byte) 0x38)
+        .put((byte) 0x3c);
+    String json =
+        "{\"d\":{\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[0,8]},"
+            + "\"f\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]},"
+            + "\"h\":{\"dtype\":\"F16\",\"shape\":[1],\"data_offsets\":[12,14]},"
+            + "\"b\":{\"dtype\":\"BF16\",\"shape\":[1],\"data_offsets\":[14,16]},"
+            + "\"e4\":{\"dtype\":\"F8_E4M3\",\"shape\":[1],\"data_offsets\":[16,17]},"
+            + "\"e5\":{\"dtype\":\"F8_E5M2\",\"shape\":[1],\"data_offsets\":[17,18]}}";
     byte[] bytes = RawFiles.safetensors(json, 18);
     System.arraycopy(data.array(), 0, bytes, bytes.length - 18, 18);
     InputFile file = store.inputFile(RawFiles.write(tmp, "all.safetensors", bytes));
@@ -107,19 +117,31 @@ class SafetensorsReaderTest {
 
   @Test
   void refusesNonFloatAsDoubles() throws IOException {
-    String json = "{\"ids\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[0,16]},"
-        + "\"f\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[16,24]}}";
-    InputFile file = store.inputFile(RawFiles.write(tmp, "ids.safetensors", RawFiles.safetensors(json, 24)));
+    String json =
+        "{\"ids\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[0,16]},"
+            + "\"f\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[16,24]}}";
+    InputFile file =
+        store.inputFile(RawFiles.write(tmp, "ids.safetensors", RawFiles.safetensors(json, 24)));
     try (SafetensorsReader reader = new SafetensorsReader(file, SafetensorsHeader.read(file))) {
-      FileFormatException e = assertThrows(FileFormatException.class, () -> reader.readDoubles("ids"));
-      assertEquals("Cannot read tensor 'ids' of " + file.location() + " as floating point: its dtype is I64.",
+      FileFormatException e =
+          assertThrows(FileFormatException.class, () -> reader.readDoubles("ids"));
+      assertEquals(
+          "Cannot read tensor 'ids' of "
+              + file.location()
+              + " as floating point: its dtype is I64.",
           e.getMessage());
       assertEquals(16, reader.readRaw("ids").length);
-      FileFormatException missing = assertThrows(FileFormatException.class, () -> reader.readRaw("x"));
-      assertTrue(missing.getMessage().startsWith("Cannot find tensor 'x' in " + file.location()), missing.getMessage());
+      FileFormatException missing =
+          assertThrows(FileFormatException.class, () -> reader.readRaw("x"));
+      assertTrue(
+          missing.getMessage().startsWith("Cannot find tensor 'x' in " + file.location()),
+          missing.getMessage());
       IllegalArgumentException range =
           assertThrows(IllegalArgumentException.class, () -> reader.readDoubles("f", 1, 2));
-      assertEquals("Cannot read elements [1, 3) of tensor 'f' in " + file.location() + ": it has 2 elements.",
+      assertEquals(
+          "Cannot read elements [1, 3) of tensor 'f' in "
+              + file.location()
+              + ": it has 2 elements.",
           range.getMessage());
     }
   }

@@ -32,10 +32,13 @@ class SafetensorsWriterTest {
   private static final double[] EXACT = {1.0, -2.5, 0.0, 0.375, 1024.0, -0.0078125};
 
   @ParameterizedTest
-  @EnumSource(value = DType.class, names = {"F64", "F32", "F16", "BF16"})
+  @EnumSource(
+      value = DType.class,
+      names = {"F64", "F32", "F16", "BF16"})
   void roundTripsEveryWritableDtype(DType dtype) throws IOException {
     OutputFile out = store.outputFile(tmp.resolve("t.safetensors").toString());
-    List<TensorSpec> layout = List.of(TensorSpec.matrix("m", dtype, 2, 3), new TensorSpec("v", dtype, new long[] {1}));
+    List<TensorSpec> layout =
+        List.of(TensorSpec.matrix("m", dtype, 2, 3), new TensorSpec("v", dtype, new long[] {1}));
     try (SafetensorsWriter writer = SafetensorsWriter.open(out, layout, Map.of())) {
       writer.write("m", EXACT);
       writer.write("v", new double[] {1.0 / 3});
@@ -47,12 +50,13 @@ class SafetensorsWriterTest {
     try (SafetensorsReader reader = new SafetensorsReader(in, header)) {
       assertArrayEquals(EXACT, reader.readDoubles("m"));
       double third = reader.readDoubles("v")[0];
-      double expected = switch (dtype) {
-        case F64 -> 1.0 / 3;
-        case F32 -> (float) (1.0 / 3);
-        case F16 -> 0.333251953125;
-        default -> 0.333984375;
-      };
+      double expected =
+          switch (dtype) {
+            case F64 -> 1.0 / 3;
+            case F32 -> (float) (1.0 / 3);
+            case F16 -> 0.333251953125;
+            default -> 0.333984375;
+          };
       assertEquals(expected, third);
     }
   }
@@ -60,11 +64,15 @@ class SafetensorsWriterTest {
   @Test
   void standardLayoutPaddedHeaderAndMetadata() throws IOException {
     Path file = tmp.resolve("layout.safetensors");
-    List<TensorSpec> layout = List.of(TensorSpec.matrix("b.weight", DType.F32, 2, 2),
-        new TensorSpec("a", DType.F16, new long[] {3}), TensorSpec.matrix("c", DType.BF16, 1, 1));
+    List<TensorSpec> layout =
+        List.of(
+            TensorSpec.matrix("b.weight", DType.F32, 2, 2),
+            new TensorSpec("a", DType.F16, new long[] {3}),
+            TensorSpec.matrix("c", DType.BF16, 1, 1));
     Map<String, String> extra = new LinkedHashMap<>();
     extra.put("source", "test");
-    try (SafetensorsWriter writer = SafetensorsWriter.open(store.outputFile(file.toString()), layout, extra)) {
+    try (SafetensorsWriter writer =
+        SafetensorsWriter.open(store.outputFile(file.toString()), layout, extra)) {
       writer.write("b.weight", new double[] {1, 2, 3, 4});
       writer.write("a", new double[] {1, 2, 3});
       writer.write("c", new double[] {5});
@@ -73,50 +81,72 @@ class SafetensorsWriterTest {
     long n = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).getLong();
     assertEquals(0, n % 8, "header length is a multiple of 8");
     String header = new String(bytes, 8, (int) n, StandardCharsets.UTF_8);
-    assertTrue(header.startsWith("{\"__metadata__\":{\"format\":\"pt\",\"source\":\"test\"},"
-        + "\"b.weight\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]},"
-        + "\"a\":{\"dtype\":\"F16\",\"shape\":[3],\"data_offsets\":[16,22]},"
-        + "\"c\":{\"dtype\":\"BF16\",\"shape\":[1,1],\"data_offsets\":[22,24]}}"), header);
+    assertTrue(
+        header.startsWith(
+            "{\"__metadata__\":{\"format\":\"pt\",\"source\":\"test\"},"
+                + "\"b.weight\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]},"
+                + "\"a\":{\"dtype\":\"F16\",\"shape\":[3],\"data_offsets\":[16,22]},"
+                + "\"c\":{\"dtype\":\"BF16\",\"shape\":[1,1],\"data_offsets\":[22,24]}}"),
+        header);
     assertTrue(header.matches("(?s)\\{.*\\} *"), "padded with spaces: [" + header + "]");
     assertEquals(8 + n + 24, bytes.length);
 
     SafetensorsHeader read = SafetensorsHeader.read(store.inputFile(file.toString()));
     assertEquals(Map.of("format", "pt", "source", "test"), read.metadata());
-    assertEquals(List.of("b.weight", "a", "c"), read.tensors().stream().map(TensorInfo::name).toList());
+    assertEquals(
+        List.of("b.weight", "a", "c"), read.tensors().stream().map(TensorInfo::name).toList());
   }
 
   @Test
   void writesInPartsAndRaw() throws IOException {
     Path file = tmp.resolve("parts.safetensors");
-    List<TensorSpec> layout = List.of(TensorSpec.matrix("big", DType.F32, 3, 2), new TensorSpec("ids", DType.I64, new long[] {1}));
-    try (SafetensorsWriter writer = SafetensorsWriter.open(store.outputFile(file.toString()), layout, Map.of())) {
+    List<TensorSpec> layout =
+        List.of(
+            TensorSpec.matrix("big", DType.F32, 3, 2),
+            new TensorSpec("ids", DType.I64, new long[] {1}));
+    try (SafetensorsWriter writer =
+        SafetensorsWriter.open(store.outputFile(file.toString()), layout, Map.of())) {
       writer.writePart("big", new double[] {1, 2});
       writer.writePart("big", new double[] {3, 4, 5, 6});
-      writer.writeRaw("ids", ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(7).array());
+      writer.writeRaw(
+          "ids", ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(7).array());
     }
     InputFile in = store.inputFile(file.toString());
     try (SafetensorsReader reader = new SafetensorsReader(in, SafetensorsHeader.read(in))) {
       assertArrayEquals(new double[] {1, 2, 3, 4, 5, 6}, reader.readDoubles("big"));
-      assertEquals(7, ByteBuffer.wrap(reader.readRaw("ids")).order(ByteOrder.LITTLE_ENDIAN).getLong());
+      assertEquals(
+          7, ByteBuffer.wrap(reader.readRaw("ids")).order(ByteOrder.LITTLE_ENDIAN).getLong());
     }
   }
 
   @Test
   void refusesOutOfOrderWrite() throws IOException {
     OutputFile out = store.outputFile(tmp.resolve("order.safetensors").toString());
-    List<TensorSpec> layout = List.of(new TensorSpec("first", DType.F32, new long[] {1}),
-        new TensorSpec("second", DType.F32, new long[] {1}));
+    List<TensorSpec> layout =
+        List.of(
+            new TensorSpec("first", DType.F32, new long[] {1}),
+            new TensorSpec("second", DType.F32, new long[] {1}));
     SafetensorsWriter writer = SafetensorsWriter.open(out, layout, Map.of());
-    IllegalStateException e = assertThrows(IllegalStateException.class, () -> writer.write("second", new double[] {1}));
-    assertEquals("Cannot write tensor 'second' to " + out.location()
-        + ": tensors must be written in layout order, and the next one is 'first'.", e.getMessage());
-    IllegalStateException size = assertThrows(IllegalStateException.class, () -> writer.write("first", new double[2]));
-    assertTrue(size.getMessage().contains("needs 4 bytes (1 values), got 8 bytes"), size.getMessage());
+    IllegalStateException e =
+        assertThrows(IllegalStateException.class, () -> writer.write("second", new double[] {1}));
+    assertEquals(
+        "Cannot write tensor 'second' to "
+            + out.location()
+            + ": tensors must be written in layout order, and the next one is 'first'.",
+        e.getMessage());
+    IllegalStateException size =
+        assertThrows(IllegalStateException.class, () -> writer.write("first", new double[2]));
+    assertTrue(
+        size.getMessage().contains("needs 4 bytes (1 values), got 8 bytes"), size.getMessage());
     writer.write("first", new double[] {1});
     IOException missing = assertThrows(IOException.class, writer::close);
-    assertEquals("Cannot finish " + out.location() + ": tensor 'second' was not written; the file is incomplete.",
+    assertEquals(
+        "Cannot finish "
+            + out.location()
+            + ": tensor 'second' was not written; the file is incomplete.",
         missing.getMessage());
-    assertTrue(Files.exists(Path.of(out.location())), "nothing is deleted: the caller owns staging");
+    assertTrue(
+        Files.exists(Path.of(out.location())), "nothing is deleted: the caller owns staging");
   }
 
   @Test
@@ -124,16 +154,22 @@ class SafetensorsWriterTest {
     OutputFile out = store.outputFile(tmp.resolve("dup.safetensors").toString());
     TensorSpec spec = new TensorSpec("x", DType.F32, new long[] {1});
     IllegalArgumentException dup =
-        assertThrows(IllegalArgumentException.class, () -> SafetensorsWriter.open(out, List.of(spec, spec), Map.of()));
-    assertEquals("Cannot write " + out.location() + ": tensor 'x' appears twice.", dup.getMessage());
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> SafetensorsWriter.open(out, List.of(spec, spec), Map.of()));
+    assertEquals(
+        "Cannot write " + out.location() + ": tensor 'x' appears twice.", dup.getMessage());
 
-    try (SafetensorsWriter writer = SafetensorsWriter.open(out, List.of(new TensorSpec("i", DType.I32, new long[] {1})),
-        Map.of())) {
-      IllegalStateException e = assertThrows(IllegalStateException.class, () -> writer.write("i", new double[] {1}));
+    try (SafetensorsWriter writer =
+        SafetensorsWriter.open(
+            out, List.of(new TensorSpec("i", DType.I32, new long[] {1})), Map.of())) {
+      IllegalStateException e =
+          assertThrows(IllegalStateException.class, () -> writer.write("i", new double[] {1}));
       assertTrue(e.getMessage().contains("I32 is not writable; use writeRaw"), e.getMessage());
       writer.writeRaw("i", new byte[4]);
     }
-    IOException exists = assertThrows(IOException.class, () -> SafetensorsWriter.open(out, List.of(), Map.of()));
+    IOException exists =
+        assertThrows(IOException.class, () -> SafetensorsWriter.open(out, List.of(), Map.of()));
     assertEquals("Cannot create " + out.location() + ": it already exists", exists.getMessage());
   }
 

@@ -27,7 +27,8 @@ class ShardedModelWriterTest {
   /** Six 4 x 4 float32 tensors (64 bytes each), named so that sorted and layout order differ. */
   private static List<TensorSpec> tensors() {
     List<TensorSpec> specs = new ArrayList<>();
-    for (String name : List.of("z.weight", "b.weight", "y.weight", "a.weight", "x.weight", "c.weight")) {
+    for (String name :
+        List.of("z.weight", "b.weight", "y.weight", "a.weight", "x.weight", "c.weight")) {
       specs.add(TensorSpec.matrix(name, DType.F32, 4, 4));
     }
     return specs;
@@ -54,28 +55,33 @@ class ShardedModelWriterTest {
           writer.write(spec.name(), values(seed++));
         }
       }
-      assertFalse(local.exists(local.resolve(dir, HfModelFiles.INDEX_FILE)), "no index before close");
+      assertFalse(
+          local.exists(local.resolve(dir, HfModelFiles.INDEX_FILE)), "no index before close");
     }
-    assertEquals(List.of(
-        "create model-00001-of-00003.safetensors", "close model-00001-of-00003.safetensors",
-        "create model-00002-of-00003.safetensors", "close model-00002-of-00003.safetensors",
-        "create model-00003-of-00003.safetensors", "close model-00003-of-00003.safetensors",
-        "create model.safetensors.index.json", "close model.safetensors.index.json"), store.events());
+    assertEquals(
+        List.of(
+            "create model-00001-of-00003.safetensors", "close model-00001-of-00003.safetensors",
+            "create model-00002-of-00003.safetensors", "close model-00002-of-00003.safetensors",
+            "create model-00003-of-00003.safetensors", "close model-00003-of-00003.safetensors",
+            "create model.safetensors.index.json", "close model.safetensors.index.json"),
+        store.events());
 
     String index = Files.readString(Path.of(dir, HfModelFiles.INDEX_FILE), StandardCharsets.UTF_8);
-    assertEquals("{\n"
-        + "  \"metadata\": {\n"
-        + "    \"total_size\": 384\n"
-        + "  },\n"
-        + "  \"weight_map\": {\n"
-        + "    \"a.weight\": \"model-00002-of-00003.safetensors\",\n"
-        + "    \"b.weight\": \"model-00001-of-00003.safetensors\",\n"
-        + "    \"c.weight\": \"model-00003-of-00003.safetensors\",\n"
-        + "    \"x.weight\": \"model-00003-of-00003.safetensors\",\n"
-        + "    \"y.weight\": \"model-00002-of-00003.safetensors\",\n"
-        + "    \"z.weight\": \"model-00001-of-00003.safetensors\"\n"
-        + "  }\n"
-        + "}\n", index);
+    assertEquals(
+        "{\n"
+            + "  \"metadata\": {\n"
+            + "    \"total_size\": 384\n"
+            + "  },\n"
+            + "  \"weight_map\": {\n"
+            + "    \"a.weight\": \"model-00002-of-00003.safetensors\",\n"
+            + "    \"b.weight\": \"model-00001-of-00003.safetensors\",\n"
+            + "    \"c.weight\": \"model-00003-of-00003.safetensors\",\n"
+            + "    \"x.weight\": \"model-00003-of-00003.safetensors\",\n"
+            + "    \"y.weight\": \"model-00002-of-00003.safetensors\",\n"
+            + "    \"z.weight\": \"model-00001-of-00003.safetensors\"\n"
+            + "  }\n"
+            + "}\n",
+        index);
 
     HfModelFiles model = HfModelFiles.open(local, dir);
     assertTrue(model.isSharded());
@@ -93,7 +99,8 @@ class ShardedModelWriterTest {
     String dir = tmp.resolve("single").toString();
     List<List<TensorSpec>> layout = ShardedModelWriter.planShards(tensors(), 10_000);
     assertEquals(1, layout.size());
-    try (ShardedModelWriter writer = ShardedModelWriter.open(local, dir, layout, Map.of("k", "v"))) {
+    try (ShardedModelWriter writer =
+        ShardedModelWriter.open(local, dir, layout, Map.of("k", "v"))) {
       for (TensorSpec spec : layout.get(0)) {
         writer.write(spec.name(), values(1));
       }
@@ -113,9 +120,13 @@ class ShardedModelWriterTest {
     writer.write("z.weight", values(0));
     writer.write("b.weight", values(1));
     writer.write("y.weight", values(2));
-    IllegalStateException order = assertThrows(IllegalStateException.class, () -> writer.write("x.weight", values(3)));
-    assertEquals("Cannot write tensor 'x.weight' to " + local.resolve(dir, "model-00002-of-00003.safetensors")
-        + ": tensors must be written in layout order, and the next one is 'a.weight'.", order.getMessage());
+    IllegalStateException order =
+        assertThrows(IllegalStateException.class, () -> writer.write("x.weight", values(3)));
+    assertEquals(
+        "Cannot write tensor 'x.weight' to "
+            + local.resolve(dir, "model-00002-of-00003.safetensors")
+            + ": tensors must be written in layout order, and the next one is 'a.weight'.",
+        order.getMessage());
     IOException e = assertThrows(IOException.class, writer::close);
     assertTrue(e.getMessage().startsWith("Cannot finish "), e.getMessage());
     assertTrue(e.getMessage().contains("tensor 'a.weight' was not written"), e.getMessage());
@@ -129,22 +140,38 @@ class ShardedModelWriterTest {
     ShardedModelWriter writer = ShardedModelWriter.open(local, dir, layout, Map.of());
     writer.write("z.weight", values(0));
     writer.write("b.weight", values(1));
-    IllegalStateException e = assertThrows(IllegalStateException.class, () -> writer.write("a.weight", values(3)));
-    assertEquals("Cannot write tensor 'a.weight' to model " + dir
-        + ": tensors must be written in layout order, and the next one is 'y.weight'.", e.getMessage());
-    assertFalse(local.exists(local.resolve(dir, "model-00002-of-00003.safetensors")), "not created on a bad write");
+    IllegalStateException e =
+        assertThrows(IllegalStateException.class, () -> writer.write("a.weight", values(3)));
+    assertEquals(
+        "Cannot write tensor 'a.weight' to model "
+            + dir
+            + ": tensors must be written in layout order, and the next one is 'y.weight'.",
+        e.getMessage());
+    assertFalse(
+        local.exists(local.resolve(dir, "model-00002-of-00003.safetensors")),
+        "not created on a bad write");
     IOException close = assertThrows(IOException.class, writer::close);
-    assertEquals("Cannot finish model " + dir + ": tensor 'y.weight' and the tensors after it were not written;"
-        + " no index was written.", close.getMessage());
+    assertEquals(
+        "Cannot finish model "
+            + dir
+            + ": tensor 'y.weight' and the tensors after it were not written;"
+            + " no index was written.",
+        close.getMessage());
   }
 
   @Test
   void plansShardsLikeMaxShardSize() {
-    List<TensorSpec> specs = List.of(new TensorSpec("a", DType.F32, new long[] {10}),
-        new TensorSpec("b", DType.F32, new long[] {10}), new TensorSpec("big", DType.F32, new long[] {100}),
-        new TensorSpec("c", DType.F32, new long[] {5}), new TensorSpec("d", DType.F32, new long[] {25}));
-    List<List<String>> names = ShardedModelWriter.planShards(specs, 100).stream()
-        .map(shard -> shard.stream().map(TensorSpec::name).toList()).toList();
+    List<TensorSpec> specs =
+        List.of(
+            new TensorSpec("a", DType.F32, new long[] {10}),
+            new TensorSpec("b", DType.F32, new long[] {10}),
+            new TensorSpec("big", DType.F32, new long[] {100}),
+            new TensorSpec("c", DType.F32, new long[] {5}),
+            new TensorSpec("d", DType.F32, new long[] {25}));
+    List<List<String>> names =
+        ShardedModelWriter.planShards(specs, 100).stream()
+            .map(shard -> shard.stream().map(TensorSpec::name).toList())
+            .toList();
     assertEquals(List.of(List.of("a", "b"), List.of("big"), List.of("c"), List.of("d")), names);
     assertEquals(1, ShardedModelWriter.planShards(specs, 1000).size());
   }
@@ -155,7 +182,8 @@ class ShardedModelWriterTest {
     assertEquals(500L << 20, ShardedModelWriter.parseSize("500MiB"));
     assertEquals(1000, ShardedModelWriter.parseSize("1000"));
     assertEquals(2_500_000, ShardedModelWriter.parseSize("2.5 mb"));
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ShardedModelWriter.parseSize("lots"));
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> ShardedModelWriter.parseSize("lots"));
     assertTrue(e.getMessage().startsWith("Cannot use shard size \"lots\""), e.getMessage());
   }
 

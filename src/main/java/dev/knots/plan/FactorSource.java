@@ -1,4 +1,4 @@
-package dev.knots.job;
+package dev.knots.plan;
 
 import dev.knots.io.FileFormatException;
 import dev.knots.io.FileStore;
@@ -10,9 +10,9 @@ import java.io.IOException;
 import java.io.Serializable;
 
 /**
- * Where one adapter's LoRA factors for one module are, read on the driver from the adapter's
- * header and small enough to ship to whichever task aligns the module. The header is cut down to
- * the module's two tensors, so reading needs no further request for metadata.
+ * Where one adapter's LoRA factors for one module are, read on the driver from the adapter's header
+ * and small enough to ship to whichever task aligns the module. The header is cut down to the
+ * module's two tensors, so reading needs no further request for metadata.
  *
  * @param header the adapter's safetensors header, restricted to {@code aTensor} and {@code bTensor}
  * @param rank the LoRA rank {@code r} of this module
@@ -46,8 +46,17 @@ public record FactorSource(
     for (int j = 0; j < values.length; j++) {
       if (!Double.isFinite(values[j])) {
         throw new FileFormatException(
-            "Cannot merge adapter " + adapter + ": tensor " + tensor + " holds " + values[j]
-                + " at flat index " + j + " (of " + header.location() + "). The adapter is"
+            "Cannot merge adapter "
+                + adapter
+                + ": tensor "
+                + tensor
+                + " holds "
+                + values[j]
+                + " at flat index "
+                + j
+                + " (of "
+                + header.location()
+                + "). The adapter is"
                 + " corrupt or diverged in training; retrain it or leave it out.");
       }
     }

@@ -1,4 +1,4 @@
-package dev.knots.job;
+package dev.knots.plan;
 
 import java.io.Serializable;
 import java.util.ArrayList;

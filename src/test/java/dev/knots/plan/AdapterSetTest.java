@@ -1,4 +1,4 @@
-package dev.knots.job;
+package dev.knots.plan;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -15,6 +15,9 @@ import dev.knots.io.safetensors.SafetensorsReader;
 import dev.knots.io.safetensors.SafetensorsWriter;
 import dev.knots.io.safetensors.TensorInfo;
 import dev.knots.io.safetensors.TensorSpec;
+import dev.knots.job.MergeRequest;
+import dev.knots.job.ModuleAligner;
+import dev.knots.job.OutputFormat;
 import dev.knots.knots.Concat;
 import dev.knots.merge.InvalidOptionException;
 import dev.knots.merge.MergeMethods;
@@ -46,9 +49,14 @@ class AdapterSetTest {
 
   @Test
   void aModuleOnlySomeAdaptersAdaptCountsAsZeroForTheOthers() throws IOException {
-    Path partial = copyAdapter("hflip", "partial", config -> config, name -> !name.contains("layers.2."));
+    Path partial =
+        copyAdapter("hflip", "partial", config -> config, name -> !name.contains("layers.2."));
     AdapterSet set = open(Fixtures.path("adapters/rot90"), partial.toString());
-    ModuleSpec layer2 = set.modules().stream().filter(m -> m.key().startsWith("layers.2.")).findFirst().orElseThrow();
+    ModuleSpec layer2 =
+        set.modules().stream()
+            .filter(m -> m.key().startsWith("layers.2."))
+            .findFirst()
+            .orElseThrow();
     assertTrue(layer2.factors(0).isPresent());
     assertTrue(layer2.factors(1).isEmpty());
     assertEquals(12, set.modules().size());
@@ -56,9 +64,16 @@ class AdapterSetTest {
 
   @Test
   void differentBaseModelsAreRefused() throws IOException {
-    Path other = copyAdapter("hflip", "other-base", c -> c.put("base_model_name_or_path", "meta-llama/Llama-3-8B"), n -> true);
-    FileFormatException e = assertThrows(FileFormatException.class,
-        () -> open(Fixtures.path("adapters/rot90"), other.toString()));
+    Path other =
+        copyAdapter(
+            "hflip",
+            "other-base",
+            c -> c.put("base_model_name_or_path", "meta-llama/Llama-3-8B"),
+            n -> true);
+    FileFormatException e =
+        assertThrows(
+            FileFormatException.class,
+            () -> open(Fixtures.path("adapters/rot90"), other.toString()));
     assertTrue(e.getMessage().contains("different base models"), e.getMessage());
     assertTrue(e.getMessage().contains("meta-llama/Llama-3-8B"), e.getMessage());
     assertTrue(e.getMessage().contains(other.toString()), e.getMessage());
@@ -68,18 +83,24 @@ class AdapterSetTest {
   void adaptersDisagreeingOnAModuleShapeAreRefused() throws IOException {
     Path wide = temp.resolve("wide");
     Files.createDirectories(wide);
-    Files.copy(Path.of(Fixtures.path("adapters/hflip/adapter_config.json")), wide.resolve("adapter_config.json"));
+    Files.copy(
+        Path.of(Fixtures.path("adapters/hflip/adapter_config.json")),
+        wide.resolve("adapter_config.json"));
     // q_proj of layer 0 claims 48 output features instead of 64.
     String a = "base_model.model.layers.0.self_attn.q_proj.lora_A.weight";
     String b = "base_model.model.layers.0.self_attn.q_proj.lora_B.weight";
-    try (SafetensorsWriter writer = SafetensorsWriter.open(
-        Fixtures.STORE.outputFile(wide.resolve("adapter_model.safetensors").toString()),
-        List.of(TensorSpec.matrix(a, DType.F32, 4, 64), TensorSpec.matrix(b, DType.F32, 48, 4)), Map.of())) {
+    try (SafetensorsWriter writer =
+        SafetensorsWriter.open(
+            Fixtures.STORE.outputFile(wide.resolve("adapter_model.safetensors").toString()),
+            List.of(TensorSpec.matrix(a, DType.F32, 4, 64), TensorSpec.matrix(b, DType.F32, 48, 4)),
+            Map.of())) {
       writer.write(a, new double[4 * 64]);
       writer.write(b, new double[48 * 4]);
     }
-    FileFormatException e = assertThrows(FileFormatException.class,
-        () -> open(Fixtures.path("adapters/rot90"), wide.toString()));
+    FileFormatException e =
+        assertThrows(
+            FileFormatException.class,
+            () -> open(Fixtures.path("adapters/rot90"), wide.toString()));
     assertTrue(e.getMessage().contains("layers.0.self_attn.q_proj"), e.getMessage());
     assertTrue(e.getMessage().contains("48 x 64"), e.getMessage());
   }
@@ -90,9 +111,15 @@ class AdapterSetTest {
     String tensor = "base_model.model.layers.1.self_attn.v_proj.lora_B.weight";
     rewriteTensor(broken.resolve("adapter_model.safetensors"), tensor, 5, Double.NaN);
     AdapterSet set = open(Fixtures.path("adapters/rot90"), broken.toString());
-    ModuleSpec v1 = set.modules().stream().filter(m -> m.key().equals("layers.1.self_attn.v_proj")).findFirst().orElseThrow();
-    FileFormatException e = assertThrows(FileFormatException.class,
-        () -> ModuleAligner.align(v1, true, Concat.OUTPUT, Fixtures.STORE));
+    ModuleSpec v1 =
+        set.modules().stream()
+            .filter(m -> m.key().equals("layers.1.self_attn.v_proj"))
+            .findFirst()
+            .orElseThrow();
+    FileFormatException e =
+        assertThrows(
+            FileFormatException.class,
+            () -> ModuleAligner.align(v1, true, Concat.OUTPUT, Fixtures.STORE));
     assertTrue(e.getMessage().contains(tensor), e.getMessage());
     assertTrue(e.getMessage().contains("NaN"), e.getMessage());
     assertTrue(e.getMessage().contains(broken.toString()), e.getMessage());
@@ -102,7 +129,9 @@ class AdapterSetTest {
   void pickledAdapterIsRefusedPointingAtSafetensors() throws IOException {
     Path pickled = temp.resolve("pickled");
     Files.createDirectories(pickled);
-    Files.copy(Path.of(Fixtures.path("adapters/hflip/adapter_config.json")), pickled.resolve("adapter_config.json"));
+    Files.copy(
+        Path.of(Fixtures.path("adapters/hflip/adapter_config.json")),
+        pickled.resolve("adapter_config.json"));
     Files.write(pickled.resolve("adapter_model.bin"), new byte[] {(byte) 0x80, 2});
     FileFormatException e = assertThrows(FileFormatException.class, () -> open(pickled.toString()));
     assertTrue(e.getMessage().contains("adapter_model.bin"), e.getMessage());
@@ -112,24 +141,51 @@ class AdapterSetTest {
   @Test
   void requestNeedsABaseForModelOutputAndOneScalingPerAdapter() {
     List<String> two = List.of(Fixtures.path("adapters/rot90"), Fixtures.path("adapters/hflip"));
-    InvalidOptionException noBase = assertThrows(InvalidOptionException.class,
-        () -> new MergeRequest(two, MergeMethods.byName("ties"), MergeParameters.defaults(),
-            Concat.OUTPUT, "out", OutputFormat.MODEL, Optional.empty()));
+    InvalidOptionException noBase =
+        assertThrows(
+            InvalidOptionException.class,
+            () ->
+                new MergeRequest(
+                    two,
+                    MergeMethods.byName("ties"),
+                    MergeParameters.defaults(),
+                    Concat.OUTPUT,
+                    "out",
+                    OutputFormat.MODEL,
+                    Optional.empty()));
     assertEquals("--format", noBase.option());
     assertTrue(noBase.getMessage().contains("--base"), noBase.getMessage());
-    InvalidOptionException scaling = assertThrows(InvalidOptionException.class,
-        () -> new MergeRequest(two, MergeMethods.byName("ties"),
-            MergeParameters.defaults().withScaling(List.of(1.0, 0.5, 0.2)),
-            Concat.OUTPUT, "out", OutputFormat.ADAPTER, Optional.empty()));
+    InvalidOptionException scaling =
+        assertThrows(
+            InvalidOptionException.class,
+            () ->
+                new MergeRequest(
+                    two,
+                    MergeMethods.byName("ties"),
+                    MergeParameters.defaults().withScaling(List.of(1.0, 0.5, 0.2)),
+                    Concat.OUTPUT,
+                    "out",
+                    OutputFormat.ADAPTER,
+                    Optional.empty()));
     assertEquals("--scaling", scaling.option());
-    InvalidOptionException twice = assertThrows(InvalidOptionException.class,
-        () -> new MergeRequest(List.of(two.get(0), two.get(0)), MergeMethods.byName("ties"),
-            MergeParameters.defaults(), Concat.OUTPUT, "out", OutputFormat.ADAPTER, Optional.empty()));
+    InvalidOptionException twice =
+        assertThrows(
+            InvalidOptionException.class,
+            () ->
+                new MergeRequest(
+                    List.of(two.get(0), two.get(0)),
+                    MergeMethods.byName("ties"),
+                    MergeParameters.defaults(),
+                    Concat.OUTPUT,
+                    "out",
+                    OutputFormat.ADAPTER,
+                    Optional.empty()));
     assertTrue(twice.getMessage().contains("listed twice"), twice.getMessage());
   }
 
   private AdapterSet open(String... adapters) throws IOException {
-    return AdapterSet.open(Fixtures.STORE, List.of(adapters), LoraAdapter.UnsupportedTensors.REFUSE);
+    return AdapterSet.open(
+        Fixtures.STORE, List.of(adapters), LoraAdapter.UnsupportedTensors.REFUSE);
   }
 
   private interface NameFilter {
@@ -137,7 +193,8 @@ class AdapterSetTest {
   }
 
   /** A copy of a fixture adapter with its config edited and only some tensors kept. */
-  private Path copyAdapter(String task, String name, UnaryOperator<ObjectNode> editConfig, NameFilter keep)
+  private Path copyAdapter(
+      String task, String name, UnaryOperator<ObjectNode> editConfig, NameFilter keep)
       throws IOException {
     Path source = Path.of(Fixtures.path("adapters/" + task));
     Path dir = temp.resolve(name);
@@ -154,8 +211,11 @@ class AdapterSetTest {
       }
     }
     try (SafetensorsReader reader = new SafetensorsReader(input, header);
-        SafetensorsWriter writer = SafetensorsWriter.open(
-            Fixtures.STORE.outputFile(dir.resolve("adapter_model.safetensors").toString()), specs, Map.of())) {
+        SafetensorsWriter writer =
+            SafetensorsWriter.open(
+                Fixtures.STORE.outputFile(dir.resolve("adapter_model.safetensors").toString()),
+                specs,
+                Map.of())) {
       for (TensorSpec spec : specs) {
         writer.writeRaw(spec.name(), reader.readRaw(spec.name()));
       }
@@ -164,7 +224,8 @@ class AdapterSetTest {
   }
 
   /** Sets one float32 element of a tensor in place. */
-  private static void rewriteTensor(Path file, String tensor, int index, double value) throws IOException {
+  private static void rewriteTensor(Path file, String tensor, int index, double value)
+      throws IOException {
     var input = Fixtures.STORE.inputFile(file.toString());
     SafetensorsHeader header = SafetensorsHeader.read(input);
     long at = header.dataOffset() + header.require(tensor).begin() + 4L * index;

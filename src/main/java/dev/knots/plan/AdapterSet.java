@@ -1,4 +1,4 @@
-package dev.knots.job;
+package dev.knots.plan;
 
 import dev.knots.io.FileFormatException;
 import dev.knots.io.FileStore;
@@ -28,8 +28,8 @@ public final class AdapterSet {
   }
 
   /**
-   * Opens every adapter and checks that they can be merged: the same base model, the same
-   * weight orientation, and the same shape wherever two adapt the same module.
+   * Opens every adapter and checks that they can be merged: the same base model, the same weight
+   * orientation, and the same shape wherever two adapt the same module.
    */
   public static AdapterSet open(
       FileStore store, List<String> locations, LoraAdapter.UnsupportedTensors unsupported)
@@ -72,9 +72,15 @@ public final class AdapterSet {
       String base = adapter.config().baseModelNameOrPath();
       if (!Objects.equals(first, base)) {
         throw new FileFormatException(
-            "Cannot merge " + adapter.location() + " with " + adapters.get(0).location()
-                + ": they name different base models (base_model_name_or_path '" + base
-                + "' vs '" + first + "'). Adapters must be fine-tuned from the same base model;"
+            "Cannot merge "
+                + adapter.location()
+                + " with "
+                + adapters.get(0).location()
+                + ": they name different base models (base_model_name_or_path '"
+                + base
+                + "' vs '"
+                + first
+                + "'). Adapters must be fine-tuned from the same base model;"
                 + " if both names denote the same weights, make base_model_name_or_path agree in"
                 + " adapter_config.json.");
       }
@@ -86,7 +92,10 @@ public final class AdapterSet {
     for (LoraAdapter adapter : adapters) {
       if (adapter.config().fanInFanOut() != first) {
         throw new FileFormatException(
-            "Cannot merge " + adapter.location() + " with " + adapters.get(0).location()
+            "Cannot merge "
+                + adapter.location()
+                + " with "
+                + adapters.get(0).location()
                 + ": fan_in_fan_out differs, so they were trained on differently stored weights.");
       }
     }
@@ -112,9 +121,19 @@ public final class AdapterSet {
         LoraModule module = entry.getValue();
         if (module.out() != reference.out() || module.in() != reference.in()) {
           throw new FileFormatException(
-              "Cannot merge module " + key + ": adapter " + entry.getKey() + " adapts a "
-                  + module.out() + " x " + module.in() + " weight but another adapts a "
-                  + reference.out() + " x " + reference.in() + " one. The adapters were not"
+              "Cannot merge module "
+                  + key
+                  + ": adapter "
+                  + entry.getKey()
+                  + " adapts a "
+                  + module.out()
+                  + " x "
+                  + module.in()
+                  + " weight but another adapts a "
+                  + reference.out()
+                  + " x "
+                  + reference.in()
+                  + " one. The adapters were not"
                   + " trained on the same base model architecture.");
         }
       }
