@@ -10,10 +10,14 @@ import dev.knots.merge.MergedVector;
 import dev.knots.merge.ModuleMerge;
 import dev.knots.merge.ModuleVectors;
 import dev.knots.plan.AdapterSet;
-import dev.knots.plan.ModuleSpec;
+import dev.knots.plan.MergePlan;
+import dev.knots.plan.ModulePlan;
+import dev.knots.plan.Planner;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The whole merge in this JVM: align -> statistics -> merge, module by module, with every module's
@@ -25,11 +29,11 @@ public final class LocalMerge {
   private LocalMerge() {}
 
   /** Merges the adapters of {@code request} and returns each module's factors and outcome. */
-  public static List<MergedModule> merge(MergeRequest request, AdapterSet adapters, FileStore store)
+  public static List<MergedModule> merge(MergeRequest request, MergePlan plan, FileStore store)
       throws IOException {
     List<AlignedModule> aligned = new ArrayList<>();
-    for (ModuleSpec spec : adapters.modules()) {
-      aligned.add(ModuleAligner.align(spec, request.method().aligned(), request.concat(), store));
+    for (ModulePlan module : plan.modules()) {
+      aligned.add(ModuleAligner.align(module, request.concat(), store));
     }
     return mergeAligned(request, aligned);
   }
@@ -53,12 +57,31 @@ public final class LocalMerge {
     return merged;
   }
 
-  /** Opens the adapters, merges, writes the outputs the request asks for, and reports. */
-  public static MergeResult run(MergeRequest request, FileStore store) throws IOException {
-    AdapterSet adapters =
-        AdapterSet.open(store, request.adapters(), LoraAdapter.UnsupportedTensors.REFUSE);
-    List<MergedModule> merged = merge(request, adapters, store);
-    MergeOutputs.write(request, adapters, merged, store);
-    return new MergeResult(merged.stream().map(ModuleOutcome::of).toList());
+  /**
+   * Opens the adapters, merges, writes the outputs the request asks for under a staging
+   * directory and commits them (see {@link OutputCommit}); returns the report it wrote.
+   */
+  public static MergeReport run(MergeRequest request, FileStore store, boolean overwrite)
+      throws IOException {
+    Instant started = Instant.now();
+    long t0 = System.nanoTime();
+    OutputCommit commit = OutputCommit.begin(store, request.output(), overwrite);
+    try {
+      AdapterSet adapters =
+          AdapterSet.open(store, request.adapters(), LoraAdapter.UnsupportedTensors.REFUSE);
+      MergePlan plan = Planner.plan(adapters, request.method(), request.concat());
+      List<MergedModule> merged = merge(request, plan, store);
+      MergeOutputs.write(request, adapters, merged, store, commit.staging());
+      Map<String, Double> timings = Map.of("totalSeconds", (System.nanoTime() - t0) / 1e9);
+      MergeReport report =
+          new MergeReport(request, overwrite, plan,
+              new MergeResult(merged.stream().map(ModuleOutcome::of).toList()),
+              Map.of("engine", "local"), timings, 0, 0, 0, started, Instant.now());
+      commit.commit(report.toJson(), MergeReport.FILE_NAME);
+      return report;
+    } catch (IOException | RuntimeException e) {
+      commit.abort();
+      throw e;
+    }
   }
 }

@@ -20,22 +20,23 @@ public final class MergeOutputs {
 
   private MergeOutputs() {}
 
-  /** Where the adapter goes for this request. */
-  public static String adapterDirectory(MergeRequest request, FileStore store) {
-    return request.format() == OutputFormat.BOTH
-        ? store.resolve(request.output(), ADAPTER_DIR)
-        : request.output();
+  /** Where the adapter goes inside the output directory {@code root}. */
+  public static String adapterDirectory(OutputFormat format, String root, FileStore store) {
+    return format == OutputFormat.BOTH ? store.resolve(root, ADAPTER_DIR) : root;
   }
 
-  /** Where the model goes for this request. */
-  public static String modelDirectory(MergeRequest request, FileStore store) {
-    return request.format() == OutputFormat.BOTH
-        ? store.resolve(request.output(), MODEL_DIR)
-        : request.output();
+  /** Where the model goes inside the output directory {@code root}. */
+  public static String modelDirectory(OutputFormat format, String root, FileStore store) {
+    return format == OutputFormat.BOTH ? store.resolve(root, MODEL_DIR) : root;
   }
 
+  /** Writes every output the request asks for under {@code root} (the staging directory). */
   public static void write(
-      MergeRequest request, AdapterSet adapters, List<MergedModule> merged, FileStore store)
+      MergeRequest request,
+      AdapterSet adapters,
+      List<MergedModule> merged,
+      FileStore store,
+      String root)
       throws IOException {
     HfModelFiles base = null;
     if (request.format().writesModel()) {
@@ -43,14 +44,14 @@ public final class MergeOutputs {
       ModelWriter.checkCompatible(base, adapters.modules(), adapters.firstConfig().fanInFanOut());
     }
     if (request.format().writesAdapter()) {
-      String directory = adapterDirectory(request, store);
+      String directory = adapterDirectory(request.format(), root, store);
       store.mkdirs(directory);
       AdapterWriter.to(store, directory)
           .settingsFrom(adapters.firstConfig())
           .write(merged.stream().map(MergeOutputs::loraModule).toList());
     }
     if (base != null) {
-      String directory = modelDirectory(request, store);
+      String directory = modelDirectory(request.format(), root, store);
       store.mkdirs(directory);
       copyModelSideFiles(store, base.location(), directory);
       ModelWriter.write(store, base, directory, merged, adapters.firstConfig().fanInFanOut());
@@ -72,7 +73,7 @@ public final class MergeOutputs {
    * Copies the base directory's other files (config.json, generation and tokenizer files) so the
    * merged model loads with {@code from_pretrained} like the base does.
    */
-  private static void copyModelSideFiles(FileStore store, String baseDirectory, String directory)
+  public static void copyModelSideFiles(FileStore store, String baseDirectory, String directory)
       throws IOException {
     for (String name : store.list(baseDirectory)) {
       if (name.endsWith(".safetensors") || name.equals(HfModelFiles.INDEX_FILE)) {

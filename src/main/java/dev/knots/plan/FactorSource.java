@@ -4,6 +4,7 @@ import dev.knots.io.FileFormatException;
 import dev.knots.io.FileStore;
 import dev.knots.io.safetensors.SafetensorsHeader;
 import dev.knots.io.safetensors.SafetensorsReader;
+import dev.knots.io.safetensors.TensorInfo;
 import dev.knots.knots.LoraFactors;
 import dev.knots.linalg.Matrix;
 import java.io.IOException;
@@ -26,6 +27,11 @@ public record FactorSource(
     int rank,
     double scale)
     implements Serializable {
+
+  /** Bytes the two ranged reads fetch. */
+  public long byteLength() {
+    return header.tensors().stream().mapToLong(TensorInfo::byteLength).sum();
+  }
 
   /** Reads the factors with two ranged reads. */
   public LoraFactors read(FileStore store) throws IOException {

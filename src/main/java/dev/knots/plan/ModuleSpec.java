@@ -29,6 +29,11 @@ public record ModuleSpec(String key, int out, int in, List<FactorSource> factors
     return Optional.ofNullable(factors.get(task));
   }
 
+  /** Bytes of factor data the module's alignment reads, over all adapters. */
+  public long inputBytes() {
+    return factors.stream().mapToLong(f -> f == null ? 0 : f.byteLength()).sum();
+  }
+
   /** The sum of the tasks' ranks, {@code S}: the size of the KnOTS core for this module. */
   public int totalRank() {
     return factors.stream().mapToInt(f -> f == null ? 0 : f.rank()).sum();

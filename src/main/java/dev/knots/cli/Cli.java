@@ -1,0 +1,207 @@
+package dev.knots.cli;
+
+import dev.knots.merge.MergeMethod;
+import dev.knots.merge.MergeMethods;
+import dev.knots.merge.MergeParameters;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.Collectors;
+import scala.collection.immutable.ArraySeq;
+import scala.jdk.javaapi.CollectionConverters;
+import scala.runtime.BoxedUnit;
+import scopt.DefaultOEffectSetup;
+import scopt.OParser;
+import scopt.OParserBuilder;
+import scopt.Read;
+
+/** The command line: the only class that knows scopt. */
+final class Cli {
+  static final String PROGRAM = "knots-merge";
+
+  @SuppressWarnings("unchecked")
+  private static final Read<Double> DOUBLE = (Read<Double>) (Read<?>) Read.doubleRead();
+
+  @SuppressWarnings("unchecked")
+  private static final Read<Long> LONG = (Read<Long>) (Read<?>) Read.longRead();
+
+  private static final Read<String> STRING = Read.stringRead();
+  private static final Read<BoxedUnit> FLAG = Read.unitRead();
+  private static final Read<scala.collection.Seq<String>> STRINGS = Read.seqRead(Read.stringRead());
+
+  @SuppressWarnings("unchecked")
+  private static final Read<scala.collection.Seq<Double>> DOUBLES =
+      Read.seqRead((Read<Double>) (Read<?>) Read.doubleRead());
+
+  private Cli() {}
+
+  /**
+   * Parses {@code args}; returns the command, or empty after printing help (to {@code out}) or an
+   * error with a pointer to {@code --help} (to {@code err}).
+   */
+  static Optional<MergeCommand> parse(String[] args, PrintStream out, PrintStream err) {
+    scala.Option<MergeCommand> parsed =
+        OParser.parse(parser(), seq(args), new MergeCommand(), new Effects(out, err));
+    if (parsed.isEmpty()) {
+      return Optional.empty();
+    }
+    MergeCommand command = parsed.get();
+    if (command.help || !command.merge) {
+      out.println(usage());
+      return Optional.empty();
+    }
+    return Optional.of(command);
+  }
+
+  static String usage() {
+    return OParser.usage(parser(), scopt.RenderingMode.TwoColumns$.MODULE$);
+  }
+
+  private static OParser<?, MergeCommand> parser() {
+    OParserBuilder<MergeCommand> b = OParser.builder();
+    return OParser.sequence(
+        b.programName(PROGRAM),
+        seq(
+            b.head(seq(PROGRAM, "- merge LoRA adapters with KnOTS and classic baselines on Spark")),
+            b.opt("help", FLAG).abbr("h")
+                .action((x, c) -> set(c, () -> c.help = true))
+                .text("print this help and exit"),
+            b.note(""),
+            b.cmd("merge")
+                .action((x, c) -> set(c, () -> c.merge = true))
+                .text("Merge adapters and write a merged adapter and/or model.")
+                .children(seq(mergeOptions(b))),
+            b.note(examples()),
+            b.checkConfig(
+                c -> !c.help && c.merge && (c.method == null || c.output == null || c.adapters.isEmpty())
+                    ? b.failure("merge needs --adapters, --method and --output (see --help)")
+                    : b.success())));
+  }
+
+  @SuppressWarnings("unchecked")
+  private static OParser<?, MergeCommand>[] mergeOptions(OParserBuilder<MergeCommand> b) {
+    List<OParser<?, MergeCommand>> options = new ArrayList<>();
+    options.add(b.opt("adapters", STRINGS).valueName("<uri>,<uri>,...")
+        .action((x, c) -> set(c, () -> c.adapters = new ArrayList<>(CollectionConverters.asJava(x))))
+        .text("adapter directories (PEFT: adapter_config.json + adapter_model.safetensors), in task"
+            + " order; plain paths, file://, hdfs:// or s3a://. Required."));
+    options.add(b.opt("method", STRING).valueName("<name>")
+        .action((x, c) -> set(c, () -> c.method = x))
+        .text("merge method, one of: " + methodList() + ". Required."));
+    options.add(b.opt("top-k", DOUBLE).valueName("<percent>")
+        .action((x, c) -> set(c, () -> c.topK = x))
+        .text("percent of each task's entries kept by magnitude, in (0, 100]; default "
+            + trim(MergeParameters.DEFAULT_TOP_K) + " (keep all). Example: --top-k 20"));
+    options.add(b.opt("scaling", DOUBLES).valueName("<x>[,<x>...]")
+        .action((x, c) -> set(c, () -> c.scaling = new ArrayList<>(CollectionConverters.asJava(x))))
+        .text("scaling coefficient lambda: one for all adapters or one per adapter; default "
+            + trim(MergeParameters.DEFAULT_SCALING) + ". Example: --scaling 0.6"));
+    options.add(b.opt("dare-drop", DOUBLE).valueName("<p>")
+        .action((x, c) -> set(c, () -> { c.dareDrop = x; c.dareDropGiven = true; }))
+        .text("DARE drop rate in [0, 1), for dare-* methods; default "
+            + MergeParameters.DEFAULT_DARE_DROP + ". Example: --dare-drop 0.9"));
+    options.add(b.opt("seed", LONG).valueName("<n>")
+        .action((x, c) -> set(c, () -> c.seed = x))
+        .text("seed of DARE's masks (with the adapter index and module name); default "
+            + MergeParameters.DEFAULT_SEED));
+    options.add(b.opt("scope", STRING).valueName("global|module")
+        .action((x, c) -> set(c, () -> c.scope = x))
+        .text("TIES threshold and majority sign over all modules of a task (global, default,"
+            + " the reference behaviour) or per module"));
+    options.add(b.opt("concat", STRING).valueName("output|input")
+        .action((x, c) -> set(c, () -> c.concat = x))
+        .text("KnOTS stacks the updates side by side across the output dimension (output, default)"
+            + " or their transposes (input)"));
+    options.add(b.opt("output", STRING).valueName("<uri>")
+        .action((x, c) -> set(c, () -> c.output = x))
+        .text("destination directory; complete once it holds _SUCCESS. Required."));
+    options.add(b.opt("format", STRING).valueName("adapter|model|both")
+        .action((x, c) -> set(c, () -> c.format = x))
+        .text("adapter (default): a PEFT LoRA adapter; model: the base model plus the merged"
+            + " update; both: adapter/ and model/ under --output. model and both need --base"));
+    options.add(b.opt("base", STRING).valueName("<uri>")
+        .action((x, c) -> set(c, () -> c.base = x))
+        .text("base model directory (Hugging Face safetensors, single file or shards + index)"));
+    options.add(b.opt("overwrite", FLAG)
+        .action((x, c) -> set(c, () -> c.overwrite = true))
+        .text("replace an existing --output, once the new merge is complete"));
+    options.add(b.opt("dry-run", FLAG)
+        .action((x, c) -> set(c, () -> c.dryRun = true))
+        .text("read the headers, print the plan (modules, shapes, ranks, path per module) and exit"));
+    options.add(b.opt("skip-unsupported", FLAG)
+        .action((x, c) -> set(c, () -> c.skipUnsupported = true))
+        .text("leave out adapter tensors we cannot merge (DoRA magnitudes, LoRA biases, embedding"
+            + " LoRA, modules_to_save) with a warning, instead of refusing the adapter"));
+    return options.toArray(new OParser[0]);
+  }
+
+  private static String examples() {
+    return String.join(
+        System.lineSeparator(),
+        "Examples:",
+        "  knots-merge merge --adapters a/math,a/code,a/chat --method knots-ties --top-k 20 \\",
+        "      --scaling 0.6 --output out/merged",
+        "  scripts/knots-merge --master spark://host:7077 --conf spark.executor.memory=8g merge \\",
+        "      --adapters s3a://models/a1,s3a://models/a2 --method ties --top-k 20 --scaling 0.3 \\",
+        "      --format both --base s3a://models/llama-3-8b --output hdfs://nn/merges/m1",
+        "",
+        "Methods:",
+        MergeMethods.all().stream()
+            .map(m -> String.format("  %-18s %s", m.name(), m.summary()))
+            .collect(Collectors.joining(System.lineSeparator())));
+  }
+
+  private static String methodList() {
+    return MergeMethods.all().stream().map(MergeMethod::name).collect(Collectors.joining(", "));
+  }
+
+  private static String trim(double value) {
+    return value == Math.rint(value) ? Long.toString((long) value) : Double.toString(value);
+  }
+
+  private static MergeCommand set(MergeCommand command, Runnable change) {
+    change.run();
+    return command;
+  }
+
+  @SafeVarargs
+  private static <T> scala.collection.immutable.Seq<T> seq(T... values) {
+    return ArraySeq.unsafeWrapArray(values);
+  }
+
+  /** scopt's output goes to our streams, and --help never calls System.exit. */
+  private static final class Effects extends DefaultOEffectSetup {
+    private final PrintStream out;
+    private final PrintStream err;
+
+    Effects(PrintStream out, PrintStream err) {
+      this.out = out;
+      this.err = err;
+    }
+
+    @Override
+    public void displayToOut(String message) {
+      out.println(message);
+    }
+
+    @Override
+    public void displayToErr(String message) {
+      err.println(message);
+    }
+
+    @Override
+    public void reportError(String message) {
+      err.println("Error: " + message);
+      err.println("Try " + PROGRAM + " --help");
+    }
+
+    @Override
+    public void reportWarning(String message) {
+      err.println("Warning: " + message);
+    }
+
+    @Override
+    public void terminate(scala.util.Either<String, BoxedUnit> exitState) {}
+  }
+}

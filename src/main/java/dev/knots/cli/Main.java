@@ -1,0 +1,118 @@
+package dev.knots.cli;
+
+import dev.knots.io.hadoop.RoutingFileStore;
+import dev.knots.job.MergeReport;
+import dev.knots.job.MergeRequest;
+import dev.knots.job.RunOptions;
+import dev.knots.merge.InvalidOptionException;
+import dev.knots.plan.AdapterSet;
+import dev.knots.plan.MergePlan;
+import dev.knots.plan.Planner;
+import dev.knots.spark.SparkMergeJob;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Supplier;
+import org.apache.spark.sql.SparkSession;
+
+/**
+ * Entry point: {@code spark-submit --class dev.knots.cli.Main knots-merge-all.jar merge ...} or
+ * {@code scripts/knots-merge merge ...}. Exit codes: 0 done, 1 the merge failed, 2 bad usage.
+ */
+public final class Main {
+  private static final long PROCESS_START = System.nanoTime();
+
+  private Main() {}
+
+  public static void main(String[] args) {
+    int code = run(args, System.out, System.err, Main::sparkSession);
+    if (code != 0) {
+      System.exit(code);
+    }
+  }
+
+  /** Runs the command line against {@code spark} (started only when a merge needs it). */
+  static int run(String[] args, PrintStream out, PrintStream err, Supplier<SparkSession> spark) {
+    Optional<MergeCommand> parsed = Cli.parse(args, out, err);
+    if (parsed.isEmpty()) {
+      return helpRequested(args) ? 0 : 2;
+    }
+    MergeCommand command = parsed.get();
+    MergeRequest request;
+    try {
+      request = command.request();
+    } catch (InvalidOptionException e) {
+      err.println("Error: " + e.getMessage());
+      err.println("Try " + Cli.PROGRAM + " --help");
+      return 2;
+    }
+    try {
+      if (command.dryRun) {
+        out.print(dryRun(request, command.runOptions()));
+        return 0;
+      }
+      long sparkStart = System.nanoTime();
+      SparkSession session = spark.get();
+      double sparkSeconds = (System.nanoTime() - sparkStart) / 1e9;
+      MergeReport report =
+          SparkMergeJob.run(session, request, command.runOptions(), sparkSeconds, PROCESS_START);
+      out.println(report.summary());
+      return 0;
+    } catch (IOException | RuntimeException e) {
+      err.println("Error: " + message(e));
+      err.println("Nothing was published at " + request.output() + " (no _SUCCESS).");
+      return 1;
+    }
+  }
+
+  /** The plan, from headers only; no Spark is started. */
+  static String dryRun(MergeRequest request, RunOptions options) throws IOException {
+    RoutingFileStore store =
+        new RoutingFileStore(RoutingFileStore.hadoopConfiguration(sparkProperties()));
+    AdapterSet adapters = AdapterSet.open(store, request.adapters(), options.unsupported());
+    MergePlan plan = Planner.plan(adapters, request.method(), request.concat());
+    StringBuilder text = new StringBuilder(plan.describe());
+    adapters.warnings().forEach(w -> text.append("warning: left out ").append(w).append('\n'));
+    if (store.exists(request.output())) {
+      text.append(options.overwrite()
+          ? "Output " + request.output() + " exists and would be replaced (--overwrite).\n"
+          : "Output " + request.output() + " exists: the merge would be refused without --overwrite.\n");
+    }
+    text.append("Dry run: nothing was read beyond headers and nothing was written.\n");
+    return text.toString();
+  }
+
+  private static Map<String, String> sparkProperties() {
+    Map<String, String> properties = new HashMap<>();
+    System.getProperties().forEach((k, v) -> properties.put(k.toString(), v.toString()));
+    return properties;
+  }
+
+  private static SparkSession sparkSession() {
+    SparkSession.Builder builder = SparkSession.builder().appName(Cli.PROGRAM);
+    if (System.getProperty("spark.master") == null) {
+      builder.master("local[*]");
+    }
+    return builder.getOrCreate();
+  }
+
+  private static boolean helpRequested(String[] args) {
+    for (String arg : args) {
+      if (arg.equals("--help") || arg.equals("-h")) {
+        return true;
+      }
+    }
+    return args.length == 0;
+  }
+
+  /** The message of the first cause that has one, which is the one that says what failed. */
+  private static String message(Throwable e) {
+    Throwable t = e;
+    while (t.getMessage() == null && t.getCause() != null) {
+      t = t.getCause();
+    }
+    return t.getMessage() == null ? t.toString() : t.getMessage();
+  }
+}

@@ -1,0 +1,67 @@
+package dev.knots.cli;
+
+import dev.knots.io.peft.LoraAdapter;
+import dev.knots.job.MergeRequest;
+import dev.knots.job.OutputFormat;
+import dev.knots.job.RunOptions;
+import dev.knots.knots.Concat;
+import dev.knots.merge.InvalidOptionException;
+import dev.knots.merge.MergeMethods;
+import dev.knots.merge.MergeParameters;
+import dev.knots.merge.Scope;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+
+/** The {@code merge} subcommand's options as parsed, before validation. Mutable for the parser. */
+final class MergeCommand {
+  boolean help;
+  boolean merge;
+  List<String> adapters = new ArrayList<>();
+  String method;
+  double topK = MergeParameters.DEFAULT_TOP_K;
+  List<Double> scaling = List.of(MergeParameters.DEFAULT_SCALING);
+  double dareDrop = MergeParameters.DEFAULT_DARE_DROP;
+  boolean dareDropGiven;
+  long seed = MergeParameters.DEFAULT_SEED;
+  String scope = Scope.GLOBAL.optionValue();
+  String concat = "output";
+  String output;
+  String format = OutputFormat.ADAPTER.optionValue();
+  String base;
+  boolean overwrite;
+  boolean dryRun;
+  boolean skipUnsupported;
+
+  /** The validated request; every invalid value fails here, naming its option. */
+  MergeRequest request() {
+    var method = MergeMethods.byName(this.method);
+    if (dareDropGiven && !method.dropsAndRescales()) {
+      throw new InvalidOptionException(
+          "--dare-drop", dareDrop, "only DARE methods drop entries; use dare-ties, dare-linear,"
+              + " knots-dare-ties or knots-dare-linear, or leave --dare-drop out");
+    }
+    MergeParameters parameters =
+        new MergeParameters(topK, scaling, dareDrop, seed, Scope.parse(scope));
+    return new MergeRequest(
+        adapters, method, parameters, concat(), output, OutputFormat.parse(format),
+        Optional.ofNullable(base));
+  }
+
+  RunOptions runOptions() {
+    return new RunOptions(
+        overwrite,
+        skipUnsupported
+            ? LoraAdapter.UnsupportedTensors.SKIP_WITH_WARNING
+            : LoraAdapter.UnsupportedTensors.REFUSE);
+  }
+
+  private Concat concat() {
+    return switch (concat.toLowerCase(Locale.ROOT)) {
+      case "output" -> Concat.OUTPUT;
+      case "input" -> Concat.INPUT;
+      default -> throw new InvalidOptionException("--concat", concat, "must be output or input");
+    };
+  }
+}

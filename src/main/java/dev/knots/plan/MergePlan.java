@@ -1,0 +1,69 @@
+package dev.knots.plan;
+
+import java.util.List;
+import java.util.Locale;
+import java.util.stream.Collectors;
+
+/**
+ * What a merge will do, decided before any tensor is read: the layers (one Spark task each),
+ * their modules, and the path each module takes with the reason. {@code --dry-run} prints it.
+ */
+public record MergePlan(String method, List<String> adapters, String concat, List<LayerPlan> layers) {
+
+  public MergePlan {
+    adapters = List.copyOf(adapters);
+    layers = List.copyOf(layers);
+  }
+
+  public int taskCount() {
+    return adapters.size();
+  }
+
+  public int moduleCount() {
+    return layers.stream().mapToInt(l -> l.modules().size()).sum();
+  }
+
+  public List<ModulePlan> modules() {
+    return layers.stream().flatMap(l -> l.modules().stream()).toList();
+  }
+
+  public long inputBytes() {
+    return layers.stream().mapToLong(LayerPlan::inputBytes).sum();
+  }
+
+  /** The plan as an operator reads it: one line per layer, one per module with its reason. */
+  public String describe() {
+    StringBuilder out = new StringBuilder();
+    out.append(String.format(Locale.ROOT,
+        "Plan: %s over %d adapters, %d modules in %d tasks, concat %s, reading %s of factors%n",
+        method, taskCount(), moduleCount(), layers.size(), concat, bytes(inputBytes())));
+    for (int i = 0; i < adapters.size(); i++) {
+      out.append(String.format(Locale.ROOT, "  adapter %d: %s%n", i, adapters.get(i)));
+    }
+    for (LayerPlan layer : layers) {
+      out.append(String.format(Locale.ROOT, "task %d: %s (%d modules, reads %s)%n",
+          layer.index(), layer.name(), layer.modules().size(), bytes(layer.inputBytes())));
+      for (ModulePlan module : layer.modules()) {
+        ModuleSpec spec = module.spec();
+        String ranks = spec.factors().stream()
+            .map(f -> f == null ? "-" : Integer.toString(f.rank()))
+            .collect(Collectors.joining(","));
+        out.append(String.format(Locale.ROOT, "  %-40s %5d x %-5d ranks %s  %s: %s%n",
+            spec.key(), spec.out(), spec.in(), ranks, module.path().name(), module.reason()));
+      }
+    }
+    return out.toString();
+  }
+
+  /** Bytes in binary units, for people. */
+  public static String bytes(long n) {
+    String[] units = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double value = n;
+    int unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+      value /= 1024;
+      unit++;
+    }
+    return unit == 0 ? n + " B" : String.format(Locale.ROOT, "%.1f %s", value, units[unit]);
+  }
+}

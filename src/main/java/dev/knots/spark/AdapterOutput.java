@@ -1,0 +1,114 @@
+package dev.knots.spark;
+
+import dev.knots.io.FileStore;
+import dev.knots.io.peft.AdapterWriter;
+import dev.knots.io.peft.LoraAdapter;
+import dev.knots.io.peft.LoraShape;
+import dev.knots.io.safetensors.DType;
+import dev.knots.io.safetensors.SafetensorsHeader;
+import dev.knots.io.safetensors.SafetensorsReader;
+import dev.knots.io.safetensors.SafetensorsWriter;
+import dev.knots.io.safetensors.TensorInfo;
+import dev.knots.job.MergeOutputs;
+import dev.knots.job.MergedModule;
+import java.io.IOException;
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.api.java.function.Function;
+import org.apache.spark.api.java.function.VoidFunction;
+
+/**
+ * Writes the merged adapter as PEFT loads it: one {@code adapter_model.safetensors}. Each layer's
+ * task writes its tensors to a part file; one task then concatenates the parts (in name order,
+ * in which every layer's tensors are contiguous) under a single header; the driver writes
+ * {@code adapter_config.json} last. No process ever holds more than one layer's tensors.
+ */
+final class AdapterOutput {
+  static final String PARTS_DIR = "_parts";
+
+  private AdapterOutput() {}
+
+  /** A layer's part file and the shapes of the modules in it. */
+  record Part(String location, List<LoraShape> modules) implements Serializable {}
+
+  static void write(
+      JavaSparkContext jsc,
+      JavaRDD<MergedLayer> merged,
+      FileStore store,
+      String directory,
+      AdapterWriter configWriter)
+      throws IOException {
+    String parts = store.resolve(directory, PARTS_DIR);
+    store.mkdirs(parts);
+    List<Part> written = new ArrayList<>(merged.map(new WritePart(store, parts)).collect());
+    written.sort(Comparator.comparing(p -> p.modules().get(0).key()));
+    String target = store.resolve(directory, LoraAdapter.WEIGHTS_FILE);
+    jsc.parallelize(List.of(target), 1).foreach(new Assemble(store, written));
+    store.deleteRecursively(parts);
+    configWriter.writeConfig(written.stream().flatMap(p -> p.modules().stream()).toList());
+  }
+
+  private static final class WritePart implements Function<MergedLayer, Part> {
+    private static final long serialVersionUID = 1L;
+    private final FileStore store;
+    private final String parts;
+
+    WritePart(FileStore store, String parts) {
+      this.store = store;
+      this.parts = parts;
+    }
+
+    @Override
+    public Part call(MergedLayer layer) throws IOException {
+      String location =
+          store.resolve(parts, String.format(Locale.ROOT, "layer-%05d.safetensors", layer.index()));
+      // A failed earlier attempt may have left a partial part; the retry writes the same bytes.
+      if (store.exists(location)) {
+        store.deleteRecursively(location);
+      }
+      List<MergedModule> modules = layer.modules();
+      AdapterWriter.to(store, parts)
+          .dtype(DType.F32)
+          .writeTensors(store.outputFile(location), modules.stream().map(MergeOutputs::loraModule).toList());
+      return new Part(location, modules.stream().map(m -> MergeOutputs.loraModule(m).shape()).toList());
+    }
+  }
+
+  private static final class Assemble implements VoidFunction<String> {
+    private static final long serialVersionUID = 1L;
+    private final FileStore store;
+    private final List<Part> parts;
+
+    Assemble(FileStore store, List<Part> parts) {
+      this.store = store;
+      this.parts = parts;
+    }
+
+    @Override
+    public void call(String target) throws IOException {
+      if (store.exists(target)) {
+        store.deleteRecursively(target);
+      }
+      List<LoraShape> modules = parts.stream().flatMap(p -> p.modules().stream()).toList();
+      try (SafetensorsWriter out =
+          SafetensorsWriter.open(
+              store.outputFile(target), AdapterWriter.tensorLayout(modules, DType.F32), Map.of())) {
+        for (Part part : parts) {
+          var input = store.inputFile(part.location());
+          SafetensorsHeader header = SafetensorsHeader.read(input);
+          try (SafetensorsReader reader = new SafetensorsReader(input, header)) {
+            for (TensorInfo tensor : header.tensors()) {
+              out.writeRaw(tensor.name(), reader.readRaw(tensor.name()));
+            }
+          }
+        }
+      }
+    }
+  }
+}

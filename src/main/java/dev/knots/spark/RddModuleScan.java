@@ -1,0 +1,55 @@
+package dev.knots.spark;
+
+import dev.knots.merge.Mergeable;
+import dev.knots.merge.ModuleScan;
+import dev.knots.merge.ModuleVectors;
+import java.io.Serializable;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.function.Function2;
+
+/**
+ * Folds the merge's global statistics over the persisted aligned layers: each task folds its
+ * layer's modules into a copy of the zero summary, and Spark merges the task results.
+ */
+final class RddModuleScan implements ModuleScan {
+  private final JavaRDD<AlignedLayer> layers;
+  private final Runnable beforeEachRound;
+
+  RddModuleScan(JavaRDD<AlignedLayer> layers, Runnable beforeEachRound) {
+    this.layers = layers;
+    this.beforeEachRound = beforeEachRound;
+  }
+
+  @Override
+  public <S extends Mergeable<S> & Serializable> S aggregate(S zero, Fold<S> add) {
+    beforeEachRound.run();
+    return layers.aggregate(zero, new FoldLayer<>(add), new MergeSummaries<>());
+  }
+
+  private static final class FoldLayer<S> implements Function2<S, AlignedLayer, S> {
+    private static final long serialVersionUID = 1L;
+    private final Fold<S> add;
+
+    FoldLayer(Fold<S> add) {
+      this.add = add;
+    }
+
+    @Override
+    public S call(S acc, AlignedLayer layer) {
+      S result = acc;
+      for (ModuleVectors module : layer.prepared()) {
+        result = add.apply(result, module);
+      }
+      return result;
+    }
+  }
+
+  private static final class MergeSummaries<S extends Mergeable<S>> implements Function2<S, S, S> {
+    private static final long serialVersionUID = 1L;
+
+    @Override
+    public S call(S a, S b) {
+      return a.merge(b);
+    }
+  }
+}

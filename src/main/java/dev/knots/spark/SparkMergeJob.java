@@ -1,0 +1,228 @@
+package dev.knots.spark;
+
+import dev.knots.io.CountingFileStore;
+import dev.knots.io.FileStore;
+import dev.knots.io.hadoop.RoutingFileStore;
+import dev.knots.io.peft.AdapterWriter;
+import dev.knots.io.safetensors.HfModelFiles;
+import dev.knots.job.MergeOutputs;
+import dev.knots.job.MergeReport;
+import dev.knots.job.MergeRequest;
+import dev.knots.job.MergeResult;
+import dev.knots.job.ModelWriter;
+import dev.knots.job.ModuleOutcome;
+import dev.knots.job.OutputCommit;
+import dev.knots.job.RunOptions;
+import dev.knots.merge.MergeStatistics;
+import dev.knots.plan.AdapterSet;
+import dev.knots.plan.LayerPlan;
+import dev.knots.plan.MergePlan;
+import dev.knots.plan.Planner;
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.UUID;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.storage.StorageLevel;
+import org.apache.spark.util.LongAccumulator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The merge as a Spark job: plan (driver, headers only) -> align (one task per layer, persisted)
+ * -> statistics (reduce of per-module summaries) -> merge (per layer) -> write (executors write
+ * tensor data) -> commit (driver writes config, index, report and {@code _SUCCESS} last).
+ */
+public final class SparkMergeJob {
+  /**
+   * Test seam, a Spark local property: the first attempt of the align task of this layer index
+   * fails, so tests can show that a retried task writes the same bytes.
+   */
+  public static final String FAIL_ONCE_CONF = "knots.test.failFirstAttemptOfLayer";
+
+  private static final Logger LOG = LoggerFactory.getLogger("knots-merge");
+
+  private final JavaSparkContext jsc;
+  private final MergeRequest request;
+  private final RunOptions options;
+  private final String jobGroup = "knots-merge-" + UUID.randomUUID();
+  private final Map<String, Double> timings = new LinkedHashMap<>();
+  private long phaseStart = System.nanoTime();
+
+  private SparkMergeJob(JavaSparkContext jsc, MergeRequest request, RunOptions options) {
+    this.jsc = jsc;
+    this.request = request;
+    this.options = options;
+  }
+
+  /**
+   * Runs the merge on {@code spark} and commits its output.
+   *
+   * @param sparkStartSeconds how long starting Spark took, for the report
+   * @param processStartNanos {@link System#nanoTime()} when the process started its work
+   */
+  public static MergeReport run(
+      SparkSession spark,
+      MergeRequest request,
+      RunOptions options,
+      double sparkStartSeconds,
+      long processStartNanos)
+      throws IOException {
+    SparkMergeJob job =
+        new SparkMergeJob(JavaSparkContext.fromSparkContext(spark.sparkContext()), request, options);
+    job.timings.put("sparkStartSeconds", sparkStartSeconds);
+    return job.run(processStartNanos);
+  }
+
+  private MergeReport run(long processStartNanos) throws IOException {
+    Instant started = Instant.now();
+    LongAccumulator bytesRead = jsc.sc().longAccumulator("knots bytes read");
+    LongAccumulator bytesWritten = jsc.sc().longAccumulator("knots bytes written");
+    FileStore store =
+        new CountingFileStore(
+            new RoutingFileStore(jsc.hadoopConfiguration()), new AccumulatorCounters(bytesRead, bytesWritten));
+    OutputCommit commit = OutputCommit.begin(store, request.output(), options.overwrite());
+    ProgressListener progress = new ProgressListener(jobGroup);
+    jsc.sc().addSparkListener(progress);
+    JavaRDD<AlignedLayer> aligned = null;
+    JavaRDD<MergedLayer> merged = null;
+    try {
+      AdapterSet adapters = AdapterSet.open(store, request.adapters(), options.unsupported());
+      adapters.warnings().forEach(w -> LOG.warn("Left out (--skip-unsupported): {}", w));
+      MergePlan plan = Planner.plan(adapters, request.method(), request.concat());
+      HfModelFiles base = null;
+      if (request.format().writesModel()) {
+        base = HfModelFiles.open(store, request.base().orElseThrow());
+        ModelWriter.checkCompatible(base, adapters.modules(), adapters.firstConfig().fanInFanOut());
+      }
+      LOG.info("Planned {} modules in {} tasks for {} adapters ({}).",
+          plan.moduleCount(), plan.layers().size(), plan.taskCount(), request.method().name());
+      lap("planSeconds");
+
+      int layers = plan.layers().size();
+      describe(String.format(Locale.ROOT, "align %d layers, %d adapters (%s)",
+          layers, plan.taskCount(), request.method().name()));
+      aligned =
+          jsc.parallelize(plan.layers(), layers)
+              .map(new AlignLayer(request.method(), request.parameters(), request.concat(), store,
+                  failFirstAttemptOfLayer()))
+              .persist(StorageLevel.MEMORY_AND_DISK());
+      aligned.count();
+      lap("alignSeconds");
+
+      int[] round = {0};
+      MergeStatistics statistics =
+          MergeStatistics.compute(request.method(), request.parameters(), plan.taskCount(),
+              new RddModuleScan(aligned, () -> describe(String.format(Locale.ROOT,
+                  "statistics round %d over %d layers (top-K thresholds, majority sign)",
+                  ++round[0], layers))));
+      lap("statisticsSeconds");
+
+      describe(String.format(Locale.ROOT, "merge %d layers", layers));
+      merged =
+          aligned
+              .map(new MergeLayer(request.method(), request.parameters(), statistics))
+              .persist(StorageLevel.MEMORY_AND_DISK());
+      List<ModuleOutcome> outcomes = merged.flatMap(new Outcomes()).collect();
+      aligned.unpersist(false);
+      lap("mergeSeconds");
+
+      write(store, commit.staging(), adapters, base, merged);
+      lap("writeSeconds");
+
+      MergeResult result = new MergeResult(outcomes);
+      timings.put("totalSeconds", (System.nanoTime() - processStartNanos) / 1e9);
+      MergeReport report =
+          new MergeReport(request, options.overwrite(), plan, result, engine(), timings,
+              bytesRead.value(), bytesWritten.value(), peakHeapBytes(), started, Instant.now());
+      commit.commit(report.toJson(), MergeReport.FILE_NAME);
+      return report;
+    } catch (IOException | RuntimeException e) {
+      commit.abort();
+      throw e;
+    } finally {
+      jsc.sc().removeSparkListener(progress);
+      if (aligned != null) {
+        aligned.unpersist(false);
+      }
+      if (merged != null) {
+        merged.unpersist(false);
+      }
+      jsc.clearJobGroup();
+    }
+  }
+
+  private void write(
+      FileStore store, String root, AdapterSet adapters, HfModelFiles base, JavaRDD<MergedLayer> merged)
+      throws IOException {
+    if (request.format().writesAdapter()) {
+      describe("write the merged adapter");
+      String directory = MergeOutputs.adapterDirectory(request.format(), root, store);
+      store.mkdirs(directory);
+      AdapterOutput.write(jsc, merged, store, directory,
+          AdapterWriter.to(store, directory).settingsFrom(adapters.firstConfig()));
+    }
+    if (base != null) {
+      describe(String.format(Locale.ROOT, "write the merged model (%d shards)", base.shards().size()));
+      String directory = MergeOutputs.modelDirectory(request.format(), root, store);
+      store.mkdirs(directory);
+      MergeOutputs.copyModelSideFiles(store, base.location(), directory);
+      ModelOutput.write(merged, store, base, directory, adapters.firstConfig().fanInFanOut());
+    }
+  }
+
+  private int failFirstAttemptOfLayer() {
+    String layer = jsc.getLocalProperty(FAIL_ONCE_CONF);
+    return layer == null ? -1 : Integer.parseInt(layer);
+  }
+
+  /** Names the next Spark jobs in the UI and in the progress log. */
+  private void describe(String description) {
+    jsc.setJobGroup(jobGroup, description, false);
+  }
+
+  private void lap(String phase) {
+    long now = System.nanoTime();
+    timings.put(phase, (now - phaseStart) / 1e9);
+    phaseStart = now;
+  }
+
+  private Map<String, String> engine() {
+    Map<String, String> engine = new LinkedHashMap<>();
+    engine.put("engine", "spark");
+    engine.put("sparkVersion", jsc.version());
+    engine.put("master", jsc.master());
+    engine.put("applicationId", jsc.sc().applicationId());
+    engine.put("defaultParallelism", Integer.toString(jsc.defaultParallelism()));
+    return engine;
+  }
+
+  /** The driver JVM's peak heap use (in local mode the executors share this JVM). */
+  private static long peakHeapBytes() {
+    long peak = 0;
+    for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
+      if (pool.getType() == MemoryType.HEAP && pool.getPeakUsage() != null) {
+        peak += pool.getPeakUsage().getUsed();
+      }
+    }
+    return peak;
+  }
+
+  private static final class Outcomes
+      implements org.apache.spark.api.java.function.FlatMapFunction<MergedLayer, ModuleOutcome> {
+    private static final long serialVersionUID = 1L;
+
+    @Override
+    public java.util.Iterator<ModuleOutcome> call(MergedLayer layer) {
+      return layer.modules().stream().map(ModuleOutcome::of).iterator();
+    }
+  }
+}
