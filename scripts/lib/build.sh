@@ -1,0 +1,87 @@
+# shellcheck shell=bash
+# Build helpers shared by scripts/knots-merge and scripts/benchmark (source this file).
+# Everything is built on demand and only when a source file or the pom is newer than the result.
+
+KNOTS_ROOT=${KNOTS_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+KNOTS_JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
+
+knots_die() { echo "knots-merge: $*" >&2; exit 1; }
+
+# True when $1 is missing or older than the pom or, unless $2 is "pom-only", any file under src/main.
+knots_stale() {
+  local sources=("$KNOTS_ROOT/pom.xml")
+  [ "${2:-}" = pom-only ] || sources+=("$KNOTS_ROOT/src/main")
+  [ ! -e "$1" ] || [ -n "$(find "${sources[@]}" -newer "$1" -print -quit)" ]
+}
+
+# Maven output goes to stderr so that functions can print their result on stdout; the sed drops
+# the colour resets Maven 3.8 prints even in batch mode.
+knots_mvn() { (set -o pipefail; cd "$KNOTS_ROOT" && mvn -B -q "$@" 2>&1 | sed 's/\x1b\[0m//g') >&2; }
+
+# target/classes, compiled when stale (the stamp is taken before compiling, so edits made
+# during the build count as newer).
+knots_ensure_classes() {
+  local stamp=$KNOTS_ROOT/target/.classes-stamp
+  knots_stale "$stamp" || return 0
+  echo "knots-merge: compiling (mvn compile)" >&2
+  mkdir -p "$KNOTS_ROOT/target" && touch "$stamp.new"
+  knots_mvn -DskipTests compile || knots_die "Cannot compile the project; see the Maven output above."
+  mv "$stamp.new" "$stamp"
+}
+
+# target/classpath.txt: the runtime classpath *with* the provided Spark jars and without test jars.
+# includeScope=compile gives compile + provided; runtime adds the runtime-only jars. (The
+# property is includeScope; -Dmdep.includeScope is silently ignored and yields the test classpath.)
+knots_ensure_classpath() {
+  local out=$KNOTS_ROOT/target/classpath.txt
+  knots_stale "$out" pom-only || return 0
+  echo "knots-merge: resolving the Spark classpath once (mvn dependency:build-classpath)" >&2
+  mkdir -p "$KNOTS_ROOT/target"
+  local scope
+  for scope in compile runtime; do
+    knots_mvn dependency:build-classpath -DincludeScope=$scope -Dmdep.outputFile="target/classpath-$scope.txt" \
+      || knots_die "Cannot resolve the $scope classpath; run once without -o/offline if jars are missing."
+  done
+  cat "$KNOTS_ROOT"/target/classpath-{compile,runtime}.txt | tr ':' '\n' | awk 'NF && !seen[$0]++' | paste -sd: - \
+    >"$out.new"
+  grep -q 'spark-core_2\.13' "$out.new" || knots_die "Spark is missing from $out.new (expected provided jars)."
+  ! grep -qi 'junit' "$out.new" || knots_die "Test jars leaked into $out.new."
+  mv "$out.new" "$out"
+}
+
+# Prints target/classes plus the runtime classpath, building both when stale.
+knots_local_classpath() {
+  knots_ensure_classes
+  knots_ensure_classpath
+  echo "$KNOTS_ROOT/target/classes:$(cat "$KNOTS_ROOT/target/classpath.txt")"
+}
+
+# Prints the path of the shaded jar, packaging it when missing or stale.
+knots_fat_jar() {
+  local jar
+  jar=$(find "$KNOTS_ROOT/target" -maxdepth 1 -name 'knots-merge-*-all.jar' 2>/dev/null | head -n 1)
+  if [ -z "$jar" ] || knots_stale "$jar"; then
+    echo "knots-merge: building the fat jar (mvn package)" >&2
+    knots_mvn -DskipTests package || knots_die "Cannot build the fat jar; see the Maven output above."
+    jar=$(find "$KNOTS_ROOT/target" -maxdepth 1 -name 'knots-merge-*-all.jar' | head -n 1)
+    [ -n "$jar" ] || knots_die "mvn package made no target/knots-merge-*-all.jar."
+  fi
+  echo "$jar"
+}
+
+# The JVM flags Spark's launcher would give the driver (the pom's spark.jvm.flags, stack.md §2).
+knots_jvm_flags() {
+  local flags
+  flags=$(sed -n 's:.*<spark.jvm.flags>\(.*\)</spark.jvm.flags>.*:\1:p' "$KNOTS_ROOT/pom.xml")
+  [ -n "$flags" ] || knots_die "Cannot find <spark.jvm.flags> in $KNOTS_ROOT/pom.xml."
+  echo "$flags"
+}
+
+# The spark-submit to use, or nothing: $SPARK_HOME/bin/spark-submit first, then the PATH.
+knots_spark_submit() {
+  if [ -n "${SPARK_HOME:-}" ] && [ -x "$SPARK_HOME/bin/spark-submit" ]; then
+    echo "$SPARK_HOME/bin/spark-submit"
+  else
+    command -v spark-submit || true
+  fi
+}
