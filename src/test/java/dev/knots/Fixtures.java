@@ -4,19 +4,32 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.knots.io.InputFile;
 import dev.knots.io.LocalFileStore;
+import dev.knots.io.safetensors.DType;
+import dev.knots.io.safetensors.HfModelFiles;
 import dev.knots.io.safetensors.SafetensorsHeader;
 import dev.knots.io.safetensors.SafetensorsReader;
+import dev.knots.io.safetensors.ShardedModelWriter;
 import dev.knots.io.safetensors.TensorInfo;
+import dev.knots.io.safetensors.TensorSpec;
+import dev.knots.job.MergeRequest;
+import dev.knots.job.OutputFormat;
+import dev.knots.knots.Concat;
+import dev.knots.merge.MergeMethods;
+import dev.knots.merge.MergeParameters;
+import dev.knots.merge.Scope;
 import dev.knots.linalg.Matrix;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URISyntaxException;
 import java.net.URL;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * The real fixture set (a copy of shared/fixtures in src/test/resources/fixtures): eight PEFT LoRA
@@ -92,6 +105,54 @@ public final class Fixtures {
     List<String> adapters = new ArrayList<>();
     config.get("adapters").forEach(a -> adapters.add(path(a.asText())));
     return adapters;
+  }
+
+  /** The merge a fixture config describes, writing a PEFT adapter to {@code output}. */
+  public static MergeRequest request(JsonNode config, String output) {
+    return request(config, output, OutputFormat.ADAPTER, null);
+  }
+
+  /** The merge a fixture config describes, with the given outputs ({@code base} may be null). */
+  public static MergeRequest request(
+      JsonNode config, String output, OutputFormat format, String base) {
+    List<Double> scaling = new ArrayList<>();
+    config.get("scaling").forEach(s -> scaling.add(s.asDouble()));
+    MergeParameters parameters =
+        MergeParameters.defaults()
+            .withTopK(config.get("topk").asDouble())
+            .withScaling(scaling)
+            .withScope(Scope.parse(config.get("topk_scope").asText()));
+    return new MergeRequest(
+        adapters(config),
+        MergeMethods.byName(config.get("method").asText()),
+        parameters,
+        Concat.valueOf(config.get("concat").asText().toUpperCase(Locale.ROOT)),
+        output,
+        format,
+        Optional.ofNullable(base));
+  }
+
+  /**
+   * Writes the fixture base model again into {@code dir} in {@code dtype}, split into shards of
+   * at most {@code maxShardBytes} with an index, plus its config.json.
+   */
+  public static void writeShardedBase(Path dir, DType dtype, long maxShardBytes) throws IOException {
+    HfModelFiles base = HfModelFiles.open(STORE, path("base_model"));
+    List<TensorSpec> specs = new ArrayList<>();
+    for (TensorInfo t : base.shards().get(0).header().tensors()) {
+      specs.add(new TensorSpec(t.name(), dtype, t.shape()));
+    }
+    List<List<TensorSpec>> shards = ShardedModelWriter.planShards(specs, maxShardBytes);
+    Files.createDirectories(dir);
+    Files.copy(Path.of(path("base_model/config.json")), dir.resolve("config.json"));
+    try (ShardedModelWriter writer = ShardedModelWriter.open(STORE, dir.toString(), shards, Map.of());
+        SafetensorsReader reader = base.openReader(base.shards().get(0))) {
+      for (List<TensorSpec> shard : shards) {
+        for (TensorSpec spec : shard) {
+          writer.write(spec.name(), reader.readDoubles(spec.name()));
+        }
+      }
+    }
   }
 
   /** Every tensor of a fixture safetensors file, flattened row-major. */

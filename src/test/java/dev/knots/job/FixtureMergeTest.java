@@ -41,30 +41,11 @@ class FixtureMergeTest {
     return files.stream();
   }
 
-  /** The merge request a fixture config describes. */
-  static MergeRequest request(JsonNode config, String output) {
-    List<Double> scaling = new ArrayList<>();
-    config.get("scaling").forEach(s -> scaling.add(s.asDouble()));
-    MergeParameters parameters =
-        MergeParameters.defaults()
-            .withTopK(config.get("topk").asDouble())
-            .withScaling(scaling)
-            .withScope(Scope.parse(config.get("topk_scope").asText()));
-    return new MergeRequest(
-        Fixtures.adapters(config),
-        MergeMethods.byName(config.get("method").asText()),
-        parameters,
-        Concat.valueOf(config.get("concat").asText().toUpperCase()),
-        output,
-        OutputFormat.ADAPTER,
-        Optional.empty());
-  }
-
   @ParameterizedTest
   @MethodSource("expectedFiles")
   void reproducesTheExpectedMerge(String file) throws IOException {
     JsonNode config = Fixtures.config(file);
-    MergeRequest request = request(config, "unused");
+    MergeRequest request = Fixtures.request(config, "unused");
     AdapterSet adapters =
         AdapterSet.open(Fixtures.STORE, request.adapters(), LoraAdapter.UnsupportedTensors.REFUSE);
     List<MergedModule> merged = LocalMerge.merge(request, adapters, Fixtures.STORE);
@@ -117,7 +98,7 @@ class FixtureMergeTest {
         "knots-ta_topk50_s0.5.safetensors"
       })
   void densePathAgreesWithFactorPath(String file) throws IOException {
-    MergeRequest request = request(Fixtures.config(file), "unused");
+    MergeRequest request = Fixtures.request(Fixtures.config(file), "unused");
     AdapterSet adapters =
         AdapterSet.open(Fixtures.STORE, request.adapters(), LoraAdapter.UnsupportedTensors.REFUSE);
     List<AlignedModule> dense = new ArrayList<>();

@@ -37,8 +37,8 @@ class MergeOutputsTest {
   @Test
   void mergedAdapterReproducesTheMergedUpdateWithPerModuleRanks() throws IOException {
     Path out = temp.resolve("merged");
-    MergeRequest request = FixtureMergeTest.request(Fixtures.config(KNOTS_TIES), out.toString());
-    MergeResult result = LocalMerge.run(request, Fixtures.STORE);
+    MergeRequest request = Fixtures.request(Fixtures.config(KNOTS_TIES), out.toString());
+    MergeResult result = LocalMerge.run(request, Fixtures.STORE, false);
 
     Map<String, Matrix> expected = Fixtures.matrices("expected/" + KNOTS_TIES);
     JsonNode reference =
@@ -70,7 +70,7 @@ class MergeOutputsTest {
     Path out = temp.resolve("model");
     MergeRequest request =
         modelRequest(KNOTS_TIES, Fixtures.path("base_model"), out, OutputFormat.MODEL);
-    LocalMerge.run(request, Fixtures.STORE);
+    LocalMerge.run(request, Fixtures.STORE, false);
 
     assertTrue(Files.exists(out.resolve("config.json")), "config.json copied beside the weights");
     assertFalse(
@@ -101,7 +101,7 @@ class MergeOutputsTest {
     Path baseDir = shardedBf16Base();
     Path out = temp.resolve("both");
     MergeRequest request = modelRequest(KNOTS_TIES, baseDir.toString(), out, OutputFormat.BOTH);
-    LocalMerge.run(request, Fixtures.STORE);
+    LocalMerge.run(request, Fixtures.STORE, false);
 
     assertTrue(Files.exists(out.resolve("adapter/adapter_config.json")));
     HfModelFiles base = HfModelFiles.open(Fixtures.STORE, baseDir.toString());
@@ -133,38 +133,14 @@ class MergeOutputsTest {
 
   private Path shardedBf16Base() throws IOException {
     Path dir = temp.resolve("base-bf16");
-    HfModelFiles base = HfModelFiles.open(Fixtures.STORE, Fixtures.path("base_model"));
-    List<TensorSpec> specs = new ArrayList<>();
-    for (TensorInfo t : base.shards().get(0).header().tensors()) {
-      specs.add(new TensorSpec(t.name(), DType.BF16, t.shape()));
-    }
-    List<List<TensorSpec>> shards = ShardedModelWriter.planShards(specs, 80_000);
-    assertTrue(shards.size() >= 3, "the test wants several shards");
-    Files.createDirectories(dir);
-    Files.copy(Path.of(Fixtures.path("base_model/config.json")), dir.resolve("config.json"));
-    try (ShardedModelWriter writer =
-            ShardedModelWriter.open(Fixtures.STORE, dir.toString(), shards, Map.of());
-        SafetensorsReader reader = base.openReader(base.shards().get(0))) {
-      for (List<TensorSpec> shard : shards) {
-        for (TensorSpec spec : shard) {
-          writer.write(spec.name(), reader.readDoubles(spec.name()));
-        }
-      }
-    }
+    Fixtures.writeShardedBase(dir, DType.BF16, 80_000);
+    assertTrue(HfModelFiles.open(Fixtures.STORE, dir.toString()).shards().size() >= 3,
+        "the test wants several shards");
     return dir;
   }
 
-  private static MergeRequest modelRequest(
-      String file, String base, Path out, OutputFormat format) {
-    MergeRequest adapterRequest = FixtureMergeTest.request(Fixtures.config(file), out.toString());
-    return new MergeRequest(
-        adapterRequest.adapters(),
-        adapterRequest.method(),
-        adapterRequest.parameters(),
-        adapterRequest.concat(),
-        out.toString(),
-        format,
-        Optional.of(base));
+  private static MergeRequest modelRequest(String file, String base, Path out, OutputFormat format) {
+    return Fixtures.request(Fixtures.config(file), out.toString(), format, base);
   }
 
   private static byte[] raw(HfModelFiles model, String name) throws IOException {

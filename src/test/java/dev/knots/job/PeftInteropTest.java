@@ -38,7 +38,7 @@ class PeftInteropTest {
     }
     assumeTrue(PYTHON != null, "KNOTS_PEFT_PYTHON is not set; scripts/test sets it");
     Path out = temp.resolve(file.replace(".safetensors", ""));
-    LocalMerge.run(FixtureMergeTest.request(Fixtures.config(file), out.toString()), Fixtures.STORE);
+    LocalMerge.run(Fixtures.request(Fixtures.config(file), out.toString()), Fixtures.STORE, false);
 
     Process check =
         new ProcessBuilder(

@@ -9,7 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.knots.Fixtures;
-import dev.knots.io.LocalFileStore;
+import dev.knots.io.safetensors.DType;
 import dev.knots.job.LocalMerge;
 import dev.knots.job.MergeReport;
 import dev.knots.job.MergeRequest;
@@ -57,10 +57,7 @@ class SparkMergeJobTest {
   }
 
   static MergeRequest request(String expectedFile, Path output, OutputFormat format, String base) {
-    MergeRequest fixture =
-        dev.knots.job.FixtureMergeTestAccess.request(Fixtures.config(expectedFile), output.toString());
-    return new MergeRequest(fixture.adapters(), fixture.method(), fixture.parameters(),
-        fixture.concat(), output.toString(), format, Optional.ofNullable(base));
+    return Fixtures.request(Fixtures.config(expectedFile), output.toString(), format, base);
   }
 
   @Test
@@ -90,7 +87,7 @@ class SparkMergeJobTest {
   @Test
   void modelOutputFromAShardedBaseMatchesTheSingleProcessMerge() throws IOException {
     Path base = temp.resolve("base");
-    dev.knots.job.FixtureMergeTestAccess.shardedBase(base);
+    Fixtures.writeShardedBase(base, DType.BF16, 80_000);
     Path viaSpark = temp.resolve("spark");
     Path viaCore = temp.resolve("core");
     SparkMergeJob.run(spark, request(KNOTS_TIES, viaSpark, OutputFormat.BOTH, base.toString()),
@@ -151,9 +148,5 @@ class SparkMergeJobTest {
   private static void assertSameFile(Path expected, Path actual, String relative) throws IOException {
     assertArrayEquals(Files.readAllBytes(expected.resolve(relative)),
         Files.readAllBytes(actual.resolve(relative)), relative + " differs");
-  }
-
-  static LocalFileStore store() {
-    return Fixtures.STORE;
   }
 }
