@@ -4,6 +4,7 @@ import java.io.BufferedOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.io.Serializable;
 import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -24,9 +25,12 @@ import java.util.stream.Stream;
 /**
  * {@link FileStore} on the local file system through {@code java.nio}. Locations are plain paths
  * ({@code /data/model}, {@code relative/dir}) or {@code file:} URIs ({@code file:///data/model});
- * {@link #resolve} keeps whichever form the directory had.
+ * {@link #resolve} keeps whichever form the directory had. It holds no state and is
+ * {@link Serializable}.
  */
-public final class LocalFileStore implements FileStore {
+public final class LocalFileStore implements FileStore, Serializable {
+
+  private static final long serialVersionUID = 1L;
 
   private static final int WRITE_BUFFER_BYTES = 1 << 20;
 
