@@ -49,6 +49,11 @@ public final class HadoopFileStore implements FileStore {
     this.conf = Objects.requireNonNull(conf, "conf");
   }
 
+  /** The configuration the file systems are created with; the caller must not change it. */
+  public Configuration configuration() {
+    return conf;
+  }
+
   @Override
   public InputFile inputFile(String location) {
     return new HadoopInputFile(this, location, path(location), -1);
@@ -214,12 +219,25 @@ public final class HadoopFileStore implements FileStore {
     }
   }
 
-  /** The (cached) file system of a path. */
+  /**
+   * The (cached) file system of a path.
+   *
+   * @throws IllegalArgumentException naming the location if Hadoop rejects its URI (no bucket,
+   *     a wrong authority)
+   */
   FileSystem fileSystem(Path path, String action, String location) throws IOException {
     try {
       return path.getFileSystem(conf);
     } catch (IOException e) {
       throw wrap(action, location, e);
+    } catch (IllegalArgumentException e) {
+      String redacted = Locations.redact(location);
+      String hint = redacted.equals(location)
+          ? "Check the URI."
+          : "Remove the credentials from the URI and set them in the Hadoop configuration"
+              + " (for s3a: fs.s3a.access.key and fs.s3a.secret.key, or a credentials provider).";
+      throw new IllegalArgumentException("Cannot " + action + " " + redacted + ": "
+          + Locations.redact(e.getMessage()) + ". " + hint, Redacted.cause(e));
     }
   }
 

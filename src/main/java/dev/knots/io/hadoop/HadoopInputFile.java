@@ -69,6 +69,13 @@ final class HadoopInputFile implements InputFile {
 
   @Override
   public RangeReader open() throws IOException {
+    FileStatus known = status;
+    long end = known != null ? known.getLen() : knownLength;
+    return new Reader(location, openStream(), end);
+  }
+
+  /** The Hadoop stream {@link #open()} reads from. */
+  FSDataInputStream openStream() throws IOException {
     FileSystem fs = store.fileSystem(path, "open", location);
     FileStatus known = status;
     try {
@@ -79,9 +86,7 @@ final class HadoopInputFile implements InputFile {
       } else if (knownLength >= 0) {
         builder.optLong(FS_OPTION_OPENFILE_LENGTH, knownLength);
       }
-      FSDataInputStream in = FutureIO.awaitFuture(builder.build());
-      long end = known != null ? known.getLen() : knownLength;
-      return new Reader(location, in, end);
+      return FutureIO.awaitFuture(builder.build());
     } catch (IOException e) {
       throw HadoopFileStore.wrap("open", location, e);
     }

@@ -36,6 +36,11 @@ final class Redacted {
     return copy;
   }
 
+  /** {@code e} itself, or {@code null} if a message in its cause chain contains user-info. */
+  static RuntimeException cause(RuntimeException e) {
+    return revealsUserInfo(e) ? null : e;
+  }
+
   private static boolean revealsUserInfo(Throwable e) {
     for (Throwable t = e; t != null; t = t.getCause()) {
       String message = t.getMessage();
