@@ -1,17 +1,24 @@
 package dev.knots.io.hadoop;
 
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
 import java.net.URI;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
 import org.apache.hadoop.conf.Configuration;
 import org.gaul.s3proxy.S3Proxy;
 import org.gaul.s3proxy.auth.AuthenticationType;
+import org.gaul.s3proxy.blobstore.BlobStore;
 import org.gaul.s3proxy.nio2blob.TransientNio2BlobStore;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.model.GetObjectRequest;
+import software.amazon.awssdk.services.s3.model.HeadObjectRequest;
 
 /**
  * An in-process, in-memory S3 server (S3Proxy) on 127.0.0.1 with an ephemeral port and one
@@ -24,7 +31,11 @@ import software.amazon.awssdk.services.s3.S3Client;
  * ... new HadoopFileStore(s3.configuration()), s3.uri("models/base") ...
  * }</pre>
  *
- * Every server gets a bucket of its own name, because Hadoop caches file systems by scheme and
+ * <p>The server counts the calls it receives by storage operation ({@link #calls}), which is the
+ * ground truth for tests that count requests: {@code blobMetadata} is a HEAD Object,
+ * {@code getBlob} a GET Object. {@link #calls(String, String)} counts those about one object.
+ *
+ * <p>Every server gets a bucket of its own name, because Hadoop caches file systems by scheme and
  * bucket, not by configuration: a second server with the same bucket name would be reached
  * through the first one's cached client.
  */
@@ -38,12 +49,14 @@ public final class LocalS3 implements AutoCloseable {
   private static final AtomicInteger BUCKETS = new AtomicInteger();
 
   private final S3Proxy proxy;
+  private final Map<String, LongAdder> calls;
   private final String endpoint;
   private final String bucket;
   private final long startMillis;
 
-  private LocalS3(S3Proxy proxy, String bucket, long startMillis) {
+  private LocalS3(S3Proxy proxy, Map<String, LongAdder> calls, String bucket, long startMillis) {
     this.proxy = proxy;
+    this.calls = calls;
     this.endpoint = "http://127.0.0.1:" + proxy.getPort();
     this.bucket = bucket;
     this.startMillis = startMillis;
@@ -52,8 +65,9 @@ public final class LocalS3 implements AutoCloseable {
   /** Starts a server and creates its bucket (about 1-5 s). */
   public static LocalS3 start() throws Exception {
     long t0 = System.nanoTime();
+    Map<String, LongAdder> calls = new ConcurrentHashMap<>();
     S3Proxy proxy = S3Proxy.builder()
-        .blobStore(new TransientNio2BlobStore())
+        .blobStore(counting(new TransientNio2BlobStore(), calls))
         .endpoint(URI.create("http://127.0.0.1:0"))
         .awsAuthentication(AuthenticationType.AWS_V2_OR_V4, ACCESS_KEY, SECRET_KEY)
         .build();
@@ -64,16 +78,90 @@ public final class LocalS3 implements AutoCloseable {
       }
       Thread.sleep(10);
     }
-    String bucket = "test-" + ProcessHandle.current().pid() + "-" + BUCKETS.incrementAndGet();
+    String endpoint = "http://127.0.0.1:" + proxy.getPort();
+    String bucket = createBucket(endpoint, "test");
+    return new LocalS3(proxy, calls, bucket, (System.nanoTime() - t0) / 1_000_000);
+  }
+
+  /**
+   * Creates one more bucket, named {@code prefix} plus a suffix unique in this JVM, and returns
+   * its name. Per-bucket s3a settings ({@code fs.s3a.bucket.NAME.*}) let a test reach the same
+   * server with different options.
+   */
+  public String createBucket(String prefix) {
+    return createBucket(endpoint, prefix);
+  }
+
+  private static String createBucket(String endpoint, String prefix) {
+    String bucket = prefix + "-" + ProcessHandle.current().pid() + "-" + BUCKETS.incrementAndGet();
     try (S3Client client = S3Client.builder()
-        .endpointOverride(URI.create("http://127.0.0.1:" + proxy.getPort()))
+        .endpointOverride(URI.create(endpoint))
         .forcePathStyle(true)
         .region(Region.US_EAST_1)
         .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(ACCESS_KEY, SECRET_KEY)))
         .build()) {
       client.createBucket(b -> b.bucket(bucket));
     }
-    return new LocalS3(proxy, bucket, (System.nanoTime() - t0) / 1_000_000);
+    return bucket;
+  }
+
+  /** The blob store, counting the calls of each method by name. */
+  private static BlobStore counting(BlobStore store, Map<String, LongAdder> calls) {
+    return (BlobStore) Proxy.newProxyInstance(BlobStore.class.getClassLoader(), new Class<?>[] {BlobStore.class},
+        (proxy, method, args) -> {
+          calls.computeIfAbsent(method.getName(), name -> new LongAdder()).increment();
+          String key = keyOf(args);
+          if (key != null) {
+            calls.computeIfAbsent(method.getName() + " " + key, name -> new LongAdder()).increment();
+          }
+          try {
+            return method.invoke(store, args);
+          } catch (InvocationTargetException e) {
+            throw e.getCause();
+          }
+        });
+  }
+
+  /** The object key a blob store call is about, or null. */
+  private static String keyOf(Object[] args) {
+    if (args == null || args.length == 0) {
+      return null;
+    }
+    if (args[0] instanceof HeadObjectRequest head) {
+      return head.bucket() + "/" + head.key();
+    }
+    if (args[0] instanceof GetObjectRequest get) {
+      return get.bucket() + "/" + get.key();
+    }
+    if (args.length >= 2 && args[0] instanceof String bucket && args[1] instanceof String key) {
+      return bucket + "/" + key;
+    }
+    return null;
+  }
+
+  /**
+   * How many times the server's storage was called through the method of this name since the
+   * start, for example {@code "blobMetadata"} (HEAD Object) or {@code "getBlob"} (GET Object).
+   */
+  public long calls(String method) {
+    LongAdder count = calls.get(method);
+    return count == null ? 0 : count.sum();
+  }
+
+  /**
+   * Like {@link #calls(String)}, counting only the calls about one object, given by its s3a URI
+   * ({@code s3a://BUCKET/KEY}).
+   */
+  public long calls(String method, String s3aUri) {
+    String object = s3aUri.startsWith("s3a://") ? s3aUri.substring("s3a://".length()) : s3aUri;
+    return calls(method + " " + object);
+  }
+
+  /** All call counts so far, by method name (for diagnostics). */
+  public Map<String, Long> callCounts() {
+    Map<String, Long> counts = new java.util.TreeMap<>();
+    calls.forEach((name, count) -> counts.put(name, count.sum()));
+    return counts;
   }
 
   /** The bucket's name. */
@@ -89,6 +177,11 @@ public final class LocalS3 implements AutoCloseable {
   /** The s3a URI of a key in the bucket: {@code uri("a/b")} is {@code s3a://BUCKET/a/b}. */
   public String uri(String key) {
     return root() + "/" + (key.startsWith("/") ? key.substring(1) : key);
+  }
+
+  /** The s3a URI of a key in another bucket of this server (see {@link #createBucket}). */
+  public String uri(String bucket, String key) {
+    return "s3a://" + bucket + "/" + (key.startsWith("/") ? key.substring(1) : key);
   }
 
   /** {@code http://127.0.0.1:PORT}. */
