@@ -117,8 +117,9 @@ class S3FileStoreTest extends FileStoreContract {
   /**
    * Hadoop 3.5's default s3a input stream ("analytics", the AWS Analytics Accelerator) is not
    * asked for the status either, but given only a length it issues a HEAD of its own (it wants
-   * the ETag), once per file, as it caches the metadata for later opens. This pins that
-   * behaviour, so a change shows up here.
+   * the ETag), once per file, as it caches the metadata for later opens. So with this stream a
+   * known length saves nothing over one getFileStatus. This pins that behaviour, so a change
+   * shows up here.
    */
   @Test
   void analyticsStreamAddsOneHeadPerFileEvenWithAKnownLength() throws IOException {
@@ -131,6 +132,14 @@ class S3FileStoreTest extends FileStoreContract {
     assertEquals(0, known.fileStatusCalls(), "getFileStatus calls");
     assertEquals(0, known.metadataRequests(), "S3A metadata requests");
     assertEquals(1, known.serverHeads(), "HEAD requests the server saw for two opens (header, tensor)");
+
+    // without a known length: one getFileStatus, whose status (with the ETag) then spares the stream's HEAD
+    String other = writeTensorFile(at("other.safetensors"));
+    before = RequestCounts.now(other);
+    readTensor(store.inputFile(other));
+    RequestCounts unknown = RequestCounts.now(other).minus(before);
+    assertEquals(1, unknown.fileStatusCalls(), "getFileStatus calls");
+    assertEquals(1, unknown.serverHeads(), "HEAD requests the server saw");
   }
 
   private static void readTensor(InputFile input) throws IOException {
