@@ -39,6 +39,7 @@ class ArchitectureTest {
           "io", Set.of(),
           "io.safetensors", Set.of("io"),
           "io.peft", Set.of("io", "io.safetensors"),
+          "io.hadoop", Set.of("io"),
           "plan", Set.of("linalg", "io", "io.safetensors", "io.peft", "knots", "merge"));
 
   @Test

@@ -27,6 +27,29 @@ public interface FileStore {
   boolean exists(String location) throws IOException;
 
   /**
+   * Whether a directory exists at the location; {@code false} if nothing or a file is there. On
+   * object stores a directory is a prefix with objects under it, or an empty directory marker.
+   */
+  boolean isDirectory(String location) throws IOException;
+
+  /**
+   * Moves a file or a directory tree to a location where nothing exists yet, creating the missing
+   * parent directories of {@code to}. Both locations must be on the same file system.
+   *
+   * <p>On local disks and HDFS this is an atomic rename. On S3 (s3a) there is no rename: every
+   * object is copied and then deleted, so it takes time proportional to the bytes moved and a
+   * failure can leave the objects partly at both locations. A commit protocol must therefore not
+   * rely on it for atomicity on S3, but publish a marker file written last. The check that
+   * {@code to} is free and the move are two steps, so a concurrent writer can slip in between.
+   *
+   * @throws java.nio.file.FileAlreadyExistsException naming both locations if something exists at
+   *     {@code to}
+   * @throws java.io.FileNotFoundException naming {@code from} if nothing exists there
+   * @throws IOException naming both locations for any other failure
+   */
+  void rename(String from, String to) throws IOException;
+
+  /**
    * Names (not full locations) of the direct children of a directory, sorted.
    *
    * @throws IOException naming the directory if it does not exist or is not a directory

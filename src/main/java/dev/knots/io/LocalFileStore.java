@@ -2,13 +2,16 @@ package dev.knots.io;
 
 import java.io.BufferedOutputStream;
 import java.io.EOFException;
-import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.io.Serializable;
 import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
 import java.nio.file.Paths;
@@ -22,9 +25,12 @@ import java.util.stream.Stream;
 /**
  * {@link FileStore} on the local file system through {@code java.nio}. Locations are plain paths
  * ({@code /data/model}, {@code relative/dir}) or {@code file:} URIs ({@code file:///data/model});
- * {@link #resolve} keeps whichever form the directory had.
+ * {@link #resolve} keeps whichever form the directory had. It holds no state and is
+ * {@link Serializable}.
  */
-public final class LocalFileStore implements FileStore {
+public final class LocalFileStore implements FileStore, Serializable {
+
+  private static final long serialVersionUID = 1L;
 
   private static final int WRITE_BUFFER_BYTES = 1 << 20;
 
@@ -79,6 +85,35 @@ public final class LocalFileStore implements FileStore {
   }
 
   @Override
+  public boolean isDirectory(String location) {
+    return Files.isDirectory(toPath(location));
+  }
+
+  @Override
+  public void rename(String from, String to) throws IOException {
+    Path source = toPath(from);
+    Path target = toPath(to);
+    if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+      throw Storage.renameTargetExists(from, to);
+    }
+    if (!Files.exists(source, LinkOption.NOFOLLOW_LINKS)) {
+      throw Storage.wrap("rename", from, new NoSuchFileException(from));
+    }
+    try {
+      Path parent = target.toAbsolutePath().getParent();
+      if (parent != null) {
+        Files.createDirectories(parent);
+      }
+      // without REPLACE_EXISTING the move fails rather than replace a target created meanwhile
+      Files.move(source, target);
+    } catch (FileAlreadyExistsException e) {
+      throw Storage.renameTargetExists(from, to);
+    } catch (IOException e) {
+      throw Storage.wrap("rename", from + " to " + to, e);
+    }
+  }
+
+  @Override
   public List<String> list(String directory) throws IOException {
     Path dir = toPath(directory);
     if (Files.exists(dir) && !Files.isDirectory(dir)) {
@@ -127,12 +162,7 @@ public final class LocalFileStore implements FileStore {
 
   @Override
   public String resolve(String directory, String child) {
-    Objects.requireNonNull(child, "child");
-    String dir = directory;
-    while (dir.length() > 1 && dir.endsWith("/")) {
-      dir = dir.substring(0, dir.length() - 1);
-    }
-    return dir.endsWith("/") ? dir + child : dir + "/" + child;
+    return Locations.join(directory, child);
   }
 
   /**
@@ -254,52 +284,6 @@ public final class LocalFileStore implements FileStore {
     public void close() throws IOException {
       try {
         channel.close();
-      } catch (IOException e) {
-        throw Storage.wrap("close", location, e);
-      }
-    }
-  }
-
-  /** Names the file in every write error, once. */
-  private static final class LocatedOutputStream extends FilterOutputStream {
-    private final String location;
-
-    LocatedOutputStream(OutputStream out, String location) {
-      super(out);
-      this.location = location;
-    }
-
-    @Override
-    public void write(int b) throws IOException {
-      try {
-        out.write(b);
-      } catch (IOException e) {
-        throw Storage.wrap("write", location, e);
-      }
-    }
-
-    @Override
-    public void write(byte[] b, int off, int len) throws IOException {
-      try {
-        out.write(b, off, len);
-      } catch (IOException e) {
-        throw Storage.wrap("write", location, e);
-      }
-    }
-
-    @Override
-    public void flush() throws IOException {
-      try {
-        out.flush();
-      } catch (IOException e) {
-        throw Storage.wrap("write", location, e);
-      }
-    }
-
-    @Override
-    public void close() throws IOException {
-      try {
-        out.close();
       } catch (IOException e) {
         throw Storage.wrap("close", location, e);
       }

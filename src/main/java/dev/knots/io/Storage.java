@@ -49,10 +49,19 @@ public final class Storage {
 
   /**
    * Wraps an exception from the underlying storage once, as "Cannot {action} {location}: reason",
-   * keeping {@link EOFException} and {@link FileNotFoundException} recognisable by type.
+   * keeping {@link EOFException} and {@link FileNotFoundException} recognisable by type. The
+   * message is {@linkplain Locations#redact redacted}, so credentials in a URI do not show.
    */
   public static IOException wrap(String action, String location, IOException e) {
-    String prefix = "Cannot " + action + " " + location + ": ";
+    return wrap(action, location, reason(e), e);
+  }
+
+  /**
+   * Like {@link #wrap(String, String, IOException)}, with the reason given by the caller (a
+   * {@link FileStore} that knows its storage's exception types better).
+   */
+  public static IOException wrap(String action, String location, String reason, IOException e) {
+    String prefix = "Cannot " + action + " " + Locations.redact(location) + ": ";
     if (e instanceof NoSuchFileException || e instanceof FileNotFoundException) {
       FileNotFoundException notFound =
           new FileNotFoundException(prefix + "no such file or directory");
@@ -60,11 +69,22 @@ public final class Storage {
       return notFound;
     }
     if (e instanceof EOFException) {
-      EOFException eof = new EOFException(prefix + e.getMessage());
+      EOFException eof = new EOFException(prefix + Locations.redact(e.getMessage()));
       eof.initCause(e);
       return eof;
     }
-    return new IOException(prefix + reason(e), e);
+    return new IOException(prefix + Locations.redact(reason), e);
+  }
+
+  /**
+   * The failure of {@link FileStore#rename} when something exists at the target: a
+   * {@link FileAlreadyExistsException} whose message names both locations.
+   */
+  public static FileAlreadyExistsException renameTargetExists(String from, String to) {
+    String target = Locations.redact(to);
+    return new FileAlreadyExistsException(null, null,
+        "Cannot rename " + Locations.redact(from) + " to " + target + ": " + target
+            + " already exists. Delete it first or choose another name.");
   }
 
   private static String reason(IOException e) {

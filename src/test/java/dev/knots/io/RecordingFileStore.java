@@ -76,6 +76,16 @@ public final class RecordingFileStore implements FileStore {
   }
 
   @Override
+  public boolean isDirectory(String location) throws IOException {
+    return delegate.isDirectory(location);
+  }
+
+  @Override
+  public void rename(String from, String to) throws IOException {
+    delegate.rename(from, to);
+  }
+
+  @Override
   public List<String> list(String directory) throws IOException {
     return delegate.list(directory);
   }

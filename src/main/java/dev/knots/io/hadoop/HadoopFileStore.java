@@ -1,0 +1,289 @@
+package dev.knots.io.hadoop;
+
+import dev.knots.io.FileStore;
+import dev.knots.io.InputFile;
+import dev.knots.io.LocatedOutputStream;
+import dev.knots.io.Locations;
+import dev.knots.io.OutputFile;
+import dev.knots.io.Storage;
+import java.io.BufferedOutputStream;
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.NotDirectoryException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileAlreadyExistsException;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.ParentNotDirectoryException;
+import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.fs.PathIsNotDirectoryException;
+
+/**
+ * {@link FileStore} over Hadoop's {@link FileSystem}, for any URI Hadoop has a file system for:
+ * {@code hdfs://}, {@code s3a://}, {@code file://}, {@code abfs://} and so on. File systems come
+ * from Hadoop's shared cache ({@link Path#getFileSystem}), so they are created once per scheme,
+ * authority and user, and are not closed by this store.
+ *
+ * <p>Reads are positioned reads ({@code FSDataInputStream.readFully(position, ...)}) on files
+ * opened with the random read policy, which on S3 means one ranged GET per read rather than a
+ * stream of the whole object. A file whose length the caller knows is opened without asking the
+ * store for its status. Every message shows locations with their user-info removed
+ * ({@link Locations#redact}).
+ *
+ * <p>On {@code file://} Hadoop's checksummed local file system writes {@code .crc} files beside
+ * each file; {@link RoutingFileStore} sends local locations to {@link dev.knots.io.LocalFileStore}
+ * instead.
+ */
+public final class HadoopFileStore implements FileStore {
+
+  private static final int WRITE_BUFFER_BYTES = 256 * 1024;
+
+  private final Configuration conf;
+
+  /** A store whose file systems are configured by {@code conf} (credentials, endpoints, ...). */
+  public HadoopFileStore(Configuration conf) {
+    this.conf = Objects.requireNonNull(conf, "conf");
+  }
+
+  /** The configuration the file systems are created with; the caller must not change it. */
+  public Configuration configuration() {
+    return conf;
+  }
+
+  @Override
+  public InputFile inputFile(String location) {
+    return new HadoopInputFile(this, location, path(location), -1);
+  }
+
+  @Override
+  public InputFile inputFile(String location, long knownLength) {
+    if (knownLength < 0) {
+      throw new IllegalArgumentException("Cannot use length " + knownLength + " for " + Locations.redact(location));
+    }
+    return new HadoopInputFile(this, location, path(location), knownLength);
+  }
+
+  @Override
+  public OutputFile outputFile(String location) {
+    Path path = path(location);
+    return new OutputFile() {
+      @Override
+      public String location() {
+        return location;
+      }
+
+      @Override
+      public OutputStream create() throws IOException {
+        FileSystem fs = fileSystem(path, "create", location);
+        try {
+          // overwrite=false: fails if the file exists (on S3 with a conditional PUT); parents are created
+          OutputStream raw = fs.create(path, false);
+          return new LocatedOutputStream(new BufferedOutputStream(raw, WRITE_BUFFER_BYTES), location);
+        } catch (IOException e) {
+          throw wrap("create", location, e);
+        }
+      }
+
+      @Override
+      public String toString() {
+        return Locations.redact(location);
+      }
+    };
+  }
+
+  @Override
+  public boolean exists(String location) throws IOException {
+    return status(location, "check", path(location)) != null;
+  }
+
+  @Override
+  public boolean isDirectory(String location) throws IOException {
+    FileStatus status = status(location, "check", path(location));
+    return status != null && status.isDirectory();
+  }
+
+  @Override
+  public List<String> list(String directory) throws IOException {
+    Path path = path(directory);
+    FileSystem fs = fileSystem(path, "list", directory);
+    FileStatus[] children;
+    try {
+      children = fs.listStatus(path);
+    } catch (IOException e) {
+      throw wrap("list", directory, e);
+    }
+    // listing a file returns the file itself
+    if (children.length == 1 && children[0].isFile() && samePath(children[0].getPath(), fs.makeQualified(path))) {
+      throw Storage.wrap("list", directory, new NotDirectoryException(Locations.redact(directory)));
+    }
+    List<String> names = new ArrayList<>(children.length);
+    for (FileStatus child : children) {
+      names.add(child.getPath().getName());
+    }
+    names.sort(null);
+    return names;
+  }
+
+  @Override
+  public void deleteRecursively(String location) throws IOException {
+    Path path = path(location);
+    FileSystem fs = fileSystem(path, "delete", location);
+    try {
+      fs.delete(path, true);
+    } catch (FileNotFoundException e) {
+      // deleted meanwhile: nothing is there, as asked
+    } catch (IOException e) {
+      throw wrap("delete", location, e);
+    }
+  }
+
+  @Override
+  public void mkdirs(String location) throws IOException {
+    Path path = path(location);
+    FileSystem fs = fileSystem(path, "create directory", location);
+    boolean created;
+    try {
+      created = fs.mkdirs(path);
+    } catch (IOException e) {
+      throw wrap("create directory", location, e);
+    }
+    if (!created) {
+      throw new IOException("Cannot create directory " + Locations.redact(location)
+          + ": the file system refused. Check that no file is in the way and the permissions.");
+    }
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Both locations must be on the same Hadoop file system (same scheme and authority). On S3 the
+   * rename copies each object and deletes the source, so it is neither atomic nor fast.
+   */
+  @Override
+  public void rename(String from, String to) throws IOException {
+    String both = from + " to " + to;
+    Path source = path(from);
+    Path target = path(to);
+    FileSystem fs = fileSystem(source, "rename", both);
+    FileSystem targetFs = fileSystem(target, "rename", both);
+    if (!fs.getUri().equals(targetFs.getUri())) {
+      throw new IOException("Cannot rename " + Locations.redact(both) + ": they are on different file systems ("
+          + Locations.redact(fs.getUri().toString()) + ", " + Locations.redact(targetFs.getUri().toString())
+          + "). Copy the data instead.");
+    }
+    if (status(to, "rename", target) != null) {
+      throw Storage.renameTargetExists(from, to);
+    }
+    if (status(from, "rename", source) == null) {
+      throw Storage.wrap("rename", from, new FileNotFoundException(Locations.redact(from)));
+    }
+    boolean renamed;
+    try {
+      Path parent = target.getParent();
+      if (parent != null && !parent.isRoot()) {
+        fs.mkdirs(parent);
+      }
+      renamed = fs.rename(source, target);
+    } catch (FileAlreadyExistsException e) {
+      throw Storage.renameTargetExists(from, to);
+    } catch (IOException e) {
+      throw wrap("rename", both, e);
+    }
+    if (!renamed) {
+      if (status(to, "rename", target) != null) {
+        throw Storage.renameTargetExists(from, to);
+      }
+      throw new IOException("Cannot rename " + Locations.redact(both)
+          + ": the file system refused the rename. Check the permissions on both locations.");
+    }
+  }
+
+  @Override
+  public String resolve(String directory, String child) {
+    return Locations.join(directory, child);
+  }
+
+  /** The status of a location, or {@code null} if nothing is there. */
+  FileStatus status(String location, String action, Path path) throws IOException {
+    FileSystem fs = fileSystem(path, action, location);
+    try {
+      return fs.getFileStatus(path);
+    } catch (FileNotFoundException e) {
+      return null;
+    } catch (IOException e) {
+      throw wrap(action, location, e);
+    }
+  }
+
+  /**
+   * The (cached) file system of a path.
+   *
+   * @throws IllegalArgumentException naming the location if Hadoop rejects its URI (no bucket,
+   *     a wrong authority)
+   */
+  FileSystem fileSystem(Path path, String action, String location) throws IOException {
+    try {
+      return path.getFileSystem(conf);
+    } catch (IOException e) {
+      throw wrap(action, location, e);
+    } catch (IllegalArgumentException e) {
+      String redacted = Locations.redact(location);
+      String hint = redacted.equals(location)
+          ? "Check the URI."
+          : "Remove the credentials from the URI and set them in the Hadoop configuration"
+              + " (for s3a: fs.s3a.access.key and fs.s3a.secret.key, or a credentials provider).";
+      throw new IllegalArgumentException("Cannot " + action + " " + redacted + ": "
+          + Locations.redact(e.getMessage()) + ". " + hint, Redacted.cause(e));
+    }
+  }
+
+  /**
+   * Wraps a Hadoop exception once with the location, naming the reason of the exception types
+   * whose own messages are long or server-side (HDFS adds the client name and stack lines).
+   */
+  static IOException wrap(String action, String location, IOException e) {
+    String reason;
+    if (e instanceof FileAlreadyExistsException || e instanceof java.nio.file.FileAlreadyExistsException) {
+      reason = "it already exists";
+    } else if (e instanceof PathIsNotDirectoryException) {
+      reason = "not a directory";
+    } else if (e instanceof ParentNotDirectoryException) {
+      reason = "a parent is a file, not a directory";
+    } else {
+      reason = firstLine(e);
+    }
+    return Storage.wrap(action, location, reason, Redacted.cause(e));
+  }
+
+  private static String firstLine(IOException e) {
+    String message = e.getMessage();
+    if (message == null || message.isBlank()) {
+      return e.getClass().getSimpleName();
+    }
+    int newline = message.indexOf('\n');
+    return newline < 0 ? message : message.substring(0, newline);
+  }
+
+  private static boolean samePath(Path a, Path b) {
+    return a.toUri().getPath().equals(b.toUri().getPath());
+  }
+
+  /**
+   * The Hadoop path of a location.
+   *
+   * @throws IllegalArgumentException naming the (redacted) location if it is not a valid path or URI
+   */
+  static Path path(String location) {
+    Objects.requireNonNull(location, "location");
+    try {
+      return new Path(location);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("Cannot use " + Locations.redact(location) + " as a Hadoop path: "
+          + Locations.redact(e.getMessage()) + ". Use a URI such as hdfs://namenode:8020/dir or s3a://bucket/dir.");
+    }
+  }
+}
