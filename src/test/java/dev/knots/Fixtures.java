@@ -14,10 +14,10 @@ import dev.knots.io.safetensors.TensorSpec;
 import dev.knots.job.MergeRequest;
 import dev.knots.job.OutputFormat;
 import dev.knots.knots.Concat;
+import dev.knots.linalg.Matrix;
 import dev.knots.merge.MergeMethods;
 import dev.knots.merge.MergeParameters;
 import dev.knots.merge.Scope;
-import dev.knots.linalg.Matrix;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URISyntaxException;
@@ -133,10 +133,11 @@ public final class Fixtures {
   }
 
   /**
-   * Writes the fixture base model again into {@code dir} in {@code dtype}, split into shards of
-   * at most {@code maxShardBytes} with an index, plus its config.json.
+   * Writes the fixture base model again into {@code dir} in {@code dtype}, split into shards of at
+   * most {@code maxShardBytes} with an index, plus its config.json.
    */
-  public static void writeShardedBase(Path dir, DType dtype, long maxShardBytes) throws IOException {
+  public static void writeShardedBase(Path dir, DType dtype, long maxShardBytes)
+      throws IOException {
     HfModelFiles base = HfModelFiles.open(STORE, path("base_model"));
     List<TensorSpec> specs = new ArrayList<>();
     for (TensorInfo t : base.shards().get(0).header().tensors()) {
@@ -145,7 +146,8 @@ public final class Fixtures {
     List<List<TensorSpec>> shards = ShardedModelWriter.planShards(specs, maxShardBytes);
     Files.createDirectories(dir);
     Files.copy(Path.of(path("base_model/config.json")), dir.resolve("config.json"));
-    try (ShardedModelWriter writer = ShardedModelWriter.open(STORE, dir.toString(), shards, Map.of());
+    try (ShardedModelWriter writer =
+            ShardedModelWriter.open(STORE, dir.toString(), shards, Map.of());
         SafetensorsReader reader = base.openReader(base.shards().get(0))) {
       for (List<TensorSpec> shard : shards) {
         for (TensorSpec spec : shard) {

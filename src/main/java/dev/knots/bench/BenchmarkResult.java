@@ -14,18 +14,31 @@ import java.util.Locale;
  * @param spec the synthetic adapter set
  * @param method the merge method
  * @param master the Spark master passed to the launcher, or null for its default
- * @param pageCache null if the page cache was dropped before the read floor and the merge, else why not
+ * @param pageCache null if the page cache was dropped before the read floor and the merge, else why
+ *     not
  * @param command the timed command line
  * @param exitCode the merge's exit status
  * @param wallSeconds the merge's wall time, measured around the launcher process
  * @param read the read floor: every input byte once
- * @param write the write floor: as many bytes as the merge's output holds on disk, written and fsynced
+ * @param write the write floor: as many bytes as the merge's output holds on disk, written and
+ *     fsynced
  * @param report what the job reported
  * @param committed whether the output has {@code _SUCCESS}
  * @param peakRssBytes "Maximum resident set size" from {@code /usr/bin/time -v}, or null
  */
-record BenchmarkResult(Spec spec, String method, String master, String pageCache, List<String> command, int exitCode,
-    double wallSeconds, Timing read, Timing write, MergeReport report, boolean committed, Long peakRssBytes) {
+record BenchmarkResult(
+    Spec spec,
+    String method,
+    String master,
+    String pageCache,
+    List<String> command,
+    int exitCode,
+    double wallSeconds,
+    Timing read,
+    Timing write,
+    MergeReport report,
+    boolean committed,
+    Long peakRssBytes) {
 
   static final double TARGET_RATIO = 1.5;
 
@@ -44,21 +57,50 @@ record BenchmarkResult(Spec spec, String method, String master, String pageCache
     Double ratio = ratio();
     Double spark = report.sparkStartSeconds();
     StringBuilder t = new StringBuilder();
-    t.append(String.format(Locale.ROOT, "KnOTS merge benchmark: %s, %d adapters x %d layers (hidden %d, kv %d, rank %d, %s),"
-        + " master %s\n", method, spec.adapters(), spec.layers(), spec.hidden(), spec.kv(), spec.rank(), spec.dtype(),
-        master == null ? "(launcher default)" : master));
-    row(t, "page cache", pageCache == null ? "dropped before the read floor and before the merge"
-        : "NOT dropped: " + pageCache, "");
+    t.append(
+        String.format(
+            Locale.ROOT,
+            "KnOTS merge benchmark: %s, %d adapters x %d layers (hidden %d, kv %d, rank %d, %s),"
+                + " master %s\n",
+            method,
+            spec.adapters(),
+            spec.layers(),
+            spec.hidden(),
+            spec.kv(),
+            spec.rank(),
+            spec.dtype(),
+            master == null ? "(launcher default)" : master));
+    row(
+        t,
+        "page cache",
+        pageCache == null
+            ? "dropped before the read floor and before the merge"
+            : "NOT dropped: " + pageCache,
+        "");
     row(t, "exit status", exitCode + (committed ? ", _SUCCESS written" : ", no _SUCCESS"), "");
     row(t, "wall time", seconds(wallSeconds), "launcher start to exit");
     row(t, "Spark start", seconds(spark), "merge_report.json");
     row(t, "job total", seconds(report.totalSeconds()), "merge_report.json: main to commit");
     row(t, "I/O floor, read", seconds(read.seconds()), bytes(read.bytes()) + rate(read));
-    row(t, "I/O floor, write", seconds(write.seconds()), bytes(write.bytes()) + rate(write) + ", incl. fsync");
+    row(
+        t,
+        "I/O floor, write",
+        seconds(write.seconds()),
+        bytes(write.bytes()) + rate(write) + ", incl. fsync");
     row(t, "I/O floor, total", seconds(ioFloorSeconds()), "");
-    row(t, "floor", seconds(spark == null ? null : spark + ioFloorSeconds()), "Spark start + I/O floor");
-    row(t, "ratio wall / floor", ratio == null ? "n/a" : String.format(Locale.ROOT, "%.2f", ratio),
-        String.format(Locale.ROOT, "target %.1f: %s", TARGET_RATIO,
+    row(
+        t,
+        "floor",
+        seconds(spark == null ? null : spark + ioFloorSeconds()),
+        "Spark start + I/O floor");
+    row(
+        t,
+        "ratio wall / floor",
+        ratio == null ? "n/a" : String.format(Locale.ROOT, "%.2f", ratio),
+        String.format(
+            Locale.ROOT,
+            "target %.1f: %s",
+            TARGET_RATIO,
             ratio == null ? "unknown" : ratio <= TARGET_RATIO ? "met" : "MISSED"));
     row(t, "bytes read", bytes(report.bytesRead()), "merge_report.json");
     row(t, "bytes written", bytes(report.bytesWritten()), "merge_report.json");
@@ -94,7 +136,8 @@ record BenchmarkResult(Spec spec, String method, String master, String pageCache
   }
 
   private static void row(StringBuilder t, String name, String value, String note) {
-    t.append(String.format(Locale.ROOT, "  %-20s %12s   %s", name, value, note).stripTrailing()).append('\n');
+    t.append(String.format(Locale.ROOT, "  %-20s %12s   %s", name, value, note).stripTrailing())
+        .append('\n');
   }
 
   private static String seconds(Double s) {
@@ -105,12 +148,14 @@ record BenchmarkResult(Spec spec, String method, String master, String pageCache
     if (b == null) {
       return "n/a";
     }
-    return b >= 1L << 30 ? String.format(Locale.ROOT, "%.2f GiB", b / (double) (1L << 30))
+    return b >= 1L << 30
+        ? String.format(Locale.ROOT, "%.2f GiB", b / (double) (1L << 30))
         : String.format(Locale.ROOT, "%.1f MiB", b / (double) (1L << 20));
   }
 
   private static String rate(Timing t) {
-    return t.seconds() > 0 ? String.format(Locale.ROOT, " at %.0f MiB/s", t.bytes() / (double) (1 << 20) / t.seconds())
+    return t.seconds() > 0
+        ? String.format(Locale.ROOT, " at %.0f MiB/s", t.bytes() / (double) (1 << 20) / t.seconds())
         : "";
   }
 }

@@ -38,7 +38,12 @@ final class IoFloor {
       Files.writeString(DROP_CACHES, "3\n");
       return null;
     } catch (IOException | SecurityException e) {
-      return "cannot write " + DROP_CACHES + " (" + e.getClass().getSimpleName() + ": " + e.getMessage()
+      return "cannot write "
+          + DROP_CACHES
+          + " ("
+          + e.getClass().getSimpleName()
+          + ": "
+          + e.getMessage()
           + "); run as root to measure cold reads";
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -65,8 +70,8 @@ final class IoFloor {
   }
 
   /**
-   * Writes {@code bytes} bytes (not all zero, so no file system can skip them) to a new
-   * {@code file}, fsyncs it, and deletes it; the time covers the writes and the fsync.
+   * Writes {@code bytes} bytes (not all zero, so no file system can skip them) to a new {@code
+   * file}, fsyncs it, and deletes it; the time covers the writes and the fsync.
    */
   static Timing writeAndSync(Path file, long bytes) throws IOException {
     ByteBuffer buffer = ByteBuffer.allocateDirect(BUFFER_BYTES);
@@ -75,7 +80,8 @@ final class IoFloor {
     }
     long start = System.nanoTime();
     long elapsed;
-    try (FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+    try (FileChannel out =
+        FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
       long left = bytes;
       while (left > 0) {
         buffer.clear().limit((int) Math.min(BUFFER_BYTES, left));

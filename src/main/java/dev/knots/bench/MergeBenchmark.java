@@ -25,9 +25,11 @@ import java.util.stream.Stream;
  */
 public final class MergeBenchmark {
 
-  static final String USAGE = "Usage: scripts/benchmark [options]; the options are described at the top of that script.";
+  static final String USAGE =
+      "Usage: scripts/benchmark [options]; the options are described at the top of that script.";
 
-  private static final Pattern MAX_RSS = Pattern.compile("Maximum resident set size \\(kbytes\\): (\\d+)");
+  private static final Pattern MAX_RSS =
+      Pattern.compile("Maximum resident set size \\(kbytes\\): (\\d+)");
   private static final Path GNU_TIME = Path.of("/usr/bin/time");
 
   private MergeBenchmark() {}
@@ -51,8 +53,12 @@ public final class MergeBenchmark {
     System.out.print(result.table());
     System.out.println("  result JSON          " + json);
     if (result.exitCode() != 0 || !result.committed()) {
-      System.err.println("benchmark: the merge failed (exit " + result.exitCode() + "); its output is in "
-          + o.work.resolve("merge.log") + ". Last lines:");
+      System.err.println(
+          "benchmark: the merge failed (exit "
+              + result.exitCode()
+              + "); its output is in "
+              + o.work.resolve("merge.log")
+              + ". Last lines:");
       try (Stream<String> lines = Files.lines(o.work.resolve("merge.log"))) {
         List<String> all = lines.toList();
         all.subList(Math.max(0, all.size() - 30), all.size()).forEach(System.err::println);
@@ -66,10 +72,14 @@ public final class MergeBenchmark {
     Path set = o.work.resolve("adapters");
     boolean withBase = o.format != null && !o.format.equals("adapter");
     if (o.skipGenerate && !SyntheticAdapters.isComplete(store, set.toString(), o.spec, withBase)) {
-      throw new IllegalStateException("Cannot use --skip-generate: " + set + " holds no complete set with this spec."
-          + " Run once without --skip-generate.");
+      throw new IllegalStateException(
+          "Cannot use --skip-generate: "
+              + set
+              + " holds no complete set with this spec."
+              + " Run once without --skip-generate.");
     }
-    List<String> adapters = SyntheticAdapters.ensureSet(store, set.toString(), o.spec, withBase, false);
+    List<String> adapters =
+        SyntheticAdapters.ensureSet(store, set.toString(), o.spec, withBase, false);
     List<Path> inputs = new ArrayList<>();
     for (String adapter : adapters) {
       inputs.addAll(files(Path.of(adapter)));
@@ -97,18 +107,33 @@ public final class MergeBenchmark {
     timed.addAll(command);
     log("merge: %s (log: %s)", String.join(" ", command), o.work.resolve("merge.log"));
     long start = System.nanoTime();
-    Process merge = new ProcessBuilder(timed).redirectErrorStream(true)
-        .redirectOutput(o.work.resolve("merge.log").toFile()).start();
+    Process merge =
+        new ProcessBuilder(timed)
+            .redirectErrorStream(true)
+            .redirectOutput(o.work.resolve("merge.log").toFile())
+            .start();
     int exit = merge.waitFor();
     double wall = (System.nanoTime() - start) / 1e9;
 
     Path reportFile = output.resolve(MergeReport.FILE);
-    MergeReport report = Files.exists(reportFile) ? MergeReport.read(reportFile) : MergeReport.none();
+    MergeReport report =
+        Files.exists(reportFile) ? MergeReport.read(reportFile) : MergeReport.none();
     long onDisk = Files.isDirectory(output) ? sizeOf(files(output)) : 0;
     log("write floor: %s", BenchmarkResult.bytes(onDisk));
     Timing write = IoFloor.writeAndSync(o.work.resolve("write-floor.tmp"), onDisk);
-    return new BenchmarkResult(o.spec, o.method, o.master, pageCache, command, exit, wall, read, write, report,
-        Files.exists(output.resolve("_SUCCESS")), peakRss(timeFile));
+    return new BenchmarkResult(
+        o.spec,
+        o.method,
+        o.master,
+        pageCache,
+        command,
+        exit,
+        wall,
+        read,
+        write,
+        report,
+        Files.exists(output.resolve("_SUCCESS")),
+        peakRss(timeFile));
   }
 
   static List<String> command(Options o, List<String> adapters, Path output) {
@@ -116,12 +141,27 @@ public final class MergeBenchmark {
     if (o.master != null) {
       c.addAll(List.of("--master", o.master));
     }
-    c.addAll(List.of("merge", "--adapters", String.join(",", adapters), "--method", o.method,
-        "--top-k", o.topK, "--scaling", o.scaling, "--output", output.toString(), "--overwrite"));
+    c.addAll(
+        List.of(
+            "merge",
+            "--adapters",
+            String.join(",", adapters),
+            "--method",
+            o.method,
+            "--top-k",
+            o.topK,
+            "--scaling",
+            o.scaling,
+            "--output",
+            output.toString(),
+            "--overwrite"));
     if (o.format != null) {
       c.addAll(List.of("--format", o.format));
       if (!o.format.equals("adapter")) {
-        c.addAll(List.of("--base", o.work.resolve("adapters").resolve(SyntheticAdapters.BASE_DIR).toString()));
+        c.addAll(
+            List.of(
+                "--base",
+                o.work.resolve("adapters").resolve(SyntheticAdapters.BASE_DIR).toString()));
       }
     }
     return c;
@@ -202,8 +242,12 @@ public final class MergeBenchmark {
         }
       }
       o.spec = SyntheticAdapters.Options.parse(generator.toArray(String[]::new)).spec;
-      o.work = (o.work != null ? o.work : o.root.resolve("target/bench")).toAbsolutePath().normalize();
-      o.launcher = o.launcher != null ? o.launcher : o.root.resolve("scripts/knots-merge").toAbsolutePath().normalize();
+      o.work =
+          (o.work != null ? o.work : o.root.resolve("target/bench")).toAbsolutePath().normalize();
+      o.launcher =
+          o.launcher != null
+              ? o.launcher
+              : o.root.resolve("scripts/knots-merge").toAbsolutePath().normalize();
       return o;
     }
 

@@ -17,7 +17,11 @@ import java.nio.file.Path;
  * @param bytesWritten {@code bytes.written}
  * @param driverPeakHeapBytes {@code memory.driverPeakHeapBytes}
  */
-record MergeReport(Double sparkStartSeconds, Double totalSeconds, Long bytesRead, Long bytesWritten,
+record MergeReport(
+    Double sparkStartSeconds,
+    Double totalSeconds,
+    Long bytesRead,
+    Long bytesWritten,
     Long driverPeakHeapBytes) {
 
   static final String FILE = "merge_report.json";

@@ -23,16 +23,17 @@ import java.util.SplittableRandom;
  * Writes synthetic PEFT LoRA adapters shaped like the attention of a Llama model, for benchmarks
  * and tests; optionally a matching synthetic base model.
  *
- * <p>Each adapter directory holds {@code adapter_model.safetensors} with, for every layer
- * {@code i} and module {@code m} of q/k/v/o_proj, {@code base_model.model.model.layers.<i>.self_attn.<m>.lora_A.weight}
- * ({@code rank x in}) and {@code .lora_B.weight} ({@code out x rank}), and then
- * {@code adapter_config.json} as PEFT 0.21 writes it for a causal LM. q/o_proj are
- * {@code hidden x hidden}, k/v_proj {@code kv x hidden} (grouped-query attention).
+ * <p>Each adapter directory holds {@code adapter_model.safetensors} with, for every layer {@code i}
+ * and module {@code m} of q/k/v/o_proj, {@code
+ * base_model.model.model.layers.<i>.self_attn.<m>.lora_A.weight} ({@code rank x in}) and {@code
+ * .lora_B.weight} ({@code out x rank}), and then {@code adapter_config.json} as PEFT 0.21 writes it
+ * for a causal LM. q/o_proj are {@code hidden x hidden}, k/v_proj {@code kv x hidden}
+ * (grouped-query attention).
  *
- * <p>Values are Gaussian with plausible trained-LoRA magnitudes: A has standard deviation
- * {@code 1/sqrt(in)} (PEFT initialises A uniformly at about that scale), B has 0.01 (B starts at
- * zero and stays small). Every tensor has its own stream seeded from (seed, adapter, module key,
- * factor) only, so the bytes do not depend on write order: same spec, identical files.
+ * <p>Values are Gaussian with plausible trained-LoRA magnitudes: A has standard deviation {@code
+ * 1/sqrt(in)} (PEFT initialises A uniformly at about that scale), B has 0.01 (B starts at zero and
+ * stays small). Every tensor has its own stream seeded from (seed, adapter, module key, factor)
+ * only, so the bytes do not depend on write order: same spec, identical files.
  *
  * <p>The set's root gets {@code synthetic.json} (the spec) last, so a complete set can be
  * recognised and reused.
@@ -64,23 +65,49 @@ public final class SyntheticAdapters {
    * @param dtype element type of the factors: F32 or BF16
    * @param seed seed of all values
    */
-  public record Spec(int adapters, int layers, int hidden, int kv, int rank, double alpha, DType dtype, long seed) {
+  public record Spec(
+      int adapters,
+      int layers,
+      int hidden,
+      int kv,
+      int rank,
+      double alpha,
+      DType dtype,
+      long seed) {
 
     public Spec {
       if (adapters < 1 || layers < 1 || hidden < 1 || kv < 1 || rank < 1) {
-        throw new IllegalArgumentException("Cannot generate adapters with adapters=" + adapters + ", layers=" + layers
-            + ", hidden=" + hidden + ", kv=" + kv + ", rank=" + rank + ": all must be positive.");
+        throw new IllegalArgumentException(
+            "Cannot generate adapters with adapters="
+                + adapters
+                + ", layers="
+                + layers
+                + ", hidden="
+                + hidden
+                + ", kv="
+                + kv
+                + ", rank="
+                + rank
+                + ": all must be positive.");
       }
       if (rank > Math.min(hidden, kv)) {
-        throw new IllegalArgumentException("Cannot generate adapters of rank " + rank + " for modules of width "
-            + Math.min(hidden, kv) + ": the rank must not exceed the smaller side.");
+        throw new IllegalArgumentException(
+            "Cannot generate adapters of rank "
+                + rank
+                + " for modules of width "
+                + Math.min(hidden, kv)
+                + ": the rank must not exceed the smaller side.");
       }
       if (dtype != DType.F32 && dtype != DType.BF16) {
-        throw new IllegalArgumentException("Cannot generate adapters as " + dtype + ": use F32 or BF16.");
+        throw new IllegalArgumentException(
+            "Cannot generate adapters as " + dtype + ": use F32 or BF16.");
       }
     }
 
-    /** Llama-3-8B attention: 6 adapters, 32 layers, hidden 4096, kv 1024, rank 16, alpha 32, float32, seed 1. */
+    /**
+     * Llama-3-8B attention: 6 adapters, 32 layers, hidden 4096, kv 1024, rank 16, alpha 32,
+     * float32, seed 1.
+     */
     public static Spec llama3_8b() {
       return new Spec(6, 32, 4096, 1024, 16, 32, DType.F32, 1);
     }
@@ -101,8 +128,14 @@ public final class SyntheticAdapters {
 
     ObjectNode toJson() {
       ObjectNode json = Json.object();
-      json.put("adapters", adapters).put("layers", layers).put("hidden", hidden).put("kv", kv).put("rank", rank)
-          .put("alpha", alpha).put("dtype", dtype.name()).put("seed", seed);
+      json.put("adapters", adapters)
+          .put("layers", layers)
+          .put("hidden", hidden)
+          .put("kv", kv)
+          .put("rank", rank)
+          .put("alpha", alpha)
+          .put("dtype", dtype.name())
+          .put("seed", seed);
       return json;
     }
   }
@@ -122,26 +155,33 @@ public final class SyntheticAdapters {
     for (int layer = 0; layer < spec.layers(); layer++) {
       for (String m : MODULES) {
         boolean narrow = m.equals("k_proj") || m.equals("v_proj");
-        modules.add(new Module("model.layers." + layer + ".self_attn." + m, narrow ? spec.kv() : spec.hidden(),
-            spec.hidden()));
+        modules.add(
+            new Module(
+                "model.layers." + layer + ".self_attn." + m,
+                narrow ? spec.kv() : spec.hidden(),
+                spec.hidden()));
       }
     }
     return modules;
   }
 
-  /** The directory name of adapter {@code index} (0-based): {@code adapter-00}, {@code adapter-01}, ... */
+  /**
+   * The directory name of adapter {@code index} (0-based): {@code adapter-00}, {@code adapter-01},
+   * ...
+   */
   public static String adapterName(int index) {
     return String.format("adapter-%02d", index);
   }
 
   /**
-   * The values of one factor before rounding to the spec's dtype, row-major: A is
-   * {@code rank x in} with standard deviation {@code 1/sqrt(in)}, B is {@code out x rank} with 0.01.
+   * The values of one factor before rounding to the spec's dtype, row-major: A is {@code rank x in}
+   * with standard deviation {@code 1/sqrt(in)}, B is {@code out x rank} with 0.01.
    *
    * @param factor 'A' or 'B'
    */
   public static double[] factor(Spec spec, int adapter, Module module, char factor) {
-    SplittableRandom random = new SplittableRandom(streamSeed(spec.seed(), adapter, module.key(), factor));
+    SplittableRandom random =
+        new SplittableRandom(streamSeed(spec.seed(), adapter, module.key(), factor));
     boolean isA = factor == 'A';
     double std = isA ? 1 / Math.sqrt(module.in()) : B_STD;
     double[] values = new double[spec.rank() * (isA ? module.in() : module.out())];
@@ -158,8 +198,8 @@ public final class SyntheticAdapters {
    * @return the adapter directories, in order
    * @throws IOException naming the file if one exists already or cannot be written
    */
-  public static List<String> writeSet(FileStore store, String directory, Spec spec, boolean withBaseModel)
-      throws IOException {
+  public static List<String> writeSet(
+      FileStore store, String directory, Spec spec, boolean withBaseModel) throws IOException {
     List<String> adapters = new ArrayList<>();
     for (int i = 0; i < spec.adapters(); i++) {
       String dir = store.resolve(directory, adapterName(i));
@@ -176,11 +216,11 @@ public final class SyntheticAdapters {
   }
 
   /**
-   * Whether {@code directory} holds a complete set written by {@link #writeSet} with this spec
-   * (and a base model, if {@code withBaseModel}).
+   * Whether {@code directory} holds a complete set written by {@link #writeSet} with this spec (and
+   * a base model, if {@code withBaseModel}).
    */
-  public static boolean isComplete(FileStore store, String directory, Spec spec, boolean withBaseModel)
-      throws IOException {
+  public static boolean isComplete(
+      FileStore store, String directory, Spec spec, boolean withBaseModel) throws IOException {
     String marker = store.resolve(directory, MARKER_FILE);
     if (!store.exists(marker)) {
       return false;
@@ -194,7 +234,8 @@ public final class SyntheticAdapters {
   }
 
   /** Writes adapter {@code index} of {@code spec} into {@code directory}: weights, then config. */
-  public static void writeAdapter(FileStore store, String directory, Spec spec, int index) throws IOException {
+  public static void writeAdapter(FileStore store, String directory, Spec spec, int index)
+      throws IOException {
     List<Module> modules = modules(spec);
     List<TensorSpec> layout = new ArrayList<>();
     for (Module m : modules) {
@@ -204,18 +245,23 @@ public final class SyntheticAdapters {
     // safetensors' save_file orders tensors by name; so do we
     layout.sort(Comparator.comparing(TensorSpec::name));
     Map<String, Module> byTensor = new HashMap<>();
-    modules.forEach(m -> {
-      byTensor.put(tensorName(m, 'A'), m);
-      byTensor.put(tensorName(m, 'B'), m);
-    });
-    try (SafetensorsWriter writer = SafetensorsWriter.open(
-        store.outputFile(store.resolve(directory, LoraAdapter.WEIGHTS_FILE)), layout, Map.of())) {
+    modules.forEach(
+        m -> {
+          byTensor.put(tensorName(m, 'A'), m);
+          byTensor.put(tensorName(m, 'B'), m);
+        });
+    try (SafetensorsWriter writer =
+        SafetensorsWriter.open(
+            store.outputFile(store.resolve(directory, LoraAdapter.WEIGHTS_FILE)),
+            layout,
+            Map.of())) {
       for (TensorSpec tensor : layout) {
         char factor = tensor.name().endsWith(".lora_A.weight") ? 'A' : 'B';
         writer.write(tensor.name(), factor(spec, index, byTensor.get(tensor.name()), factor));
       }
     }
-    Storage.writeAll(store.outputFile(store.resolve(directory, LoraAdapter.CONFIG_FILE)),
+    Storage.writeAll(
+        store.outputFile(store.resolve(directory, LoraAdapter.CONFIG_FILE)),
         Json.pretty(adapterConfig(spec)));
   }
 
@@ -224,7 +270,9 @@ public final class SyntheticAdapters {
     return LoraAdapter.KEY_PREFIX + module.key() + ".lora_" + factor + ".weight";
   }
 
-  /** {@code adapter_config.json} with the keys and defaults PEFT 0.21 writes for a causal-LM LoRA. */
+  /**
+   * {@code adapter_config.json} with the keys and defaults PEFT 0.21 writes for a causal-LM LoRA.
+   */
   static ObjectNode adapterConfig(Spec spec) {
     ObjectNode c = Json.object();
     c.putNull("alora_invocation_tokens");
@@ -271,7 +319,10 @@ public final class SyntheticAdapters {
     return c;
   }
 
-  /** A seed for one tensor's stream, from (seed, adapter, name, factor) through SplitMix64 finalisers. */
+  /**
+   * A seed for one tensor's stream, from (seed, adapter, name, factor) through SplitMix64
+   * finalisers.
+   */
   static long streamSeed(long seed, int adapter, String name, char factor) {
     long h = mix(seed ^ 0x9E3779B97F4A7C15L);
     h = mix(h ^ adapter);
@@ -285,19 +336,21 @@ public final class SyntheticAdapters {
     return z ^ (z >>> 31);
   }
 
-  static final String USAGE = String.join("\n",
-      "Usage: SyntheticAdapters --out DIR [options]",
-      "Writes N synthetic PEFT LoRA adapters (Llama attention shape) to DIR/adapter-00 ...",
-      "  --adapters N   number of adapters (6)",
-      "  --layers N     decoder layers (32)",
-      "  --hidden H     hidden size; q/o_proj are H x H (4096)",
-      "  --kv K         key/value width; k/v_proj are K x H (1024)",
-      "  --rank R       LoRA rank (16)",
-      "  --alpha A      lora_alpha (2 x rank)",
-      "  --dtype T      f32 or bf16 (f32)",
-      "  --seed S       seed (1)",
-      "  --base-model   also write a bf16 base model (attention + norms) to DIR/base",
-      "  --overwrite    delete DIR first; otherwise an existing complete set with the same spec is kept");
+  static final String USAGE =
+      String.join(
+          "\n",
+          "Usage: SyntheticAdapters --out DIR [options]",
+          "Writes N synthetic PEFT LoRA adapters (Llama attention shape) to DIR/adapter-00 ...",
+          "  --adapters N   number of adapters (6)",
+          "  --layers N     decoder layers (32)",
+          "  --hidden H     hidden size; q/o_proj are H x H (4096)",
+          "  --kv K         key/value width; k/v_proj are K x H (1024)",
+          "  --rank R       LoRA rank (16)",
+          "  --alpha A      lora_alpha (2 x rank)",
+          "  --dtype T      f32 or bf16 (f32)",
+          "  --seed S       seed (1)",
+          "  --base-model   also write a bf16 base model (attention + norms) to DIR/base",
+          "  --overwrite    delete DIR first; otherwise an existing complete set with the same spec is kept");
 
   /** Command line: see {@link #USAGE}. Prints the adapter directories, comma-separated. */
   public static void main(String[] args) throws IOException {
@@ -319,14 +372,15 @@ public final class SyntheticAdapters {
   }
 
   /**
-   * Writes the set unless a complete one with the same spec is already in {@code directory}
-   * (then it is reused); deletes the directory first when {@code overwrite} or when it holds
-   * anything else.
+   * Writes the set unless a complete one with the same spec is already in {@code directory} (then
+   * it is reused); deletes the directory first when {@code overwrite} or when it holds anything
+   * else.
    *
    * @return the adapter directories, in order
    */
-  public static List<String> ensureSet(FileStore store, String directory, Spec spec, boolean withBaseModel,
-      boolean overwrite) throws IOException {
+  public static List<String> ensureSet(
+      FileStore store, String directory, Spec spec, boolean withBaseModel, boolean overwrite)
+      throws IOException {
     if (!overwrite && isComplete(store, directory, spec, withBaseModel)) {
       System.err.println("SyntheticAdapters: reusing the complete set in " + directory);
       List<String> adapters = new ArrayList<>();
@@ -338,8 +392,15 @@ public final class SyntheticAdapters {
     store.deleteRecursively(directory);
     long start = System.nanoTime();
     List<String> adapters = writeSet(store, directory, spec, withBaseModel);
-    System.err.printf("SyntheticAdapters: wrote %d adapters (%d layers, hidden %d, kv %d, rank %d, %s) to %s in %.1f s%n",
-        spec.adapters(), spec.layers(), spec.hidden(), spec.kv(), spec.rank(), spec.dtype(), directory,
+    System.err.printf(
+        "SyntheticAdapters: wrote %d adapters (%d layers, hidden %d, kv %d, rank %d, %s) to %s in %.1f s%n",
+        spec.adapters(),
+        spec.layers(),
+        spec.hidden(),
+        spec.kv(),
+        spec.rank(),
+        spec.dtype(),
+        directory,
         (System.nanoTime() - start) / 1e9);
     return adapters;
   }
@@ -385,11 +446,15 @@ public final class SyntheticAdapters {
               case "--rank" -> rank = Integer.parseInt(v);
               case "--alpha" -> alpha = Double.parseDouble(v);
               case "--seed" -> seed = Long.parseLong(v);
-              case "--dtype" -> dtype = switch (v.toLowerCase(Locale.ROOT)) {
-                case "f32", "float32" -> DType.F32;
-                case "bf16", "bfloat16" -> DType.BF16;
-                default -> throw new IllegalArgumentException("--dtype must be f32 or bf16, not " + v);
-              };
+              case "--dtype" ->
+                  dtype =
+                      switch (v.toLowerCase(Locale.ROOT)) {
+                        case "f32", "float32" -> DType.F32;
+                        case "bf16", "bfloat16" -> DType.BF16;
+                        default ->
+                            throw new IllegalArgumentException(
+                                "--dtype must be f32 or bf16, not " + v);
+                      };
               default -> throw new IllegalArgumentException("unknown option " + a);
             }
           }
@@ -398,7 +463,9 @@ public final class SyntheticAdapters {
       if (o.out == null) {
         throw new IllegalArgumentException("--out DIR is required");
       }
-      o.spec = new Spec(adapters, layers, hidden, kv, rank, alpha == null ? 2.0 * rank : alpha, dtype, seed);
+      o.spec =
+          new Spec(
+              adapters, layers, hidden, kv, rank, alpha == null ? 2.0 * rank : alpha, dtype, seed);
       return o;
     }
   }

@@ -18,7 +18,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 
-/** A synthetic base model matching a {@link SyntheticAdapters} set, for {@code --format model} runs. */
+/**
+ * A synthetic base model matching a {@link SyntheticAdapters} set, for {@code --format model} runs.
+ */
 public final class SyntheticBaseModel {
 
   static final double STD = 0.02;
@@ -28,24 +30,31 @@ public final class SyntheticBaseModel {
 
   /**
    * Writes a synthetic base model for {@code --format model} runs into {@code directory}: one
-   * {@code model.safetensors} in bfloat16 with, per layer, the four attention weights
-   * ({@code N(0, 0.02)}) and the two RMSNorm weights (ones), plus {@code model.norm.weight}; and a
-   * small Llama {@code config.json}. Embeddings and MLPs are left out to keep it small.
+   * {@code model.safetensors} in bfloat16 with, per layer, the four attention weights ({@code N(0,
+   * 0.02)}) and the two RMSNorm weights (ones), plus {@code model.norm.weight}; and a small Llama
+   * {@code config.json}. Embeddings and MLPs are left out to keep it small.
    */
   public static void write(FileStore store, String directory, Spec spec) throws IOException {
     List<TensorSpec> layout = new ArrayList<>();
     for (int layer = 0; layer < spec.layers(); layer++) {
       String prefix = "model.layers." + layer + ".";
-      layout.add(new TensorSpec(prefix + "input_layernorm.weight", DType.BF16, new long[] {spec.hidden()}));
-      layout.add(new TensorSpec(prefix + "post_attention_layernorm.weight", DType.BF16, new long[] {spec.hidden()}));
+      layout.add(
+          new TensorSpec(
+              prefix + "input_layernorm.weight", DType.BF16, new long[] {spec.hidden()}));
+      layout.add(
+          new TensorSpec(
+              prefix + "post_attention_layernorm.weight", DType.BF16, new long[] {spec.hidden()}));
     }
     for (Module m : SyntheticAdapters.modules(spec)) {
       layout.add(TensorSpec.matrix(m.key() + ".weight", DType.BF16, m.out(), m.in()));
     }
     layout.add(new TensorSpec("model.norm.weight", DType.BF16, new long[] {spec.hidden()}));
     layout.sort(Comparator.comparing(TensorSpec::name));
-    try (SafetensorsWriter writer = SafetensorsWriter.open(
-        store.outputFile(store.resolve(directory, HfModelFiles.SINGLE_FILE)), layout, Map.of())) {
+    try (SafetensorsWriter writer =
+        SafetensorsWriter.open(
+            store.outputFile(store.resolve(directory, HfModelFiles.SINGLE_FILE)),
+            layout,
+            Map.of())) {
       for (TensorSpec tensor : layout) {
         if (tensor.shape().length == 1) {
           double[] ones = new double[(int) tensor.elementCount()];
@@ -53,7 +62,8 @@ public final class SyntheticBaseModel {
           writer.write(tensor.name(), ones);
           continue;
         }
-        SplittableRandom random = new SplittableRandom(SyntheticAdapters.streamSeed(spec.seed(), -1, tensor.name(), 'W'));
+        SplittableRandom random =
+            new SplittableRandom(SyntheticAdapters.streamSeed(spec.seed(), -1, tensor.name(), 'W'));
         for (long done = 0; done < tensor.elementCount(); ) {
           double[] piece = new double[(int) Math.min(PIECE_ELEMENTS, tensor.elementCount() - done)];
           for (int i = 0; i < piece.length; i++) {
@@ -64,11 +74,13 @@ public final class SyntheticBaseModel {
         }
       }
     }
-    Storage.writeAll(store.outputFile(store.resolve(directory, "config.json")), Json.pretty(config(spec)));
+    Storage.writeAll(
+        store.outputFile(store.resolve(directory, "config.json")), Json.pretty(config(spec)));
   }
 
   private static ObjectNode config(Spec spec) {
-    int headDim = spec.kv() % 128 == 0 && spec.hidden() % 128 == 0 ? 128 : Math.min(spec.hidden(), spec.kv());
+    int headDim =
+        spec.kv() % 128 == 0 && spec.hidden() % 128 == 0 ? 128 : Math.min(spec.hidden(), spec.kv());
     ObjectNode c = Json.object();
     c.putArray("architectures").add("LlamaForCausalLM");
     c.put("head_dim", headDim);
@@ -82,5 +94,4 @@ public final class SyntheticBaseModel {
     c.put("_comment", "synthetic: attention weights and norms only, no embeddings or MLP");
     return c;
   }
-
 }

@@ -64,7 +64,8 @@ final class Cli {
         b.programName(PROGRAM),
         seq(
             b.head(seq(PROGRAM, "- merge LoRA adapters with KnOTS and classic baselines on Spark")),
-            b.opt("help", FLAG).abbr("h")
+            b.opt("help", FLAG)
+                .abbr("h")
                 .action((x, c) -> set(c, () -> c.help = true))
                 .text("print this help and exit"),
             b.note(""),
@@ -74,65 +75,117 @@ final class Cli {
                 .children(seq(mergeOptions(b))),
             b.note(examples()),
             b.checkConfig(
-                c -> !c.help && c.merge && (c.method == null || c.output == null || c.adapters.isEmpty())
-                    ? b.failure("merge needs --adapters, --method and --output (see --help)")
-                    : b.success())));
+                c ->
+                    !c.help
+                            && c.merge
+                            && (c.method == null || c.output == null || c.adapters.isEmpty())
+                        ? b.failure("merge needs --adapters, --method and --output (see --help)")
+                        : b.success())));
   }
 
   @SuppressWarnings("unchecked")
   private static OParser<?, MergeCommand>[] mergeOptions(OParserBuilder<MergeCommand> b) {
     List<OParser<?, MergeCommand>> options = new ArrayList<>();
-    options.add(b.opt("adapters", STRINGS).valueName("<uri>,<uri>,...")
-        .action((x, c) -> set(c, () -> c.adapters = new ArrayList<>(CollectionConverters.asJava(x))))
-        .text("adapter directories (PEFT: adapter_config.json + adapter_model.safetensors), in task"
-            + " order; plain paths, file://, hdfs:// or s3a://. Required."));
-    options.add(b.opt("method", STRING).valueName("<name>")
-        .action((x, c) -> set(c, () -> c.method = x))
-        .text("merge method, one of: " + methodList() + ". Required."));
-    options.add(b.opt("top-k", DOUBLE).valueName("<percent>")
-        .action((x, c) -> set(c, () -> c.topK = x))
-        .text("percent of each task's entries kept by magnitude, in (0, 100]; default "
-            + trim(MergeParameters.DEFAULT_TOP_K) + " (keep all). Example: --top-k 20"));
-    options.add(b.opt("scaling", DOUBLES).valueName("<x>[,<x>...]")
-        .action((x, c) -> set(c, () -> c.scaling = new ArrayList<>(CollectionConverters.asJava(x))))
-        .text("scaling coefficient lambda: one for all adapters or one per adapter; default "
-            + trim(MergeParameters.DEFAULT_SCALING) + ". Example: --scaling 0.6"));
-    options.add(b.opt("dare-drop", DOUBLE).valueName("<p>")
-        .action((x, c) -> set(c, () -> { c.dareDrop = x; c.dareDropGiven = true; }))
-        .text("DARE drop rate in [0, 1), for dare-* methods; default "
-            + MergeParameters.DEFAULT_DARE_DROP + ". Example: --dare-drop 0.9"));
-    options.add(b.opt("seed", LONG).valueName("<n>")
-        .action((x, c) -> set(c, () -> c.seed = x))
-        .text("seed of DARE's masks (with the adapter index and module name); default "
-            + MergeParameters.DEFAULT_SEED));
-    options.add(b.opt("scope", STRING).valueName("global|module")
-        .action((x, c) -> set(c, () -> c.scope = x))
-        .text("TIES threshold and majority sign over all modules of a task (global, default,"
-            + " the reference behaviour) or per module"));
-    options.add(b.opt("concat", STRING).valueName("output|input")
-        .action((x, c) -> set(c, () -> c.concat = x))
-        .text("KnOTS stacks the updates side by side across the output dimension (output, default)"
-            + " or their transposes (input)"));
-    options.add(b.opt("output", STRING).valueName("<uri>")
-        .action((x, c) -> set(c, () -> c.output = x))
-        .text("destination directory; complete once it holds _SUCCESS. Required."));
-    options.add(b.opt("format", STRING).valueName("adapter|model|both")
-        .action((x, c) -> set(c, () -> c.format = x))
-        .text("adapter (default): a PEFT LoRA adapter; model: the base model plus the merged"
-            + " update; both: adapter/ and model/ under --output. model and both need --base"));
-    options.add(b.opt("base", STRING).valueName("<uri>")
-        .action((x, c) -> set(c, () -> c.base = x))
-        .text("base model directory (Hugging Face safetensors, single file or shards + index)"));
-    options.add(b.opt("overwrite", FLAG)
-        .action((x, c) -> set(c, () -> c.overwrite = true))
-        .text("replace an existing --output, once the new merge is complete"));
-    options.add(b.opt("dry-run", FLAG)
-        .action((x, c) -> set(c, () -> c.dryRun = true))
-        .text("read the headers, print the plan (modules, shapes, ranks, path per module) and exit"));
-    options.add(b.opt("skip-unsupported", FLAG)
-        .action((x, c) -> set(c, () -> c.skipUnsupported = true))
-        .text("leave out adapter tensors we cannot merge (DoRA magnitudes, LoRA biases, embedding"
-            + " LoRA, modules_to_save) with a warning, instead of refusing the adapter"));
+    options.add(
+        b.opt("adapters", STRINGS)
+            .valueName("<uri>,<uri>,...")
+            .action(
+                (x, c) ->
+                    set(c, () -> c.adapters = new ArrayList<>(CollectionConverters.asJava(x))))
+            .text(
+                "adapter directories (PEFT: adapter_config.json + adapter_model.safetensors), in task"
+                    + " order; plain paths, file://, hdfs:// or s3a://. Required."));
+    options.add(
+        b.opt("method", STRING)
+            .valueName("<name>")
+            .action((x, c) -> set(c, () -> c.method = x))
+            .text("merge method, one of: " + methodList() + ". Required."));
+    options.add(
+        b.opt("top-k", DOUBLE)
+            .valueName("<percent>")
+            .action((x, c) -> set(c, () -> c.topK = x))
+            .text(
+                "percent of each task's entries kept by magnitude, in (0, 100]; default "
+                    + trim(MergeParameters.DEFAULT_TOP_K)
+                    + " (keep all). Example: --top-k 20"));
+    options.add(
+        b.opt("scaling", DOUBLES)
+            .valueName("<x>[,<x>...]")
+            .action(
+                (x, c) -> set(c, () -> c.scaling = new ArrayList<>(CollectionConverters.asJava(x))))
+            .text(
+                "scaling coefficient lambda: one for all adapters or one per adapter; default "
+                    + trim(MergeParameters.DEFAULT_SCALING)
+                    + ". Example: --scaling 0.6"));
+    options.add(
+        b.opt("dare-drop", DOUBLE)
+            .valueName("<p>")
+            .action(
+                (x, c) ->
+                    set(
+                        c,
+                        () -> {
+                          c.dareDrop = x;
+                          c.dareDropGiven = true;
+                        }))
+            .text(
+                "DARE drop rate in [0, 1), for dare-* methods; default "
+                    + MergeParameters.DEFAULT_DARE_DROP
+                    + ". Example: --dare-drop 0.9"));
+    options.add(
+        b.opt("seed", LONG)
+            .valueName("<n>")
+            .action((x, c) -> set(c, () -> c.seed = x))
+            .text(
+                "seed of DARE's masks (with the adapter index and module name); default "
+                    + MergeParameters.DEFAULT_SEED));
+    options.add(
+        b.opt("scope", STRING)
+            .valueName("global|module")
+            .action((x, c) -> set(c, () -> c.scope = x))
+            .text(
+                "TIES threshold and majority sign over all modules of a task (global, default,"
+                    + " the reference behaviour) or per module"));
+    options.add(
+        b.opt("concat", STRING)
+            .valueName("output|input")
+            .action((x, c) -> set(c, () -> c.concat = x))
+            .text(
+                "KnOTS stacks the updates side by side across the output dimension (output, default)"
+                    + " or their transposes (input)"));
+    options.add(
+        b.opt("output", STRING)
+            .valueName("<uri>")
+            .action((x, c) -> set(c, () -> c.output = x))
+            .text("destination directory; complete once it holds _SUCCESS. Required."));
+    options.add(
+        b.opt("format", STRING)
+            .valueName("adapter|model|both")
+            .action((x, c) -> set(c, () -> c.format = x))
+            .text(
+                "adapter (default): a PEFT LoRA adapter; model: the base model plus the merged"
+                    + " update; both: adapter/ and model/ under --output. model and both need --base"));
+    options.add(
+        b.opt("base", STRING)
+            .valueName("<uri>")
+            .action((x, c) -> set(c, () -> c.base = x))
+            .text(
+                "base model directory (Hugging Face safetensors, single file or shards + index)"));
+    options.add(
+        b.opt("overwrite", FLAG)
+            .action((x, c) -> set(c, () -> c.overwrite = true))
+            .text("replace an existing --output, once the new merge is complete"));
+    options.add(
+        b.opt("dry-run", FLAG)
+            .action((x, c) -> set(c, () -> c.dryRun = true))
+            .text(
+                "read the headers, print the plan (modules, shapes, ranks, path per module) and exit"));
+    options.add(
+        b.opt("skip-unsupported", FLAG)
+            .action((x, c) -> set(c, () -> c.skipUnsupported = true))
+            .text(
+                "leave out adapter tensors we cannot merge (DoRA magnitudes, LoRA biases, embedding"
+                    + " LoRA, modules_to_save) with a warning, instead of refusing the adapter"));
     return options.toArray(new OParser[0]);
   }
 

@@ -76,9 +76,12 @@ public final class Main {
     StringBuilder text = new StringBuilder(plan.describe());
     adapters.warnings().forEach(w -> text.append("warning: left out ").append(w).append('\n'));
     if (store.exists(request.output())) {
-      text.append(options.overwrite()
-          ? "Output " + request.output() + " exists and would be replaced (--overwrite).\n"
-          : "Output " + request.output() + " exists: the merge would be refused without --overwrite.\n");
+      text.append(
+          options.overwrite()
+              ? "Output " + request.output() + " exists and would be replaced (--overwrite).\n"
+              : "Output "
+                  + request.output()
+                  + " exists: the merge would be refused without --overwrite.\n");
     }
     text.append("Dry run: nothing was read beyond headers and nothing was written.\n");
     return text.toString();

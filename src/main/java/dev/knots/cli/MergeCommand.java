@@ -39,13 +39,20 @@ final class MergeCommand {
     var method = MergeMethods.byName(this.method);
     if (dareDropGiven && !method.dropsAndRescales()) {
       throw new InvalidOptionException(
-          "--dare-drop", dareDrop, "only DARE methods drop entries; use dare-ties, dare-linear,"
+          "--dare-drop",
+          dareDrop,
+          "only DARE methods drop entries; use dare-ties, dare-linear,"
               + " knots-dare-ties or knots-dare-linear, or leave --dare-drop out");
     }
     MergeParameters parameters =
         new MergeParameters(topK, scaling, dareDrop, seed, Scope.parse(scope));
     return new MergeRequest(
-        adapters, method, parameters, concat(), output, OutputFormat.parse(format),
+        adapters,
+        method,
+        parameters,
+        concat(),
+        output,
+        OutputFormat.parse(format),
         Optional.ofNullable(base));
   }
 

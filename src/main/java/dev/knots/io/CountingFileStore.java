@@ -9,9 +9,9 @@ import java.util.Objects;
 
 /**
  * A {@link FileStore} that passes everything to another and reports to {@link IoCounters} every
- * byte read through {@link RangeReader#readFully} and every byte written to the streams of
- * {@link OutputFile#create()}, once each call has succeeded. Directory operations, lengths and
- * renames are not counted: they move no file content through this process.
+ * byte read through {@link RangeReader#readFully} and every byte written to the streams of {@link
+ * OutputFile#create()}, once each call has succeeded. Directory operations, lengths and renames are
+ * not counted: they move no file content through this process.
  *
  * <p>It is serializable when the delegate and the counters are, so a Spark job can ship it to
  * executors with accumulator-backed counters.
@@ -119,7 +119,8 @@ public final class CountingFileStore implements FileStore, Serializable {
       RangeReader reader = file.open();
       return new RangeReader() {
         @Override
-        public void readFully(long position, byte[] buffer, int offset, int length) throws IOException {
+        public void readFully(long position, byte[] buffer, int offset, int length)
+            throws IOException {
           reader.readFully(position, buffer, offset, length);
           counters.read(length);
         }

@@ -39,8 +39,8 @@ public interface FileStore {
    * <p>On local disks and HDFS this is an atomic rename. On S3 (s3a) there is no rename: every
    * object is copied and then deleted, so it takes time proportional to the bytes moved and a
    * failure can leave the objects partly at both locations. A commit protocol must therefore not
-   * rely on it for atomicity on S3, but publish a marker file written last. The check that
-   * {@code to} is free and the move are two steps, so a concurrent writer can slip in between.
+   * rely on it for atomicity on S3, but publish a marker file written last. The check that {@code
+   * to} is free and the move are two steps, so a concurrent writer can slip in between.
    *
    * @throws java.nio.file.FileAlreadyExistsException naming both locations if something exists at
    *     {@code to}

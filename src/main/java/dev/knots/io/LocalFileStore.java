@@ -25,8 +25,8 @@ import java.util.stream.Stream;
 /**
  * {@link FileStore} on the local file system through {@code java.nio}. Locations are plain paths
  * ({@code /data/model}, {@code relative/dir}) or {@code file:} URIs ({@code file:///data/model});
- * {@link #resolve} keeps whichever form the directory had. It holds no state and is
- * {@link Serializable}.
+ * {@link #resolve} keeps whichever form the directory had. It holds no state and is {@link
+ * Serializable}.
  */
 public final class LocalFileStore implements FileStore, Serializable {
 

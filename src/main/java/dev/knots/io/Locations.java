@@ -8,7 +8,8 @@ import java.util.regex.Pattern;
 
 /**
  * Text operations on locations, which are plain paths ({@code /data/x}, {@code relative/x}) or URIs
- * ({@code file:///data/x}, {@code hdfs://nn:8020/x}, {@code s3a://bucket/x}). None of them does I/O.
+ * ({@code file:///data/x}, {@code hdfs://nn:8020/x}, {@code s3a://bucket/x}). None of them does
+ * I/O.
  */
 public final class Locations {
 
@@ -16,10 +17,10 @@ public final class Locations {
   private static final Pattern SCHEME = Pattern.compile("^([a-zA-Z][a-zA-Z0-9+.-]+):");
 
   /**
-   * {@code scheme://user-info@} anywhere in a text. The user-info is either free of '/' and ':',
-   * or {@code KEY:SECRET} where the secret may contain '/' (AWS secret keys do), up to the first
-   * '@'. This errs towards removing too much: a URI with a port and an '@' later in its path
-   * ({@code hdfs://nn:8020/a@b}) loses its host too.
+   * {@code scheme://user-info@} anywhere in a text. The user-info is either free of '/' and ':', or
+   * {@code KEY:SECRET} where the secret may contain '/' (AWS secret keys do), up to the first '@'.
+   * This errs towards removing too much: a URI with a port and an '@' later in its path ({@code
+   * hdfs://nn:8020/a@b}) loses its host too.
    */
   private static final Pattern USER_INFO =
       Pattern.compile("([a-zA-Z][a-zA-Z0-9+.-]*://)(?:[^/@\\s:]*:[^@\\s]*|[^/@\\s]*)@");
@@ -27,11 +28,11 @@ public final class Locations {
   private Locations() {}
 
   /**
-   * The text with the user-info removed from every URI in it, so that
-   * {@code s3a://KEY:SECRET@bucket/path} reads {@code s3a://bucket/path}. Works on a bare location
-   * as well as on a whole message that mentions several; {@code null} stays {@code null}.
-   * Every message that shows a location passes through here, so credentials put into a URI never
-   * reach logs or the console.
+   * The text with the user-info removed from every URI in it, so that {@code
+   * s3a://KEY:SECRET@bucket/path} reads {@code s3a://bucket/path}. Works on a bare location as well
+   * as on a whole message that mentions several; {@code null} stays {@code null}. Every message
+   * that shows a location passes through here, so credentials put into a URI never reach logs or
+   * the console.
    */
   public static String redact(String text) {
     if (text == null || text.indexOf('@') < 0) {
@@ -55,9 +56,9 @@ public final class Locations {
   }
 
   /**
-   * {@code child} (a name or relative path) inside {@code directory}, joined with exactly one
-   * '/': trailing slashes of the directory and leading slashes of the child are dropped, except
-   * that a root ({@code /}, {@code file:///}) keeps its own.
+   * {@code child} (a name or relative path) inside {@code directory}, joined with exactly one '/':
+   * trailing slashes of the directory and leading slashes of the child are dropped, except that a
+   * root ({@code /}, {@code file:///}) keeps its own.
    */
   public static String join(String directory, String child) {
     Objects.requireNonNull(directory, "directory");

@@ -57,8 +57,8 @@ public final class Storage {
   }
 
   /**
-   * Like {@link #wrap(String, String, IOException)}, with the reason given by the caller (a
-   * {@link FileStore} that knows its storage's exception types better).
+   * Like {@link #wrap(String, String, IOException)}, with the reason given by the caller (a {@link
+   * FileStore} that knows its storage's exception types better).
    */
   public static IOException wrap(String action, String location, String reason, IOException e) {
     String prefix = "Cannot " + action + " " + Locations.redact(location) + ": ";
@@ -77,13 +77,20 @@ public final class Storage {
   }
 
   /**
-   * The failure of {@link FileStore#rename} when something exists at the target: a
-   * {@link FileAlreadyExistsException} whose message names both locations.
+   * The failure of {@link FileStore#rename} when something exists at the target: a {@link
+   * FileAlreadyExistsException} whose message names both locations.
    */
   public static FileAlreadyExistsException renameTargetExists(String from, String to) {
     String target = Locations.redact(to);
-    return new FileAlreadyExistsException(null, null,
-        "Cannot rename " + Locations.redact(from) + " to " + target + ": " + target
+    return new FileAlreadyExistsException(
+        null,
+        null,
+        "Cannot rename "
+            + Locations.redact(from)
+            + " to "
+            + target
+            + ": "
+            + target
             + " already exists. Delete it first or choose another name.");
   }
 

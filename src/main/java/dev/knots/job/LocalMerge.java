@@ -14,8 +14,8 @@ import dev.knots.plan.MergePlan;
 import dev.knots.plan.ModulePlan;
 import dev.knots.plan.Planner;
 import java.io.IOException;
-import java.util.ArrayList;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -58,8 +58,8 @@ public final class LocalMerge {
   }
 
   /**
-   * Opens the adapters, merges, writes the outputs the request asks for under a staging
-   * directory and commits them (see {@link OutputCommit}); returns the report it wrote.
+   * Opens the adapters, merges, writes the outputs the request asks for under a staging directory
+   * and commits them (see {@link OutputCommit}); returns the report it wrote.
    */
   public static MergeReport run(MergeRequest request, FileStore store, boolean overwrite)
       throws IOException {
@@ -74,9 +74,18 @@ public final class LocalMerge {
       MergeOutputs.write(request, adapters, merged, store, commit.staging());
       Map<String, Double> timings = Map.of("totalSeconds", (System.nanoTime() - t0) / 1e9);
       MergeReport report =
-          new MergeReport(request, overwrite, plan,
+          new MergeReport(
+              request,
+              overwrite,
+              plan,
               new MergeResult(merged.stream().map(ModuleOutcome::of).toList()),
-              Map.of("engine", "local"), timings, 0, 0, 0, started, Instant.now());
+              Map.of("engine", "local"),
+              timings,
+              0,
+              0,
+              0,
+              started,
+              Instant.now());
       commit.commit(report.toJson(), MergeReport.FILE_NAME);
       return report;
     } catch (IOException | RuntimeException e) {

@@ -13,7 +13,8 @@ import java.util.Map;
 
 /**
  * {@code merge_report.json}: the inputs, the exact options (enough to rerun the merge), per-module
- * path and rank, timings, bytes moved and totals. Written beside the output, before {@code _SUCCESS}.
+ * path and rank, timings, bytes moved and totals. Written beside the output, before {@code
+ * _SUCCESS}.
  *
  * @param engine where it ran (Spark master, application id, versions)
  * @param timings seconds per phase, in the order they ran, plus {@code totalSeconds}
@@ -101,16 +102,27 @@ public record MergeReport(
     List<ModuleOutcome> modules = result.modules();
     int minRank = modules.stream().mapToInt(ModuleOutcome::rank).min().orElse(0);
     int maxRank = modules.stream().mapToInt(ModuleOutcome::rank).max().orElse(0);
-    return String.format(Locale.ROOT,
+    return String.format(
+        Locale.ROOT,
         "Merged %d adapters with %s (top-k %s%%, scaling %s, %s scope) into %s: %d modules in %d"
             + " tasks, merged LoRA ranks %d..%d, %s read, %s written, %.1f s in total"
             + " (Spark start %.1f s). The report is %s/%s.",
-        request.taskCount(), request.method().name(), trim(request.parameters().topK()),
-        request.parameters().scaling(), request.parameters().scope().optionValue(),
-        request.output(), modules.size(), plan.layers().size(), minRank, maxRank,
-        MergePlan.bytes(bytesRead), MergePlan.bytes(bytesWritten),
-        timings.getOrDefault("totalSeconds", 0.0), timings.getOrDefault("sparkStartSeconds", 0.0),
-        request.output(), FILE_NAME);
+        request.taskCount(),
+        request.method().name(),
+        trim(request.parameters().topK()),
+        request.parameters().scaling(),
+        request.parameters().scope().optionValue(),
+        request.output(),
+        modules.size(),
+        plan.layers().size(),
+        minRank,
+        maxRank,
+        MergePlan.bytes(bytesRead),
+        MergePlan.bytes(bytesWritten),
+        timings.getOrDefault("totalSeconds", 0.0),
+        timings.getOrDefault("sparkStartSeconds", 0.0),
+        request.output(),
+        FILE_NAME);
   }
 
   private static String trim(double value) {

@@ -22,9 +22,9 @@ public final class ModuleAligner {
   /**
    * Reads every task's factors of the module (two ranged reads per adapter) and returns the
    * representations the merge works on, by the module's path: {@link AlignPath#FACTOR}, KnOTS's
-   * {@code R_i} from the exact factor-space joint SVD (never forming an O x I matrix);
-   * {@link AlignPath#DENSE}, the same from the SVD of the stacked dense updates;
-   * {@link AlignPath#NONE}, each {@code dW_i = g_i B_i A_i} itself.
+   * {@code R_i} from the exact factor-space joint SVD (never forming an O x I matrix); {@link
+   * AlignPath#DENSE}, the same from the SVD of the stacked dense updates; {@link AlignPath#NONE},
+   * each {@code dW_i = g_i B_i A_i} itself.
    */
   public static AlignedModule align(ModulePlan module, Concat concat, FileStore store)
       throws IOException {
@@ -42,7 +42,8 @@ public final class ModuleAligner {
         for (int i = 0; i < updates.length; i++) {
           updates[i] = factors.get(i).delta().toRowMajor();
         }
-        yield new AlignedModule(spec.key(), spec.out(), spec.in(), concat, null, new double[0], updates);
+        yield new AlignedModule(
+            spec.key(), spec.out(), spec.in(), concat, null, new double[0], updates);
       }
     };
   }

@@ -8,12 +8,11 @@ import java.util.UUID;
 
 /**
  * How a merge publishes its output so that nothing partial is ever mistaken for a result.
- * Everything is written under a staging directory beside the destination,
- * {@code <parent>/_<name>.knots-staging-<run id>}; on commit the staging directory becomes the
- * destination (replacing an old output only then, with {@code --overwrite}) and {@code _SUCCESS}
- * is written last. An output is complete if and only if it has {@code _SUCCESS}: on HDFS and
- * local disks the directory rename is atomic, on S3 it is a copy, so a reader must check the
- * marker.
+ * Everything is written under a staging directory beside the destination, {@code
+ * <parent>/_<name>.knots-staging-<run id>}; on commit the staging directory becomes the destination
+ * (replacing an old output only then, with {@code --overwrite}) and {@code _SUCCESS} is written
+ * last. An output is complete if and only if it has {@code _SUCCESS}: on HDFS and local disks the
+ * directory rename is atomic, on S3 it is a copy, so a reader must check the marker.
  */
 public final class OutputCommit {
   public static final String SUCCESS = "_SUCCESS";
@@ -31,8 +30,8 @@ public final class OutputCommit {
   }
 
   /**
-   * Checks the destination and creates the staging directory. Fails at once when the output
-   * exists and {@code overwrite} is false, so a long job never runs only to be refused at the end.
+   * Checks the destination and creates the staging directory. Fails at once when the output exists
+   * and {@code overwrite} is false, so a long job never runs only to be refused at the end.
    */
   public static OutputCommit begin(FileStore store, String output, boolean overwrite)
       throws IOException {
@@ -40,7 +39,9 @@ public final class OutputCommit {
     int slash = trimmed.lastIndexOf('/');
     if (slash < 0 || slash == trimmed.length() - 1 || trimmed.endsWith(":")) {
       throw new IOException(
-          "Cannot write the merge to " + output + ": give a directory path such as out/merged,"
+          "Cannot write the merge to "
+              + output
+              + ": give a directory path such as out/merged,"
               + " /data/merged or s3a://bucket/merged.");
     }
     if (!overwrite && store.exists(trimmed)) {

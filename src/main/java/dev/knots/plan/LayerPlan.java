@@ -4,8 +4,8 @@ import java.io.Serializable;
 import java.util.List;
 
 /**
- * The modules one Spark task aligns and merges together: a transformer layer
- * ({@code model.layers.12}), or a single module outside the layers ({@code lm_head}).
+ * The modules one Spark task aligns and merges together: a transformer layer ({@code
+ * model.layers.12}), or a single module outside the layers ({@code lm_head}).
  *
  * @param index the position of this layer in the plan, which is also its partition
  */

@@ -5,10 +5,11 @@ import java.util.Locale;
 import java.util.stream.Collectors;
 
 /**
- * What a merge will do, decided before any tensor is read: the layers (one Spark task each),
- * their modules, and the path each module takes with the reason. {@code --dry-run} prints it.
+ * What a merge will do, decided before any tensor is read: the layers (one Spark task each), their
+ * modules, and the path each module takes with the reason. {@code --dry-run} prints it.
  */
-public record MergePlan(String method, List<String> adapters, String concat, List<LayerPlan> layers) {
+public record MergePlan(
+    String method, List<String> adapters, String concat, List<LayerPlan> layers) {
 
   public MergePlan {
     adapters = List.copyOf(adapters);
@@ -34,22 +35,44 @@ public record MergePlan(String method, List<String> adapters, String concat, Lis
   /** The plan as an operator reads it: one line per layer, one per module with its reason. */
   public String describe() {
     StringBuilder out = new StringBuilder();
-    out.append(String.format(Locale.ROOT,
-        "Plan: %s over %d adapters, %d modules in %d tasks, concat %s, reading %s of factors%n",
-        method, taskCount(), moduleCount(), layers.size(), concat, bytes(inputBytes())));
+    out.append(
+        String.format(
+            Locale.ROOT,
+            "Plan: %s over %d adapters, %d modules in %d tasks, concat %s, reading %s of factors%n",
+            method,
+            taskCount(),
+            moduleCount(),
+            layers.size(),
+            concat,
+            bytes(inputBytes())));
     for (int i = 0; i < adapters.size(); i++) {
       out.append(String.format(Locale.ROOT, "  adapter %d: %s%n", i, adapters.get(i)));
     }
     for (LayerPlan layer : layers) {
-      out.append(String.format(Locale.ROOT, "task %d: %s (%d modules, reads %s)%n",
-          layer.index(), layer.name(), layer.modules().size(), bytes(layer.inputBytes())));
+      out.append(
+          String.format(
+              Locale.ROOT,
+              "task %d: %s (%d modules, reads %s)%n",
+              layer.index(),
+              layer.name(),
+              layer.modules().size(),
+              bytes(layer.inputBytes())));
       for (ModulePlan module : layer.modules()) {
         ModuleSpec spec = module.spec();
-        String ranks = spec.factors().stream()
-            .map(f -> f == null ? "-" : Integer.toString(f.rank()))
-            .collect(Collectors.joining(","));
-        out.append(String.format(Locale.ROOT, "  %-40s %5d x %-5d ranks %s  %s: %s%n",
-            spec.key(), spec.out(), spec.in(), ranks, module.path().name(), module.reason()));
+        String ranks =
+            spec.factors().stream()
+                .map(f -> f == null ? "-" : Integer.toString(f.rank()))
+                .collect(Collectors.joining(","));
+        out.append(
+            String.format(
+                Locale.ROOT,
+                "  %-40s %5d x %-5d ranks %s  %s: %s%n",
+                spec.key(),
+                spec.out(),
+                spec.in(),
+                ranks,
+                module.path().name(),
+                module.reason()));
       }
     }
     return out.toString();

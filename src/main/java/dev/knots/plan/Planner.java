@@ -16,7 +16,9 @@ import java.util.regex.Pattern;
  * which path each takes.
  */
 public final class Planner {
-  /** A layer is the module path up to its first numeric segment: model.layers.12, transformer.h.3. */
+  /**
+   * A layer is the module path up to its first numeric segment: model.layers.12, transformer.h.3.
+   */
   private static final Pattern LAYER = Pattern.compile("^(.*?\\.(\\d+))\\.");
 
   private Planner() {}
@@ -24,7 +26,9 @@ public final class Planner {
   public static MergePlan plan(AdapterSet adapters, MergeMethod method, Concat concat) {
     Map<String, List<ModulePlan>> byLayer = new LinkedHashMap<>();
     for (ModuleSpec spec : adapters.modules()) {
-      byLayer.computeIfAbsent(layerOf(spec.key()), k -> new ArrayList<>()).add(decide(spec, method, concat));
+      byLayer
+          .computeIfAbsent(layerOf(spec.key()), k -> new ArrayList<>())
+          .add(decide(spec, method, concat));
     }
     List<String> names = new ArrayList<>(byLayer.keySet());
     names.sort(LAYER_ORDER);
@@ -44,30 +48,47 @@ public final class Planner {
 
   private static ModulePlan decide(ModuleSpec spec, MergeMethod method, Concat concat) {
     if (!method.aligned()) {
-      return new ModulePlan(spec, AlignPath.NONE, String.format(Locale.ROOT,
-          "%s merges the updates directly (%d x %d per adapter)", method.name(), spec.out(), spec.in()));
+      return new ModulePlan(
+          spec,
+          AlignPath.NONE,
+          String.format(
+              Locale.ROOT,
+              "%s merges the updates directly (%d x %d per adapter)",
+              method.name(),
+              spec.out(),
+              spec.in()));
     }
     int s = spec.totalRank();
-    return new ModulePlan(spec, AlignPath.FACTOR, String.format(Locale.ROOT,
-        "LoRA factors: exact joint SVD of a %d x %d core (sum of ranks), never forming the %d x %d update",
-        s, s, spec.out(), spec.in()));
+    return new ModulePlan(
+        spec,
+        AlignPath.FACTOR,
+        String.format(
+            Locale.ROOT,
+            "LoRA factors: exact joint SVD of a %d x %d core (sum of ranks), never forming the %d x %d update",
+            s,
+            s,
+            spec.out(),
+            spec.in()));
   }
 
   /** model.layers.2 before model.layers.10, then modules outside the layers by name. */
-  private static final Comparator<String> LAYER_ORDER = (a, b) -> {
-    Matcher ma = LAYER.matcher(a + ".");
-    Matcher mb = LAYER.matcher(b + ".");
-    boolean la = ma.find() && ma.group(1).equals(a);
-    boolean lb = mb.find() && mb.group(1).equals(b);
-    if (la && lb) {
-      String prefixA = a.substring(0, a.length() - ma.group(2).length());
-      String prefixB = b.substring(0, b.length() - mb.group(2).length());
-      int byPrefix = prefixA.compareTo(prefixB);
-      return byPrefix != 0 ? byPrefix : Integer.compare(Integer.parseInt(ma.group(2)), Integer.parseInt(mb.group(2)));
-    }
-    if (la != lb) {
-      return la ? -1 : 1;
-    }
-    return a.compareTo(b);
-  };
+  private static final Comparator<String> LAYER_ORDER =
+      (a, b) -> {
+        Matcher ma = LAYER.matcher(a + ".");
+        Matcher mb = LAYER.matcher(b + ".");
+        boolean la = ma.find() && ma.group(1).equals(a);
+        boolean lb = mb.find() && mb.group(1).equals(b);
+        if (la && lb) {
+          String prefixA = a.substring(0, a.length() - ma.group(2).length());
+          String prefixB = b.substring(0, b.length() - mb.group(2).length());
+          int byPrefix = prefixA.compareTo(prefixB);
+          return byPrefix != 0
+              ? byPrefix
+              : Integer.compare(Integer.parseInt(ma.group(2)), Integer.parseInt(mb.group(2)));
+        }
+        if (la != lb) {
+          return la ? -1 : 1;
+        }
+        return a.compareTo(b);
+      };
 }

@@ -25,9 +25,9 @@ import org.apache.spark.api.java.function.VoidFunction;
 
 /**
  * Writes the merged adapter as PEFT loads it: one {@code adapter_model.safetensors}. Each layer's
- * task writes its tensors to a part file; one task then concatenates the parts (in name order,
- * in which every layer's tensors are contiguous) under a single header; the driver writes
- * {@code adapter_config.json} last. No process ever holds more than one layer's tensors.
+ * task writes its tensors to a part file; one task then concatenates the parts (in name order, in
+ * which every layer's tensors are contiguous) under a single header; the driver writes {@code
+ * adapter_config.json} last. No process ever holds more than one layer's tensors.
  */
 final class AdapterOutput {
   static final String PARTS_DIR = "_parts";
@@ -75,8 +75,10 @@ final class AdapterOutput {
       List<MergedModule> modules = layer.modules();
       AdapterWriter.to(store, parts)
           .dtype(DType.F32)
-          .writeTensors(store.outputFile(location), modules.stream().map(MergeOutputs::loraModule).toList());
-      return new Part(location, modules.stream().map(m -> MergeOutputs.loraModule(m).shape()).toList());
+          .writeTensors(
+              store.outputFile(location), modules.stream().map(MergeOutputs::loraModule).toList());
+      return new Part(
+          location, modules.stream().map(m -> MergeOutputs.loraModule(m).shape()).toList());
     }
   }
 

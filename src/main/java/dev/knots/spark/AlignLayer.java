@@ -16,8 +16,8 @@ import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.Function;
 
 /**
- * The align task of one layer: reads only the layer's factor byte ranges, runs each module's
- * joint SVD and applies DARE. Holds nothing but what the executor needs.
+ * The align task of one layer: reads only the layer's factor byte ranges, runs each module's joint
+ * SVD and applies DARE. Holds nothing but what the executor needs.
  */
 final class AlignLayer implements Function<LayerPlan, AlignedLayer> {
   private static final long serialVersionUID = 1L;
@@ -26,6 +26,7 @@ final class AlignLayer implements Function<LayerPlan, AlignedLayer> {
   private final MergeParameters parameters;
   private final Concat concat;
   private final FileStore store;
+
   /** Test seam: the first attempt of this layer's task fails (-1: never). */
   private final int failFirstAttemptOfLayer;
 
@@ -47,15 +48,19 @@ final class AlignLayer implements Function<LayerPlan, AlignedLayer> {
     TaskContext task = TaskContext.get();
     if (layer.index() == failFirstAttemptOfLayer && task != null && task.attemptNumber() == 0) {
       throw new IllegalStateException(
-          "Injected failure in the first attempt of task " + layer.index() + " (test seam "
-              + SparkMergeJob.FAIL_ONCE_CONF + ")");
+          "Injected failure in the first attempt of task "
+              + layer.index()
+              + " (test seam "
+              + SparkMergeJob.FAIL_ONCE_CONF
+              + ")");
     }
     List<AlignedModule> modules = new ArrayList<>();
     List<ModuleVectors> prepared = new ArrayList<>();
     for (ModulePlan module : layer.modules()) {
       AlignedModule aligned = ModuleAligner.align(module, concat, store);
       modules.add(aligned);
-      prepared.add(ModuleMerge.prepare(method, parameters, aligned.key(), aligned.representations()));
+      prepared.add(
+          ModuleMerge.prepare(method, parameters, aligned.key(), aligned.representations()));
     }
     return new AlignedLayer(layer.index(), modules, prepared);
   }

@@ -28,7 +28,8 @@ final class MergeLayer implements Function<AlignedLayer, MergedLayer> {
   public MergedLayer call(AlignedLayer layer) {
     List<MergedModule> merged = new ArrayList<>();
     for (int m = 0; m < layer.modules().size(); m++) {
-      MergedVector vector = ModuleMerge.merge(method, parameters, statistics, layer.prepared().get(m));
+      MergedVector vector =
+          ModuleMerge.merge(method, parameters, statistics, layer.prepared().get(m));
       merged.add(MergedModule.of(layer.modules().get(m), vector.values(), vector.usedPerTask()));
     }
     return new MergedLayer(layer.index(), merged);

@@ -52,7 +52,8 @@ final class ModelOutput {
     }
   }
 
-  private static final class ByShard implements PairFlatMapFunction<MergedLayer, Integer, MergedModule> {
+  private static final class ByShard
+      implements PairFlatMapFunction<MergedLayer, Integer, MergedModule> {
     private static final long serialVersionUID = 1L;
     private final Map<String, Integer> shardOfWeight;
 
@@ -78,7 +79,8 @@ final class ModelOutput {
     private final String directory;
     private final boolean fanInFanOut;
 
-    WriteShard(FileStore store, List<HfModelFiles.Shard> shards, String directory, boolean fanInFanOut) {
+    WriteShard(
+        FileStore store, List<HfModelFiles.Shard> shards, String directory, boolean fanInFanOut) {
       this.store = store;
       this.shards = List.copyOf(shards);
       this.directory = directory;
@@ -90,12 +92,14 @@ final class ModelOutput {
         throws IOException {
       Map<String, MergedModule> byWeight = new HashMap<>();
       modules.forEachRemaining(t -> byWeight.put(ModelWriter.weightName(t._2().key()), t._2()));
-      String file = store.resolve(directory, ShardedModelWriter.shardFileName(shard + 1, shards.size()));
+      String file =
+          store.resolve(directory, ShardedModelWriter.shardFileName(shard + 1, shards.size()));
       // A failed earlier attempt may have left a partial shard; the retry writes the same bytes.
       if (store.exists(file)) {
         store.deleteRecursively(file);
       }
-      ModelWriter.writeShard(store, shards.get(shard), shard, shards.size(), directory, byWeight, fanInFanOut);
+      ModelWriter.writeShard(
+          store, shards.get(shard), shard, shards.size(), directory, byWeight, fanInFanOut);
       return List.of(file).iterator();
     }
   }

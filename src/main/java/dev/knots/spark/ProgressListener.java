@@ -10,8 +10,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Logs done/total tasks and elapsed time for the merge's Spark jobs, so a long run shows where it
- * is: "align: 12/80 tasks done, 41.2 s into the merge". At most one line per 10 s per job, plus
- * one when it completes.
+ * is: "align: 12/80 tasks done, 41.2 s into the merge". At most one line per 10 s per job, plus one
+ * when it completes.
  */
 final class ProgressListener extends SparkListener {
   private static final Logger LOG = LoggerFactory.getLogger("knots-merge");
@@ -53,8 +53,14 @@ final class ProgressListener extends SparkListener {
     long now = System.nanoTime();
     if (finished == total || now - lastLog > QUIET_NANOS) {
       lastLog = now;
-      LOG.info(String.format(Locale.ROOT, "%s: %d/%d tasks done, %.1f s into the merge",
-          description, finished, total, (now - start) / 1e9));
+      LOG.info(
+          String.format(
+              Locale.ROOT,
+              "%s: %d/%d tasks done, %.1f s into the merge",
+              description,
+              finished,
+              total,
+              (now - start) / 1e9));
     }
   }
 }

@@ -15,7 +15,6 @@ import dev.knots.job.OutputCommit;
 import dev.knots.job.RunOptions;
 import dev.knots.merge.MergeStatistics;
 import dev.knots.plan.AdapterSet;
-import dev.knots.plan.LayerPlan;
 import dev.knots.plan.MergePlan;
 import dev.knots.plan.Planner;
 import java.io.IOException;
@@ -37,9 +36,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The merge as a Spark job: plan (driver, headers only) -> align (one task per layer, persisted)
- * -> statistics (reduce of per-module summaries) -> merge (per layer) -> write (executors write
- * tensor data) -> commit (driver writes config, index, report and {@code _SUCCESS} last).
+ * The merge as a Spark job: plan (driver, headers only) -> align (one task per layer, persisted) ->
+ * statistics (reduce of per-module summaries) -> merge (per layer) -> write (executors write tensor
+ * data) -> commit (driver writes config, index, report and {@code _SUCCESS} last).
  */
 public final class SparkMergeJob {
   /**
@@ -77,7 +76,8 @@ public final class SparkMergeJob {
       long processStartNanos)
       throws IOException {
     SparkMergeJob job =
-        new SparkMergeJob(JavaSparkContext.fromSparkContext(spark.sparkContext()), request, options);
+        new SparkMergeJob(
+            JavaSparkContext.fromSparkContext(spark.sparkContext()), request, options);
     job.timings.put("sparkStartSeconds", sparkStartSeconds);
     return job.run(processStartNanos);
   }
@@ -88,7 +88,8 @@ public final class SparkMergeJob {
     LongAccumulator bytesWritten = jsc.sc().longAccumulator("knots bytes written");
     FileStore store =
         new CountingFileStore(
-            new RoutingFileStore(jsc.hadoopConfiguration()), new AccumulatorCounters(bytesRead, bytesWritten));
+            new RoutingFileStore(jsc.hadoopConfiguration()),
+            new AccumulatorCounters(bytesRead, bytesWritten));
     OutputCommit commit = OutputCommit.begin(store, request.output(), options.overwrite());
     ProgressListener progress = new ProgressListener(jobGroup);
     jsc.sc().addSparkListener(progress);
@@ -103,27 +104,50 @@ public final class SparkMergeJob {
         base = HfModelFiles.open(store, request.base().orElseThrow());
         ModelWriter.checkCompatible(base, adapters.modules(), adapters.firstConfig().fanInFanOut());
       }
-      LOG.info("Planned {} modules in {} tasks for {} adapters ({}).",
-          plan.moduleCount(), plan.layers().size(), plan.taskCount(), request.method().name());
+      LOG.info(
+          "Planned {} modules in {} tasks for {} adapters ({}).",
+          plan.moduleCount(),
+          plan.layers().size(),
+          plan.taskCount(),
+          request.method().name());
       lap("planSeconds");
 
       int layers = plan.layers().size();
-      describe(String.format(Locale.ROOT, "align %d layers, %d adapters (%s)",
-          layers, plan.taskCount(), request.method().name()));
+      describe(
+          String.format(
+              Locale.ROOT,
+              "align %d layers, %d adapters (%s)",
+              layers,
+              plan.taskCount(),
+              request.method().name()));
       aligned =
           jsc.parallelize(plan.layers(), layers)
-              .map(new AlignLayer(request.method(), request.parameters(), request.concat(), store,
-                  failFirstAttemptOfLayer()))
+              .map(
+                  new AlignLayer(
+                      request.method(),
+                      request.parameters(),
+                      request.concat(),
+                      store,
+                      failFirstAttemptOfLayer()))
               .persist(StorageLevel.MEMORY_AND_DISK());
       aligned.count();
       lap("alignSeconds");
 
       int[] round = {0};
       MergeStatistics statistics =
-          MergeStatistics.compute(request.method(), request.parameters(), plan.taskCount(),
-              new RddModuleScan(aligned, () -> describe(String.format(Locale.ROOT,
-                  "statistics round %d over %d layers (top-K thresholds, majority sign)",
-                  ++round[0], layers))));
+          MergeStatistics.compute(
+              request.method(),
+              request.parameters(),
+              plan.taskCount(),
+              new RddModuleScan(
+                  aligned,
+                  () ->
+                      describe(
+                          String.format(
+                              Locale.ROOT,
+                              "statistics round %d over %d layers (top-K thresholds, majority sign)",
+                              ++round[0],
+                              layers))));
       lap("statisticsSeconds");
 
       describe(String.format(Locale.ROOT, "merge %d layers", layers));
@@ -141,8 +165,18 @@ public final class SparkMergeJob {
       MergeResult result = new MergeResult(outcomes);
       timings.put("totalSeconds", (System.nanoTime() - processStartNanos) / 1e9);
       MergeReport report =
-          new MergeReport(request, options.overwrite(), plan, result, engine(), timings,
-              bytesRead.value(), bytesWritten.value(), peakHeapBytes(), started, Instant.now());
+          new MergeReport(
+              request,
+              options.overwrite(),
+              plan,
+              result,
+              engine(),
+              timings,
+              bytesRead.value(),
+              bytesWritten.value(),
+              peakHeapBytes(),
+              started,
+              Instant.now());
       commit.commit(report.toJson(), MergeReport.FILE_NAME);
       return report;
     } catch (IOException | RuntimeException e) {
@@ -161,17 +195,26 @@ public final class SparkMergeJob {
   }
 
   private void write(
-      FileStore store, String root, AdapterSet adapters, HfModelFiles base, JavaRDD<MergedLayer> merged)
+      FileStore store,
+      String root,
+      AdapterSet adapters,
+      HfModelFiles base,
+      JavaRDD<MergedLayer> merged)
       throws IOException {
     if (request.format().writesAdapter()) {
       describe("write the merged adapter");
       String directory = MergeOutputs.adapterDirectory(request.format(), root, store);
       store.mkdirs(directory);
-      AdapterOutput.write(jsc, merged, store, directory,
+      AdapterOutput.write(
+          jsc,
+          merged,
+          store,
+          directory,
           AdapterWriter.to(store, directory).settingsFrom(adapters.firstConfig()));
     }
     if (base != null) {
-      describe(String.format(Locale.ROOT, "write the merged model (%d shards)", base.shards().size()));
+      describe(
+          String.format(Locale.ROOT, "write the merged model (%d shards)", base.shards().size()));
       String directory = MergeOutputs.modelDirectory(request.format(), root, store);
       store.mkdirs(directory);
       MergeOutputs.copyModelSideFiles(store, base.location(), directory);

@@ -18,12 +18,13 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The benchmark harness, against a stand-in launcher that writes a stub merge_report.json (the
- * real job is tested end to end by its own author).
+ * The benchmark harness, against a stand-in launcher that writes a stub merge_report.json (the real
+ * job is tested end to end by its own author).
  */
 class MergeBenchmarkTest {
 
-  private static final String STUB_REPORT = """
+  private static final String STUB_REPORT =
+      """
       {"timings": {"sparkStartSeconds": 2.0, "totalSeconds": 3.5, "alignSeconds": 1.0},
        "bytes": {"read": 1000, "written": 2048}, "memory": {"driverPeakHeapBytes": 1048576}}""";
 
@@ -37,35 +38,80 @@ class MergeBenchmarkTest {
     assertEquals(tmp.resolve("scripts/knots-merge"), o.launcher);
     assertEquals("knots-ties", o.method);
     assertTrue(o.dropCaches);
-    MergeBenchmark.Options tiny = MergeBenchmark.Options.parse("--root", tmp.toString(), "--layers", "2",
-        "--adapters", "3", "--hidden", "64", "--kv", "32", "--rank", "4", "--seed", "7", "--work", "w",
-        "--master", "local[2]", "--method", "knots-ta", "--skip-generate", "--no-drop-caches");
+    MergeBenchmark.Options tiny =
+        MergeBenchmark.Options.parse(
+            "--root",
+            tmp.toString(),
+            "--layers",
+            "2",
+            "--adapters",
+            "3",
+            "--hidden",
+            "64",
+            "--kv",
+            "32",
+            "--rank",
+            "4",
+            "--seed",
+            "7",
+            "--work",
+            "w",
+            "--master",
+            "local[2]",
+            "--method",
+            "knots-ta",
+            "--skip-generate",
+            "--no-drop-caches");
     assertEquals(new Spec(3, 2, 64, 32, 4, 8, DType.F32, 7), tiny.spec);
     assertEquals(Path.of("w").toAbsolutePath(), tiny.work);
     assertTrue(tiny.skipGenerate && !tiny.dropCaches);
     assertNull(MergeBenchmark.Options.parse("--help"));
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> MergeBenchmark.Options.parse("--format", "gguf"));
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class, () -> MergeBenchmark.Options.parse("--format", "gguf"));
     assertEquals("--format must be adapter, model or both, not gguf", e.getMessage());
   }
 
   @Test
   void commandPutsSparkOptionsBeforeTheSubcommand() {
-    MergeBenchmark.Options o = MergeBenchmark.Options.parse("--root", "/p", "--master", "local[2]", "--format", "both");
+    MergeBenchmark.Options o =
+        MergeBenchmark.Options.parse("--root", "/p", "--master", "local[2]", "--format", "both");
     List<String> c = MergeBenchmark.command(o, List.of("/a/0", "/a/1"), Path.of("/out"));
-    assertEquals(List.of("/p/scripts/knots-merge", "--master", "local[2]", "merge", "--adapters", "/a/0,/a/1",
-        "--method", "knots-ties", "--top-k", "20", "--scaling", "0.6", "--output", "/out", "--overwrite",
-        "--format", "both", "--base", "/p/target/bench/adapters/base"), c);
+    assertEquals(
+        List.of(
+            "/p/scripts/knots-merge",
+            "--master",
+            "local[2]",
+            "merge",
+            "--adapters",
+            "/a/0,/a/1",
+            "--method",
+            "knots-ties",
+            "--top-k",
+            "20",
+            "--scaling",
+            "0.6",
+            "--output",
+            "/out",
+            "--overwrite",
+            "--format",
+            "both",
+            "--base",
+            "/p/target/bench/adapters/base"),
+        c);
   }
 
   @Test
   void readsTheReportAndTheResidentSetSize() throws IOException {
     Path report = Files.writeString(tmp.resolve("report.json"), STUB_REPORT);
     assertEquals(new MergeReport(2.0, 3.5, 1000L, 2048L, 1048576L), MergeReport.read(report));
-    Path partial = Files.writeString(tmp.resolve("partial.json"), "{\"timings\": {\"totalSeconds\": 4}}");
+    Path partial =
+        Files.writeString(tmp.resolve("partial.json"), "{\"timings\": {\"totalSeconds\": 4}}");
     assertEquals(new MergeReport(null, 4.0, null, null, null), MergeReport.read(partial));
-    Path time = Files.writeString(tmp.resolve("time.txt"),
-        "\tElapsed (wall clock) time (h:mm:ss or m:ss): 0:01.00\n\tMaximum resident set size (kbytes): 123456\n");
+    Path time =
+        Files.writeString(
+            tmp.resolve("time.txt"),
+            "\tElapsed (wall clock) time (h:mm:ss or m:ss): 0:01.00\n\tMaximum resident set size (kbytes): 123456\n");
     assertEquals(123456L * 1024, MergeBenchmark.peakRss(time));
     assertNull(MergeBenchmark.peakRss(tmp.resolve("missing.txt")));
   }
@@ -90,16 +136,36 @@ class MergeBenchmarkTest {
   void runsTheWholeHarnessAgainstAStandInLauncher() throws Exception {
     Path launcher = tmp.resolve("stand-in-launcher");
     // Writes a stub report, 2048 bytes of output and _SUCCESS into the --output directory.
-    Files.writeString(launcher, String.join("\n",
-        "#!/usr/bin/env bash",
-        "set -e; while [ \"$1\" != --output ]; do shift; done; out=$2; mkdir -p \"$out\"",
-        "head -c 2048 /dev/zero > \"$out/adapter_model.safetensors\"",
-        "cat > \"$out/merge_report.json\" <<'EOF'", STUB_REPORT, "EOF",
-        "touch \"$out/_SUCCESS\"; echo stand-in done", ""));
+    Files.writeString(
+        launcher,
+        String.join(
+            "\n",
+            "#!/usr/bin/env bash",
+            "set -e; while [ \"$1\" != --output ]; do shift; done; out=$2; mkdir -p \"$out\"",
+            "head -c 2048 /dev/zero > \"$out/adapter_model.safetensors\"",
+            "cat > \"$out/merge_report.json\" <<'EOF'",
+            STUB_REPORT,
+            "EOF",
+            "touch \"$out/_SUCCESS\"; echo stand-in done",
+            ""));
     Files.setPosixFilePermissions(launcher, PosixFilePermissions.fromString("rwxr-xr-x"));
-    MergeBenchmark.Options o = MergeBenchmark.Options.parse("--work", tmp.resolve("bench").toString(),
-        "--launcher", launcher.toString(), "--layers", "2", "--adapters", "3", "--hidden", "64", "--kv", "32",
-        "--rank", "4", "--no-drop-caches");
+    MergeBenchmark.Options o =
+        MergeBenchmark.Options.parse(
+            "--work",
+            tmp.resolve("bench").toString(),
+            "--launcher",
+            launcher.toString(),
+            "--layers",
+            "2",
+            "--adapters",
+            "3",
+            "--hidden",
+            "64",
+            "--kv",
+            "32",
+            "--rank",
+            "4",
+            "--no-drop-caches");
     BenchmarkResult r = MergeBenchmark.run(o);
     assertEquals(0, r.exitCode());
     assertTrue(r.committed());
@@ -107,7 +173,9 @@ class MergeBenchmarkTest {
     long inputs = 0;
     for (int i = 0; i < 3; i++) {
       Path dir = tmp.resolve("bench/adapters").resolve(SyntheticAdapters.adapterName(i));
-      inputs += Files.size(dir.resolve("adapter_model.safetensors")) + Files.size(dir.resolve("adapter_config.json"));
+      inputs +=
+          Files.size(dir.resolve("adapter_model.safetensors"))
+              + Files.size(dir.resolve("adapter_config.json"));
     }
     assertEquals(inputs, r.read().bytes(), "every input byte once");
     long output = 2048 + STUB_REPORT.length() + 1; // the heredoc ends the report with a newline
@@ -118,7 +186,18 @@ class MergeBenchmarkTest {
   }
 
   private static BenchmarkResult result(double wall, MergeReport report) {
-    return new BenchmarkResult(Spec.llama3_8b(), "knots-ties", null, null, List.of("x"), 0, wall,
-        new Timing(100, 0.5), new Timing(50, 0.5), report, true, 4096L);
+    return new BenchmarkResult(
+        Spec.llama3_8b(),
+        "knots-ties",
+        null,
+        null,
+        List.of("x"),
+        0,
+        wall,
+        new Timing(100, 0.5),
+        new Timing(50, 0.5),
+        report,
+        true,
+        4096L);
   }
 }

@@ -17,8 +17,8 @@ import dev.knots.io.safetensors.DType;
 import dev.knots.io.safetensors.FloatConversions;
 import dev.knots.io.safetensors.HfModelFiles;
 import dev.knots.io.safetensors.TensorInfo;
-import dev.knots.job.AdapterSet;
 import dev.knots.job.ModelWriter;
+import dev.knots.plan.AdapterSet;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -55,8 +55,16 @@ class SyntheticAdaptersTest {
           assertEquals(2.0, module.scale(), m.key());
           assertEquals("base_model.model." + m.key() + ".lora_A.weight", module.a().name());
           assertEquals(DType.F32, module.a().dtype());
-          assertArrayEquals(asFloat(SyntheticAdapters.factor(TINY, t, m, 'A')), adapter.readA(module), 0.0, m.key());
-          assertArrayEquals(asFloat(SyntheticAdapters.factor(TINY, t, m, 'B')), adapter.readB(module), 0.0, m.key());
+          assertArrayEquals(
+              asFloat(SyntheticAdapters.factor(TINY, t, m, 'A')),
+              adapter.readA(module),
+              0.0,
+              m.key());
+          assertArrayEquals(
+              asFloat(SyntheticAdapters.factor(TINY, t, m, 'B')),
+              adapter.readB(module),
+              0.0,
+              m.key());
         }
       }
     }
@@ -79,19 +87,35 @@ class SyntheticAdaptersTest {
     Path other = tmp.resolve("other");
     SyntheticAdapters.writeSet(store, first.toString(), TINY, false);
     SyntheticAdapters.writeSet(store, again.toString(), TINY, false);
-    SyntheticAdapters.writeSet(store, other.toString(), new Spec(3, 2, 64, 32, 4, 8, DType.F32, 8), false);
+    SyntheticAdapters.writeSet(
+        store, other.toString(), new Spec(3, 2, 64, 32, 4, 8, DType.F32, 8), false);
     for (int t = 0; t < TINY.adapters(); t++) {
       String name = SyntheticAdapters.adapterName(t);
       for (String file : List.of(LoraAdapter.WEIGHTS_FILE, LoraAdapter.CONFIG_FILE)) {
-        assertEquals(-1, Files.mismatch(first.resolve(name).resolve(file), again.resolve(name).resolve(file)), file);
+        assertEquals(
+            -1,
+            Files.mismatch(first.resolve(name).resolve(file), again.resolve(name).resolve(file)),
+            file);
       }
-      assertNotEquals(-1, Files.mismatch(first.resolve(name).resolve(LoraAdapter.WEIGHTS_FILE),
-          other.resolve(name).resolve(LoraAdapter.WEIGHTS_FILE)), "another seed, other values");
-      assertEquals(-1, Files.mismatch(first.resolve(name).resolve(LoraAdapter.CONFIG_FILE),
-          other.resolve(name).resolve(LoraAdapter.CONFIG_FILE)), "the config does not depend on the seed");
+      assertNotEquals(
+          -1,
+          Files.mismatch(
+              first.resolve(name).resolve(LoraAdapter.WEIGHTS_FILE),
+              other.resolve(name).resolve(LoraAdapter.WEIGHTS_FILE)),
+          "another seed, other values");
+      assertEquals(
+          -1,
+          Files.mismatch(
+              first.resolve(name).resolve(LoraAdapter.CONFIG_FILE),
+              other.resolve(name).resolve(LoraAdapter.CONFIG_FILE)),
+          "the config does not depend on the seed");
     }
-    assertNotEquals(-1, Files.mismatch(first.resolve("adapter-00").resolve(LoraAdapter.WEIGHTS_FILE),
-        first.resolve("adapter-01").resolve(LoraAdapter.WEIGHTS_FILE)), "adapters differ");
+    assertNotEquals(
+        -1,
+        Files.mismatch(
+            first.resolve("adapter-00").resolve(LoraAdapter.WEIGHTS_FILE),
+            first.resolve("adapter-01").resolve(LoraAdapter.WEIGHTS_FILE)),
+        "adapters differ");
   }
 
   @Test
@@ -100,7 +124,10 @@ class SyntheticAdaptersTest {
     try (LoraAdapter adapter = LoraAdapter.open(store, dir)) {
       long bytes = adapter.header().tensors().stream().mapToLong(TensorInfo::byteLength).sum();
       assertEquals(TINY.adapterTensorBytes(), bytes);
-      assertEquals(2L * 4 * 4 * (64 + 64 + 64 + 32 + 64 + 32 + 64 + 64), bytes, "rank x (in + out) x 4 bytes");
+      assertEquals(
+          2L * 4 * 4 * (64 + 64 + 64 + 32 + 64 + 32 + 64 + 64),
+          bytes,
+          "rank x (in + out) x 4 bytes");
     }
   }
 
@@ -114,7 +141,8 @@ class SyntheticAdaptersTest {
       assertEquals(DType.BF16, module.a().dtype());
       double[] expected = SyntheticAdapters.factor(bf16, 0, q, 'A');
       for (int i = 0; i < expected.length; i++) {
-        expected[i] = FloatConversions.bfloat16ToFloat(FloatConversions.doubleToBFloat16(expected[i]));
+        expected[i] =
+            FloatConversions.bfloat16ToFloat(FloatConversions.doubleToBFloat16(expected[i]));
       }
       assertArrayEquals(expected, adapter.readA(module), 0.0);
     }
@@ -127,7 +155,9 @@ class SyntheticAdaptersTest {
     SyntheticAdapters.ensureSet(store, dir, TINY, false, false);
     assertTrue(SyntheticAdapters.isComplete(store, dir, TINY, false));
     assertFalse(SyntheticAdapters.isComplete(store, dir, TINY, true), "no base model was written");
-    assertFalse(SyntheticAdapters.isComplete(store, dir, new Spec(3, 2, 64, 32, 4, 8, DType.F32, 8), false));
+    assertFalse(
+        SyntheticAdapters.isComplete(
+            store, dir, new Spec(3, 2, 64, 32, 4, 8, DType.F32, 8), false));
     Path weights = tmp.resolve("set/adapter-00").resolve(LoraAdapter.WEIGHTS_FILE);
     long modified = Files.getLastModifiedTime(weights).toMillis();
     Files.writeString(tmp.resolve("set/adapter-00/extra"), "kept when reused");
@@ -143,12 +173,14 @@ class SyntheticAdaptersTest {
     List<String> dirs = SyntheticAdapters.writeSet(store, tmp.toString(), TINY, true);
     AdapterSet set = AdapterSet.open(store, dirs, LoraAdapter.UnsupportedTensors.REFUSE);
     assertEquals(8, set.modules().size());
-    HfModelFiles base = HfModelFiles.open(store, tmp.resolve(SyntheticAdapters.BASE_DIR).toString());
+    HfModelFiles base =
+        HfModelFiles.open(store, tmp.resolve(SyntheticAdapters.BASE_DIR).toString());
     ModelWriter.checkCompatible(base, set.modules(), false);
     TensorInfo k = base.require("model.layers.1.self_attn.k_proj.weight").info();
     assertArrayEquals(new long[] {32, 64}, k.shape());
     assertEquals(DType.BF16, k.dtype());
-    assertEquals(2 * 6 + 1, base.tensors().size(), "4 attention weights and 2 norms per layer, final norm");
+    assertEquals(
+        2 * 6 + 1, base.tensors().size(), "4 attention weights and 2 norms per layer, final norm");
     assertTrue(Files.exists(tmp.resolve("base/config.json")));
   }
 
@@ -156,18 +188,41 @@ class SyntheticAdaptersTest {
   void commandLineDefaultsAreLlama3_8bAttention() {
     SyntheticAdapters.Options o = SyntheticAdapters.Options.parse("--out", "x");
     assertEquals(Spec.llama3_8b(), o.spec);
-    assertEquals(54_525_952L, o.spec.adapterTensorBytes(), "32 layers x 16 x (8192 + 5120 + 5120 + 8192) x 4 bytes");
-    SyntheticAdapters.Options tiny = SyntheticAdapters.Options.parse("--out", "y", "--adapters", "3", "--layers", "2",
-        "--hidden", "64", "--kv", "32", "--rank", "4", "--seed", "7", "--base-model", "--overwrite");
+    assertEquals(
+        54_525_952L,
+        o.spec.adapterTensorBytes(),
+        "32 layers x 16 x (8192 + 5120 + 5120 + 8192) x 4 bytes");
+    SyntheticAdapters.Options tiny =
+        SyntheticAdapters.Options.parse(
+            "--out",
+            "y",
+            "--adapters",
+            "3",
+            "--layers",
+            "2",
+            "--hidden",
+            "64",
+            "--kv",
+            "32",
+            "--rank",
+            "4",
+            "--seed",
+            "7",
+            "--base-model",
+            "--overwrite");
     assertEquals(TINY, tiny.spec, "alpha defaults to 2 x rank");
     assertTrue(tiny.baseModel && tiny.overwrite);
-    assertEquals(DType.BF16, SyntheticAdapters.Options.parse("--out", "x", "--dtype", "bf16").spec.dtype());
+    assertEquals(
+        DType.BF16, SyntheticAdapters.Options.parse("--out", "x", "--dtype", "bf16").spec.dtype());
     assertNull(SyntheticAdapters.Options.parse("--help"));
-    IllegalArgumentException missing = assertThrows(IllegalArgumentException.class,
-        () -> SyntheticAdapters.Options.parse("--layers", "2"));
+    IllegalArgumentException missing =
+        assertThrows(
+            IllegalArgumentException.class, () -> SyntheticAdapters.Options.parse("--layers", "2"));
     assertEquals("--out DIR is required", missing.getMessage());
-    IllegalArgumentException rank = assertThrows(IllegalArgumentException.class,
-        () -> SyntheticAdapters.Options.parse("--out", "x", "--kv", "8", "--rank", "16"));
+    IllegalArgumentException rank =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> SyntheticAdapters.Options.parse("--out", "x", "--kv", "8", "--rank", "16"));
     assertTrue(rank.getMessage().contains("rank must not exceed"), rank.getMessage());
   }
 

@@ -71,7 +71,8 @@ class CountingFileStoreTest {
       out.writeObject(new CountingFileStore(new LocalFileStore(), totals));
     }
     CountingFileStore copy;
-    try (ObjectInputStream in = new ObjectInputStream(new ByteArrayInputStream(bytes.toByteArray()))) {
+    try (ObjectInputStream in =
+        new ObjectInputStream(new ByteArrayInputStream(bytes.toByteArray()))) {
       copy = (CountingFileStore) in.readObject();
     }
     String file = copy.resolve(tmp.toString(), "x.bin");

@@ -24,9 +24,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
 
 /**
- * The behaviour every {@link FileStore} shares, run by one subclass per store and storage
- * system (local disk, HDFS, S3). Each test works in its own fresh directory under
- * {@link #base()}, so a subclass can start its server once and share it between tests.
+ * The behaviour every {@link FileStore} shares, run by one subclass per store and storage system
+ * (local disk, HDFS, S3). Each test works in its own fresh directory under {@link #base()}, so a
+ * subclass can start its server once and share it between tests.
  */
 public abstract class FileStoreContract {
 
@@ -92,8 +92,10 @@ public abstract class FileStoreContract {
         byte[] tail = new byte[3];
         reader.readFully(2, tail, 0, 3);
         assertArrayEquals(ascii("cde"), tail);
-        EOFException e = assertThrows(EOFException.class, () -> reader.readFully(2, new byte[8], 0, 8));
-        assertTrue(e.getMessage().startsWith("Cannot read " + file + ": the file ends"), e.getMessage());
+        EOFException e =
+            assertThrows(EOFException.class, () -> reader.readFully(2, new byte[8], 0, 8));
+        assertTrue(
+            e.getMessage().startsWith("Cannot read " + file + ": the file ends"), e.getMessage());
         assertTrue(e.getMessage().contains("8 bytes were requested at position 2"), e.getMessage());
       }
     }
@@ -125,11 +127,13 @@ public abstract class FileStoreContract {
       int piece = content.length / 16;
       for (int i = 0; i < 16; i++) {
         int start = i * piece;
-        parts.add(pool.submit(() -> {
-          byte[] part = new byte[piece];
-          reader.readFully(start, part, 0, piece);
-          return part;
-        }));
+        parts.add(
+            pool.submit(
+                () -> {
+                  byte[] part = new byte[piece];
+                  reader.readFully(start, part, 0, piece);
+                  return part;
+                }));
       }
       for (int i = 0; i < 16; i++) {
         byte[] expected = new byte[piece];
@@ -175,17 +179,24 @@ public abstract class FileStoreContract {
   @Test
   void missingFileIsWrappedOnceWithItsLocation() throws IOException {
     String file = at("missing.safetensors");
-    FileNotFoundException length = assertThrows(FileNotFoundException.class, () -> store().inputFile(file).length());
+    FileNotFoundException length =
+        assertThrows(FileNotFoundException.class, () -> store().inputFile(file).length());
     assertEquals("Cannot read " + file + ": no such file or directory", length.getMessage());
-    FileNotFoundException open = assertThrows(FileNotFoundException.class, () -> store().inputFile(file).open());
+    FileNotFoundException open =
+        assertThrows(FileNotFoundException.class, () -> store().inputFile(file).open());
     assertEquals("Cannot open " + file + ": no such file or directory", open.getMessage());
     // with a known length a store may open lazily, so the failure may come with the first read
-    FileNotFoundException lazy = assertThrows(FileNotFoundException.class, () -> {
-      try (RangeReader reader = store().inputFile(file, 10).open()) {
-        reader.readFully(0, new byte[4], 0, 4);
-      }
-    });
-    assertTrue(lazy.getMessage().matches("Cannot (open|read) \\Q" + file + "\\E: no such file or directory"),
+    FileNotFoundException lazy =
+        assertThrows(
+            FileNotFoundException.class,
+            () -> {
+              try (RangeReader reader = store().inputFile(file, 10).open()) {
+                reader.readFully(0, new byte[4], 0, 4);
+              }
+            });
+    assertTrue(
+        lazy.getMessage()
+            .matches("Cannot (open|read) \\Q" + file + "\\E: no such file or directory"),
         lazy.getMessage());
   }
 
@@ -214,7 +225,8 @@ public abstract class FileStoreContract {
   @Test
   void listOfMissingDirectoryOrFileFails() throws IOException {
     String missing = at("nope");
-    FileNotFoundException e = assertThrows(FileNotFoundException.class, () -> store().list(missing));
+    FileNotFoundException e =
+        assertThrows(FileNotFoundException.class, () -> store().list(missing));
     assertEquals("Cannot list " + missing + ": no such file or directory", e.getMessage());
 
     String file = at("plain.txt");
@@ -273,9 +285,17 @@ public abstract class FileStoreContract {
     String to = at("old.txt");
     write(from, ascii("new"));
     write(to, ascii("old"));
-    FileAlreadyExistsException e = assertThrows(FileAlreadyExistsException.class, () -> store().rename(from, to));
-    assertEquals("Cannot rename " + from + " to " + to + ": " + to
-        + " already exists. Delete it first or choose another name.", e.getMessage());
+    FileAlreadyExistsException e =
+        assertThrows(FileAlreadyExistsException.class, () -> store().rename(from, to));
+    assertEquals(
+        "Cannot rename "
+            + from
+            + " to "
+            + to
+            + ": "
+            + to
+            + " already exists. Delete it first or choose another name.",
+        e.getMessage());
     assertArrayEquals(ascii("old"), read(to));
     assertArrayEquals(ascii("new"), read(from));
 
@@ -287,7 +307,8 @@ public abstract class FileStoreContract {
   @Test
   void renameOfMissingSourceFails() {
     String from = at("ghost.txt");
-    FileNotFoundException e = assertThrows(FileNotFoundException.class, () -> store().rename(from, at("to.txt")));
+    FileNotFoundException e =
+        assertThrows(FileNotFoundException.class, () -> store().rename(from, at("to.txt")));
     assertEquals("Cannot rename " + from + ": no such file or directory", e.getMessage());
   }
 

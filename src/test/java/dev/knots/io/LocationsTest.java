@@ -14,7 +14,9 @@ class LocationsTest {
   @Test
   void redactRemovesUserInfo() {
     assertEquals("s3a://bucket/path/x", Locations.redact("s3a://KEY:SECRET@bucket/path/x"));
-    assertEquals("s3a://bucket/x", Locations.redact("s3a://AKIAEXAMPLE:wJalr/XUtnFEMI/K7MDENG+bPxRfiCY@bucket/x"));
+    assertEquals(
+        "s3a://bucket/x",
+        Locations.redact("s3a://AKIAEXAMPLE:wJalr/XUtnFEMI/K7MDENG+bPxRfiCY@bucket/x"));
     assertEquals("hdfs://nn:8020/x", Locations.redact("hdfs://alice@nn:8020/x"));
     assertEquals("ftp://host/dir", Locations.redact("ftp://user:p%40ss@host/dir"));
     assertEquals("s3a://bucket", Locations.redact("s3a://KEY:SECRET@bucket"));
@@ -22,7 +24,8 @@ class LocationsTest {
 
   @Test
   void redactWorksInsideMessagesAndLeavesOtherTextAlone() {
-    assertEquals("copy s3a://a/x to gs://b/y failed",
+    assertEquals(
+        "copy s3a://a/x to gs://b/y failed",
         Locations.redact("copy s3a://K:S@a/x to gs://u:p@b/y failed"));
     assertEquals("s3a://bucket/dir@v1/file", Locations.redact("s3a://bucket/dir@v1/file"));
     assertEquals("/data/me@home/x", Locations.redact("/data/me@home/x"));
@@ -33,10 +36,16 @@ class LocationsTest {
 
   @Test
   void wrappedMessagesAreRedacted() {
-    IOException e = Storage.wrap("read", "s3a://KEY:SECRET@bucket/x",
-        new IOException("status 403 for s3a://KEY:SECRET@bucket/x"));
+    IOException e =
+        Storage.wrap(
+            "read",
+            "s3a://KEY:SECRET@bucket/x",
+            new IOException("status 403 for s3a://KEY:SECRET@bucket/x"));
     assertEquals("Cannot read s3a://bucket/x: status 403 for s3a://bucket/x", e.getMessage());
-    assertFalse(Storage.renameTargetExists("s3a://K:SECRET@b/a", "s3a://K:SECRET@b/c").getMessage().contains("SECRET"));
+    assertFalse(
+        Storage.renameTargetExists("s3a://K:SECRET@b/a", "s3a://K:SECRET@b/c")
+            .getMessage()
+            .contains("SECRET"));
   }
 
   @Test

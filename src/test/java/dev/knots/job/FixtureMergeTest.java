@@ -8,20 +8,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.knots.Fixtures;
 import dev.knots.io.peft.LoraAdapter;
-import dev.knots.knots.Concat;
 import dev.knots.knots.JointSvd;
 import dev.knots.linalg.Matrix;
-import dev.knots.merge.MergeMethods;
-import dev.knots.merge.MergeParameters;
-import dev.knots.merge.Scope;
 import dev.knots.plan.AdapterSet;
 import dev.knots.plan.FactorSource;
 import dev.knots.plan.ModuleSpec;
+import dev.knots.plan.Planner;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -48,7 +44,9 @@ class FixtureMergeTest {
     MergeRequest request = Fixtures.request(config, "unused");
     AdapterSet adapters =
         AdapterSet.open(Fixtures.STORE, request.adapters(), LoraAdapter.UnsupportedTensors.REFUSE);
-    List<MergedModule> merged = LocalMerge.merge(request, adapters, Fixtures.STORE);
+    List<MergedModule> merged =
+        LocalMerge.merge(
+            request, Planner.plan(adapters, request.method(), request.concat()), Fixtures.STORE);
     Map<String, Matrix> expected = Fixtures.matrices("expected/" + file);
 
     assertEquals(expected.size(), merged.size(), "modules merged");
@@ -111,7 +109,9 @@ class FixtureMergeTest {
           ModuleAligner.fromAlignment(spec.key(), JointSvd.ofDense(updates, request.concat())));
     }
     List<MergedModule> viaDense = LocalMerge.mergeAligned(request, dense);
-    List<MergedModule> viaFactors = LocalMerge.merge(request, adapters, Fixtures.STORE);
+    List<MergedModule> viaFactors =
+        LocalMerge.merge(
+            request, Planner.plan(adapters, request.method(), request.concat()), Fixtures.STORE);
     Map<String, Matrix> expected = Fixtures.matrices("expected/" + file);
     for (int m = 0; m < viaDense.size(); m++) {
       MergedModule module = viaDense.get(m);

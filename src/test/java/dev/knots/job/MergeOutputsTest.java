@@ -14,17 +14,12 @@ import dev.knots.io.peft.LoraModule;
 import dev.knots.io.safetensors.DType;
 import dev.knots.io.safetensors.HfModelFiles;
 import dev.knots.io.safetensors.SafetensorsReader;
-import dev.knots.io.safetensors.ShardedModelWriter;
 import dev.knots.io.safetensors.TensorInfo;
-import dev.knots.io.safetensors.TensorSpec;
 import dev.knots.linalg.Matrix;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -38,7 +33,7 @@ class MergeOutputsTest {
   void mergedAdapterReproducesTheMergedUpdateWithPerModuleRanks() throws IOException {
     Path out = temp.resolve("merged");
     MergeRequest request = Fixtures.request(Fixtures.config(KNOTS_TIES), out.toString());
-    MergeResult result = LocalMerge.run(request, Fixtures.STORE, false);
+    MergeResult result = LocalMerge.run(request, Fixtures.STORE, false).result();
 
     Map<String, Matrix> expected = Fixtures.matrices("expected/" + KNOTS_TIES);
     JsonNode reference =
@@ -134,12 +129,14 @@ class MergeOutputsTest {
   private Path shardedBf16Base() throws IOException {
     Path dir = temp.resolve("base-bf16");
     Fixtures.writeShardedBase(dir, DType.BF16, 80_000);
-    assertTrue(HfModelFiles.open(Fixtures.STORE, dir.toString()).shards().size() >= 3,
+    assertTrue(
+        HfModelFiles.open(Fixtures.STORE, dir.toString()).shards().size() >= 3,
         "the test wants several shards");
     return dir;
   }
 
-  private static MergeRequest modelRequest(String file, String base, Path out, OutputFormat format) {
+  private static MergeRequest modelRequest(
+      String file, String base, Path out, OutputFormat format) {
     return Fixtures.request(Fixtures.config(file), out.toString(), format, base);
   }
 

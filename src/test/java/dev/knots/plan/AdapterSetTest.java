@@ -119,7 +119,9 @@ class AdapterSetTest {
     FileFormatException e =
         assertThrows(
             FileFormatException.class,
-            () -> ModuleAligner.align(v1, true, Concat.OUTPUT, Fixtures.STORE));
+            () ->
+                ModuleAligner.align(
+                    new ModulePlan(v1, AlignPath.FACTOR, "test"), Concat.OUTPUT, Fixtures.STORE));
     assertTrue(e.getMessage().contains(tensor), e.getMessage());
     assertTrue(e.getMessage().contains("NaN"), e.getMessage());
     assertTrue(e.getMessage().contains(broken.toString()), e.getMessage());

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.knots.Fixtures;
+import dev.knots.io.peft.LoraAdapter;
 import dev.knots.io.safetensors.DType;
 import dev.knots.job.LocalMerge;
 import dev.knots.job.MergeReport;
@@ -16,12 +17,10 @@ import dev.knots.job.MergeRequest;
 import dev.knots.job.OutputCommit;
 import dev.knots.job.OutputFormat;
 import dev.knots.job.RunOptions;
-import dev.knots.io.peft.LoraAdapter;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Optional;
 import java.util.stream.Stream;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.AfterAll;
@@ -64,8 +63,13 @@ class SparkMergeJobTest {
   void adapterOutputIsByteIdenticalToTheSingleProcessMerge() throws IOException {
     Path viaSpark = temp.resolve("spark");
     Path viaCore = temp.resolve("core");
-    MergeReport report = SparkMergeJob.run(spark,
-        request(KNOTS_TIES, viaSpark, OutputFormat.ADAPTER, null), RunOptions.defaults(), 0, System.nanoTime());
+    MergeReport report =
+        SparkMergeJob.run(
+            spark,
+            request(KNOTS_TIES, viaSpark, OutputFormat.ADAPTER, null),
+            RunOptions.defaults(),
+            0,
+            System.nanoTime());
     LocalMerge.run(request(KNOTS_TIES, viaCore, OutputFormat.ADAPTER, null), Fixtures.STORE, false);
 
     assertSameFile(viaCore, viaSpark, LoraAdapter.WEIGHTS_FILE);
@@ -90,9 +94,14 @@ class SparkMergeJobTest {
     Fixtures.writeShardedBase(base, DType.BF16, 80_000);
     Path viaSpark = temp.resolve("spark");
     Path viaCore = temp.resolve("core");
-    SparkMergeJob.run(spark, request(KNOTS_TIES, viaSpark, OutputFormat.BOTH, base.toString()),
-        RunOptions.defaults(), 0, System.nanoTime());
-    LocalMerge.run(request(KNOTS_TIES, viaCore, OutputFormat.BOTH, base.toString()), Fixtures.STORE, false);
+    SparkMergeJob.run(
+        spark,
+        request(KNOTS_TIES, viaSpark, OutputFormat.BOTH, base.toString()),
+        RunOptions.defaults(),
+        0,
+        System.nanoTime());
+    LocalMerge.run(
+        request(KNOTS_TIES, viaCore, OutputFormat.BOTH, base.toString()), Fixtures.STORE, false);
     try (Stream<Path> files = Files.walk(viaCore)) {
       for (Path file : files.filter(Files::isRegularFile).toList()) {
         String relative = viaCore.relativize(file).toString();
@@ -108,12 +117,20 @@ class SparkMergeJobTest {
   void aTaskThatFailsOnceIsRetriedAndWritesTheSameBytes() throws IOException {
     Path clean = temp.resolve("clean");
     Path retried = temp.resolve("retried");
-    SparkMergeJob.run(spark, request(KNOTS_TIES, clean, OutputFormat.ADAPTER, null),
-        RunOptions.defaults(), 0, System.nanoTime());
+    SparkMergeJob.run(
+        spark,
+        request(KNOTS_TIES, clean, OutputFormat.ADAPTER, null),
+        RunOptions.defaults(),
+        0,
+        System.nanoTime());
     spark.sparkContext().setLocalProperty(SparkMergeJob.FAIL_ONCE_CONF, "1");
     try {
-      SparkMergeJob.run(spark, request(KNOTS_TIES, retried, OutputFormat.ADAPTER, null),
-          RunOptions.defaults(), 0, System.nanoTime());
+      SparkMergeJob.run(
+          spark,
+          request(KNOTS_TIES, retried, OutputFormat.ADAPTER, null),
+          RunOptions.defaults(),
+          0,
+          System.nanoTime());
     } finally {
       spark.sparkContext().setLocalProperty(SparkMergeJob.FAIL_ONCE_CONF, null);
     }
@@ -127,14 +144,21 @@ class SparkMergeJobTest {
     Files.createDirectories(out);
     Files.writeString(out.resolve("keep.txt"), "old");
     MergeRequest request = request(KNOTS_TIES, out, OutputFormat.ADAPTER, null);
-    IOException e = assertThrows(IOException.class,
-        () -> SparkMergeJob.run(spark, request, RunOptions.defaults(), 0, System.nanoTime()));
-    assertTrue(e.getMessage().contains("already exists") && e.getMessage().contains("--overwrite"),
+    IOException e =
+        assertThrows(
+            IOException.class,
+            () -> SparkMergeJob.run(spark, request, RunOptions.defaults(), 0, System.nanoTime()));
+    assertTrue(
+        e.getMessage().contains("already exists") && e.getMessage().contains("--overwrite"),
         e.getMessage());
     assertTrue(Files.exists(out.resolve("keep.txt")), "the old output is untouched");
 
-    SparkMergeJob.run(spark, request,
-        new RunOptions(true, LoraAdapter.UnsupportedTensors.REFUSE), 0, System.nanoTime());
+    SparkMergeJob.run(
+        spark,
+        request,
+        new RunOptions(true, LoraAdapter.UnsupportedTensors.REFUSE),
+        0,
+        System.nanoTime());
     assertFalse(Files.exists(out.resolve("keep.txt")), "replaced by the new merge");
     assertTrue(Files.exists(out.resolve(OutputCommit.SUCCESS)));
   }
@@ -145,8 +169,11 @@ class SparkMergeJobTest {
     }
   }
 
-  private static void assertSameFile(Path expected, Path actual, String relative) throws IOException {
-    assertArrayEquals(Files.readAllBytes(expected.resolve(relative)),
-        Files.readAllBytes(actual.resolve(relative)), relative + " differs");
+  private static void assertSameFile(Path expected, Path actual, String relative)
+      throws IOException {
+    assertArrayEquals(
+        Files.readAllBytes(expected.resolve(relative)),
+        Files.readAllBytes(actual.resolve(relative)),
+        relative + " differs");
   }
 }

@@ -31,8 +31,8 @@ import org.apache.hadoop.fs.PathIsNotDirectoryException;
  * <p>Reads are positioned reads ({@code FSDataInputStream.readFully(position, ...)}) on files
  * opened with the random read policy, which on S3 means one ranged GET per read rather than a
  * stream of the whole object. A file whose length the caller knows is opened without asking the
- * store for its status. Every message shows locations with their user-info removed
- * ({@link Locations#redact}).
+ * store for its status. Every message shows locations with their user-info removed ({@link
+ * Locations#redact}).
  *
  * <p>On {@code file://} Hadoop's checksummed local file system writes {@code .crc} files beside
  * each file; {@link RoutingFileStore} sends local locations to {@link dev.knots.io.LocalFileStore}
@@ -62,7 +62,8 @@ public final class HadoopFileStore implements FileStore {
   @Override
   public InputFile inputFile(String location, long knownLength) {
     if (knownLength < 0) {
-      throw new IllegalArgumentException("Cannot use length " + knownLength + " for " + Locations.redact(location));
+      throw new IllegalArgumentException(
+          "Cannot use length " + knownLength + " for " + Locations.redact(location));
     }
     return new HadoopInputFile(this, location, path(location), knownLength);
   }
@@ -80,9 +81,11 @@ public final class HadoopFileStore implements FileStore {
       public OutputStream create() throws IOException {
         FileSystem fs = fileSystem(path, "create", location);
         try {
-          // overwrite=false: fails if the file exists (on S3 with a conditional PUT); parents are created
+          // overwrite=false: fails if the file exists (on S3 with a conditional PUT); parents are
+          // created
           OutputStream raw = fs.create(path, false);
-          return new LocatedOutputStream(new BufferedOutputStream(raw, WRITE_BUFFER_BYTES), location);
+          return new LocatedOutputStream(
+              new BufferedOutputStream(raw, WRITE_BUFFER_BYTES), location);
         } catch (IOException e) {
           throw wrap("create", location, e);
         }
@@ -117,7 +120,9 @@ public final class HadoopFileStore implements FileStore {
       throw wrap("list", directory, e);
     }
     // listing a file returns the file itself
-    if (children.length == 1 && children[0].isFile() && samePath(children[0].getPath(), fs.makeQualified(path))) {
+    if (children.length == 1
+        && children[0].isFile()
+        && samePath(children[0].getPath(), fs.makeQualified(path))) {
       throw Storage.wrap("list", directory, new NotDirectoryException(Locations.redact(directory)));
     }
     List<String> names = new ArrayList<>(children.length);
@@ -152,8 +157,10 @@ public final class HadoopFileStore implements FileStore {
       throw wrap("create directory", location, e);
     }
     if (!created) {
-      throw new IOException("Cannot create directory " + Locations.redact(location)
-          + ": the file system refused. Check that no file is in the way and the permissions.");
+      throw new IOException(
+          "Cannot create directory "
+              + Locations.redact(location)
+              + ": the file system refused. Check that no file is in the way and the permissions.");
     }
   }
 
@@ -171,9 +178,14 @@ public final class HadoopFileStore implements FileStore {
     FileSystem fs = fileSystem(source, "rename", both);
     FileSystem targetFs = fileSystem(target, "rename", both);
     if (!fs.getUri().equals(targetFs.getUri())) {
-      throw new IOException("Cannot rename " + Locations.redact(both) + ": they are on different file systems ("
-          + Locations.redact(fs.getUri().toString()) + ", " + Locations.redact(targetFs.getUri().toString())
-          + "). Copy the data instead.");
+      throw new IOException(
+          "Cannot rename "
+              + Locations.redact(both)
+              + ": they are on different file systems ("
+              + Locations.redact(fs.getUri().toString())
+              + ", "
+              + Locations.redact(targetFs.getUri().toString())
+              + "). Copy the data instead.");
     }
     if (status(to, "rename", target) != null) {
       throw Storage.renameTargetExists(from, to);
@@ -197,8 +209,10 @@ public final class HadoopFileStore implements FileStore {
       if (status(to, "rename", target) != null) {
         throw Storage.renameTargetExists(from, to);
       }
-      throw new IOException("Cannot rename " + Locations.redact(both)
-          + ": the file system refused the rename. Check the permissions on both locations.");
+      throw new IOException(
+          "Cannot rename "
+              + Locations.redact(both)
+              + ": the file system refused the rename. Check the permissions on both locations.");
     }
   }
 
@@ -222,8 +236,8 @@ public final class HadoopFileStore implements FileStore {
   /**
    * The (cached) file system of a path.
    *
-   * @throws IllegalArgumentException naming the location if Hadoop rejects its URI (no bucket,
-   *     a wrong authority)
+   * @throws IllegalArgumentException naming the location if Hadoop rejects its URI (no bucket, a
+   *     wrong authority)
    */
   FileSystem fileSystem(Path path, String action, String location) throws IOException {
     try {
@@ -232,22 +246,32 @@ public final class HadoopFileStore implements FileStore {
       throw wrap(action, location, e);
     } catch (IllegalArgumentException e) {
       String redacted = Locations.redact(location);
-      String hint = redacted.equals(location)
-          ? "Check the URI."
-          : "Remove the credentials from the URI and set them in the Hadoop configuration"
-              + " (for s3a: fs.s3a.access.key and fs.s3a.secret.key, or a credentials provider).";
-      throw new IllegalArgumentException("Cannot " + action + " " + redacted + ": "
-          + Locations.redact(e.getMessage()) + ". " + hint, Redacted.cause(e));
+      String hint =
+          redacted.equals(location)
+              ? "Check the URI."
+              : "Remove the credentials from the URI and set them in the Hadoop configuration"
+                  + " (for s3a: fs.s3a.access.key and fs.s3a.secret.key, or a credentials provider).";
+      throw new IllegalArgumentException(
+          "Cannot "
+              + action
+              + " "
+              + redacted
+              + ": "
+              + Locations.redact(e.getMessage())
+              + ". "
+              + hint,
+          Redacted.cause(e));
     }
   }
 
   /**
-   * Wraps a Hadoop exception once with the location, naming the reason of the exception types
-   * whose own messages are long or server-side (HDFS adds the client name and stack lines).
+   * Wraps a Hadoop exception once with the location, naming the reason of the exception types whose
+   * own messages are long or server-side (HDFS adds the client name and stack lines).
    */
   static IOException wrap(String action, String location, IOException e) {
     String reason;
-    if (e instanceof FileAlreadyExistsException || e instanceof java.nio.file.FileAlreadyExistsException) {
+    if (e instanceof FileAlreadyExistsException
+        || e instanceof java.nio.file.FileAlreadyExistsException) {
       reason = "it already exists";
     } else if (e instanceof PathIsNotDirectoryException) {
       reason = "not a directory";
@@ -275,15 +299,20 @@ public final class HadoopFileStore implements FileStore {
   /**
    * The Hadoop path of a location.
    *
-   * @throws IllegalArgumentException naming the (redacted) location if it is not a valid path or URI
+   * @throws IllegalArgumentException naming the (redacted) location if it is not a valid path or
+   *     URI
    */
   static Path path(String location) {
     Objects.requireNonNull(location, "location");
     try {
       return new Path(location);
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("Cannot use " + Locations.redact(location) + " as a Hadoop path: "
-          + Locations.redact(e.getMessage()) + ". Use a URI such as hdfs://namenode:8020/dir or s3a://bucket/dir.");
+      throw new IllegalArgumentException(
+          "Cannot use "
+              + Locations.redact(location)
+              + " as a Hadoop path: "
+              + Locations.redact(e.getMessage())
+              + ". Use a URI such as hdfs://namenode:8020/dir or s3a://bucket/dir.");
     }
   }
 }

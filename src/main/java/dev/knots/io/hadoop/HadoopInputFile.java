@@ -20,9 +20,9 @@ import org.apache.hadoop.util.functional.FutureIO;
 
 /**
  * A file of a {@link HadoopFileStore}. Its length is known from the caller, or read once with
- * {@code getFileStatus} and kept. It is opened with {@link FileSystem#openFile}, passing the
- * status or the known length, so that no store (S3 in particular) has to look the file up again,
- * and with the random read policy, as the readers of this project jump between tensors.
+ * {@code getFileStatus} and kept. It is opened with {@link FileSystem#openFile}, passing the status
+ * or the known length, so that no store (S3 in particular) has to look the file up again, and with
+ * the random read policy, as the readers of this project jump between tensors.
  */
 final class HadoopInputFile implements InputFile {
 
@@ -57,10 +57,12 @@ final class HadoopInputFile implements InputFile {
     if (current == null) {
       current = store.status(location, "read", path);
       if (current == null) {
-        throw HadoopFileStore.wrap("read", location, new FileNotFoundException(Locations.redact(location)));
+        throw HadoopFileStore.wrap(
+            "read", location, new FileNotFoundException(Locations.redact(location)));
       }
       if (current.isDirectory()) {
-        throw new IOException("Cannot read " + Locations.redact(location) + ": it is a directory. Name a file.");
+        throw new IOException(
+            "Cannot read " + Locations.redact(location) + ": it is a directory. Name a file.");
       }
       status = current;
     }
@@ -80,7 +82,8 @@ final class HadoopInputFile implements InputFile {
     FileStatus known = status;
     try {
       FutureDataInputStreamBuilder builder =
-          fs.openFile(path).opt(FS_OPTION_OPENFILE_READ_POLICY, FS_OPTION_OPENFILE_READ_POLICY_RANDOM);
+          fs.openFile(path)
+              .opt(FS_OPTION_OPENFILE_READ_POLICY, FS_OPTION_OPENFILE_READ_POLICY_RANDOM);
       if (known != null) {
         builder.withFileStatus(known);
       } else if (knownLength >= 0) {
@@ -101,6 +104,7 @@ final class HadoopInputFile implements InputFile {
   private static final class Reader implements RangeReader {
     private final String location;
     private final FSDataInputStream in;
+
     /** The length of the file if known when it was opened, otherwise -1. */
     private final long end;
 
@@ -130,9 +134,17 @@ final class HadoopInputFile implements InputFile {
     }
 
     private EOFException pastEnd(String where, long position, int length, EOFException cause) {
-      EOFException eof = new EOFException(
-          "Cannot read " + Locations.redact(location) + ": the file " + where + ", while " + length
-              + " bytes were requested at position " + position + ". The file is truncated.");
+      EOFException eof =
+          new EOFException(
+              "Cannot read "
+                  + Locations.redact(location)
+                  + ": the file "
+                  + where
+                  + ", while "
+                  + length
+                  + " bytes were requested at position "
+                  + position
+                  + ". The file is truncated.");
       if (cause != null) {
         eof.initCause(Redacted.cause(cause));
       }

@@ -15,8 +15,8 @@ final class Redacted {
   private Redacted() {}
 
   /**
-   * {@code e} itself if no message in its cause chain contains user-info, otherwise a copy of
-   * the same kind (not found, end of file, other) with the redacted message and {@code e}'s stack
+   * {@code e} itself if no message in its cause chain contains user-info, otherwise a copy of the
+   * same kind (not found, end of file, other) with the redacted message and {@code e}'s stack
    * trace, but without the chain.
    */
   static IOException cause(IOException e) {

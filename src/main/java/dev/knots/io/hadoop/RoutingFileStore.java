@@ -14,8 +14,8 @@ import org.apache.hadoop.conf.Configuration;
 
 /**
  * The {@link FileStore} of the job: local locations (plain paths and {@code file:} URIs) go to
- * {@link LocalFileStore}, so local output gets no Hadoop {@code .crc} files, and every other
- * scheme ({@code hdfs://}, {@code s3a://}, ...) goes to a {@link HadoopFileStore}.
+ * {@link LocalFileStore}, so local output gets no Hadoop {@code .crc} files, and every other scheme
+ * ({@code hdfs://}, {@code s3a://}, ...) goes to a {@link HadoopFileStore}.
  *
  * <p>It is {@link Serializable} so that Spark can ship it to executors: the Hadoop configuration
  * travels with it, and the Hadoop store is created on first use in each JVM.
@@ -29,24 +29,28 @@ public final class RoutingFileStore implements FileStore, Serializable {
   private final SerializableConfiguration conf;
   private transient volatile HadoopFileStore hadoop;
 
-  /** A store configured by a copy of {@code conf}; later changes to {@code conf} do not reach it. */
+  /**
+   * A store configured by a copy of {@code conf}; later changes to {@code conf} do not reach it.
+   */
   public RoutingFileStore(Configuration conf) {
-    this.conf = new SerializableConfiguration(new Configuration(Objects.requireNonNull(conf, "conf")));
+    this.conf =
+        new SerializableConfiguration(new Configuration(Objects.requireNonNull(conf, "conf")));
   }
 
   /**
-   * The Hadoop configuration a Spark application with these properties would have, without
-   * starting Spark: {@code new Configuration()} (the defaults, plus {@code core-site.xml} from the
-   * classpath or {@code HADOOP_CONF_DIR}) with every {@code spark.hadoop.X=v} property set as
-   * {@code X=v}. Other properties are ignored.
+   * The Hadoop configuration a Spark application with these properties would have, without starting
+   * Spark: {@code new Configuration()} (the defaults, plus {@code core-site.xml} from the classpath
+   * or {@code HADOOP_CONF_DIR}) with every {@code spark.hadoop.X=v} property set as {@code X=v}.
+   * Other properties are ignored.
    */
   public static Configuration hadoopConfiguration(Map<String, String> properties) {
     Configuration result = new Configuration();
-    properties.forEach((key, value) -> {
-      if (key.startsWith(SPARK_HADOOP_PREFIX) && key.length() > SPARK_HADOOP_PREFIX.length()) {
-        result.set(key.substring(SPARK_HADOOP_PREFIX.length()), value, "spark.hadoop property");
-      }
-    });
+    properties.forEach(
+        (key, value) -> {
+          if (key.startsWith(SPARK_HADOOP_PREFIX) && key.length() > SPARK_HADOOP_PREFIX.length()) {
+            result.set(key.substring(SPARK_HADOOP_PREFIX.length()), value, "spark.hadoop property");
+          }
+        });
     return result;
   }
 
@@ -112,8 +116,12 @@ public final class RoutingFileStore implements FileStore, Serializable {
   @Override
   public void rename(String from, String to) throws IOException {
     if (Locations.isLocal(from) != Locations.isLocal(to)) {
-      throw new IOException("Cannot rename " + Locations.redact(from) + " to " + Locations.redact(to)
-          + ": one is local and the other is not. Copy the data instead.");
+      throw new IOException(
+          "Cannot rename "
+              + Locations.redact(from)
+              + " to "
+              + Locations.redact(to)
+              + ": one is local and the other is not. Copy the data instead.");
     }
     storeFor(from).rename(from, to);
   }

@@ -7,11 +7,11 @@ import java.io.Serializable;
 import org.apache.hadoop.conf.Configuration;
 
 /**
- * A Hadoop {@link Configuration} that survives Java serialization, written with
- * {@link Configuration#write} (every property, defaults included, so the receiving JVM sees
- * exactly the sender's settings whatever its own {@code core-site.xml} says) and read back with
- * {@link Configuration#readFields}. Expect tens of kilobytes: broadcast it in Spark rather than
- * capturing it in every task.
+ * A Hadoop {@link Configuration} that survives Java serialization, written with {@link
+ * Configuration#write} (every property, defaults included, so the receiving JVM sees exactly the
+ * sender's settings whatever its own {@code core-site.xml} says) and read back with {@link
+ * Configuration#readFields}. Expect tens of kilobytes: broadcast it in Spark rather than capturing
+ * it in every task.
  */
 final class SerializableConfiguration implements Serializable {
 

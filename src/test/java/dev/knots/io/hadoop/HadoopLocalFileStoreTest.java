@@ -11,7 +11,10 @@ import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The {@link FileStore} contract on {@link HadoopFileStore} over Hadoop's local file system ({@code file://}). */
+/**
+ * The {@link FileStore} contract on {@link HadoopFileStore} over Hadoop's local file system ({@code
+ * file://}).
+ */
 class HadoopLocalFileStoreTest extends FileStoreContract {
 
   private final HadoopFileStore store = new HadoopFileStore(new Configuration());

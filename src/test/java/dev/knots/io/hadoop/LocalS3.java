@@ -21,8 +21,8 @@ import software.amazon.awssdk.services.s3.model.GetObjectRequest;
 import software.amazon.awssdk.services.s3.model.HeadObjectRequest;
 
 /**
- * An in-process, in-memory S3 server (S3Proxy) on 127.0.0.1 with an ephemeral port and one
- * bucket, for tests. Start it once per test class and close it at the end:
+ * An in-process, in-memory S3 server (S3Proxy) on 127.0.0.1 with an ephemeral port and one bucket,
+ * for tests. Start it once per test class and close it at the end:
  *
  * <pre>{@code
  * private static LocalS3 s3;
@@ -32,17 +32,18 @@ import software.amazon.awssdk.services.s3.model.HeadObjectRequest;
  * }</pre>
  *
  * <p>The server counts the calls it receives by storage operation ({@link #calls}), which is the
- * ground truth for tests that count requests: {@code blobMetadata} is a HEAD Object,
- * {@code getBlob} a GET Object. {@link #calls(String, String)} counts those about one object.
+ * ground truth for tests that count requests: {@code blobMetadata} is a HEAD Object, {@code
+ * getBlob} a GET Object. {@link #calls(String, String)} counts those about one object.
  *
  * <p>Every server gets a bucket of its own name, because Hadoop caches file systems by scheme and
- * bucket, not by configuration: a second server with the same bucket name would be reached
- * through the first one's cached client.
+ * bucket, not by configuration: a second server with the same bucket name would be reached through
+ * the first one's cached client.
  */
 public final class LocalS3 implements AutoCloseable {
 
   /** The access key the server accepts. */
   public static final String ACCESS_KEY = "test-access";
+
   /** The secret key the server accepts. */
   public static final String SECRET_KEY = "test-secret";
 
@@ -66,11 +67,12 @@ public final class LocalS3 implements AutoCloseable {
   public static LocalS3 start() throws Exception {
     long t0 = System.nanoTime();
     Map<String, LongAdder> calls = new ConcurrentHashMap<>();
-    S3Proxy proxy = S3Proxy.builder()
-        .blobStore(counting(new TransientNio2BlobStore(), calls))
-        .endpoint(URI.create("http://127.0.0.1:0"))
-        .awsAuthentication(AuthenticationType.AWS_V2_OR_V4, ACCESS_KEY, SECRET_KEY)
-        .build();
+    S3Proxy proxy =
+        S3Proxy.builder()
+            .blobStore(counting(new TransientNio2BlobStore(), calls))
+            .endpoint(URI.create("http://127.0.0.1:0"))
+            .awsAuthentication(AuthenticationType.AWS_V2_OR_V4, ACCESS_KEY, SECRET_KEY)
+            .build();
     proxy.start();
     while (!"STARTED".equals(proxy.getState())) {
       if ("FAILED".equals(proxy.getState())) {
@@ -84,9 +86,9 @@ public final class LocalS3 implements AutoCloseable {
   }
 
   /**
-   * Creates one more bucket, named {@code prefix} plus a suffix unique in this JVM, and returns
-   * its name. Per-bucket s3a settings ({@code fs.s3a.bucket.NAME.*}) let a test reach the same
-   * server with different options.
+   * Creates one more bucket, named {@code prefix} plus a suffix unique in this JVM, and returns its
+   * name. Per-bucket s3a settings ({@code fs.s3a.bucket.NAME.*}) let a test reach the same server
+   * with different options.
    */
   public String createBucket(String prefix) {
     return createBucket(endpoint, prefix);
@@ -94,12 +96,15 @@ public final class LocalS3 implements AutoCloseable {
 
   private static String createBucket(String endpoint, String prefix) {
     String bucket = prefix + "-" + ProcessHandle.current().pid() + "-" + BUCKETS.incrementAndGet();
-    try (S3Client client = S3Client.builder()
-        .endpointOverride(URI.create(endpoint))
-        .forcePathStyle(true)
-        .region(Region.US_EAST_1)
-        .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(ACCESS_KEY, SECRET_KEY)))
-        .build()) {
+    try (S3Client client =
+        S3Client.builder()
+            .endpointOverride(URI.create(endpoint))
+            .forcePathStyle(true)
+            .region(Region.US_EAST_1)
+            .credentialsProvider(
+                StaticCredentialsProvider.create(
+                    AwsBasicCredentials.create(ACCESS_KEY, SECRET_KEY)))
+            .build()) {
       client.createBucket(b -> b.bucket(bucket));
     }
     return bucket;
@@ -107,19 +112,24 @@ public final class LocalS3 implements AutoCloseable {
 
   /** The blob store, counting the calls of each method by name. */
   private static BlobStore counting(BlobStore store, Map<String, LongAdder> calls) {
-    return (BlobStore) Proxy.newProxyInstance(BlobStore.class.getClassLoader(), new Class<?>[] {BlobStore.class},
-        (proxy, method, args) -> {
-          calls.computeIfAbsent(method.getName(), name -> new LongAdder()).increment();
-          String key = keyOf(args);
-          if (key != null) {
-            calls.computeIfAbsent(method.getName() + " " + key, name -> new LongAdder()).increment();
-          }
-          try {
-            return method.invoke(store, args);
-          } catch (InvocationTargetException e) {
-            throw e.getCause();
-          }
-        });
+    return (BlobStore)
+        Proxy.newProxyInstance(
+            BlobStore.class.getClassLoader(),
+            new Class<?>[] {BlobStore.class},
+            (proxy, method, args) -> {
+              calls.computeIfAbsent(method.getName(), name -> new LongAdder()).increment();
+              String key = keyOf(args);
+              if (key != null) {
+                calls
+                    .computeIfAbsent(method.getName() + " " + key, name -> new LongAdder())
+                    .increment();
+              }
+              try {
+                return method.invoke(store, args);
+              } catch (InvocationTargetException e) {
+                throw e.getCause();
+              }
+            });
   }
 
   /** The object key a blob store call is about, or null. */
@@ -140,8 +150,8 @@ public final class LocalS3 implements AutoCloseable {
   }
 
   /**
-   * How many times the server's storage was called through the method of this name since the
-   * start, for example {@code "blobMetadata"} (HEAD Object) or {@code "getBlob"} (GET Object).
+   * How many times the server's storage was called through the method of this name since the start,
+   * for example {@code "blobMetadata"} (HEAD Object) or {@code "getBlob"} (GET Object).
    */
   public long calls(String method) {
     LongAdder count = calls.get(method);
@@ -196,7 +206,8 @@ public final class LocalS3 implements AutoCloseable {
     p.put("fs.s3a.endpoint.region", "us-east-1");
     p.put("fs.s3a.path.style.access", "true");
     p.put("fs.s3a.connection.ssl.enabled", "false");
-    p.put("fs.s3a.aws.credentials.provider", "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider");
+    p.put(
+        "fs.s3a.aws.credentials.provider", "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider");
     p.put("fs.s3a.access.key", ACCESS_KEY);
     p.put("fs.s3a.secret.key", SECRET_KEY);
     // small parts and in-memory buffers keep multipart uploads quick in tests

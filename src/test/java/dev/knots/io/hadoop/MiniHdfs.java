@@ -55,7 +55,10 @@ public final class MiniHdfs implements AutoCloseable {
     return root;
   }
 
-  /** The URI of an absolute path on this cluster: {@code uri("/a/b")} is {@code hdfs://127.0.0.1:PORT/a/b}. */
+  /**
+   * The URI of an absolute path on this cluster: {@code uri("/a/b")} is {@code
+   * hdfs://127.0.0.1:PORT/a/b}.
+   */
   public String uri(String absolutePath) {
     return root + (absolutePath.startsWith("/") ? absolutePath : "/" + absolutePath);
   }

@@ -14,8 +14,8 @@ import java.io.StringWriter;
 import org.junit.jupiter.api.Test;
 
 /**
- * Hadoop messages that quote a path with credentials are redacted, in the message and in the
- * cause. S3A refuses such URIs before any message quotes them, so this uses made-up exceptions.
+ * Hadoop messages that quote a path with credentials are redacted, in the message and in the cause.
+ * S3A refuses such URIs before any message quotes them, so this uses made-up exceptions.
  */
 class RedactedTest {
 
@@ -29,9 +29,13 @@ class RedactedTest {
 
   @Test
   void wrappedHadoopExceptionsShowNoCredentials() {
-    IOException deep = new IOException("No such file or directory: " + URI, new IOException("GET " + URI + " failed"));
+    IOException deep =
+        new IOException(
+            "No such file or directory: " + URI, new IOException("GET " + URI + " failed"));
     IOException wrapped = HadoopFileStore.wrap("read", URI, deep);
-    assertEquals("Cannot read s3a://bucket/x: No such file or directory: s3a://bucket/x", wrapped.getMessage());
+    assertEquals(
+        "Cannot read s3a://bucket/x: No such file or directory: s3a://bucket/x",
+        wrapped.getMessage());
     assertFalse(trace(wrapped).contains("SECRET"), trace(wrapped));
     assertFalse(trace(wrapped).contains("AKIAEXAMPLE"), trace(wrapped));
 

@@ -60,18 +60,25 @@ class RoutingFileStoreTest extends FileStoreContract {
   @Test
   void renameBetweenLocalAndRemoteFails() throws IOException {
     write(at("a"), new byte[1]);
-    IOException e = assertThrows(IOException.class, () -> store.rename(at("a"), "s3a://K:SECRET@bucket/a"));
-    assertEquals("Cannot rename " + at("a") + " to s3a://bucket/a: one is local and the other is not."
-        + " Copy the data instead.", e.getMessage());
+    IOException e =
+        assertThrows(IOException.class, () -> store.rename(at("a"), "s3a://K:SECRET@bucket/a"));
+    assertEquals(
+        "Cannot rename "
+            + at("a")
+            + " to s3a://bucket/a: one is local and the other is not."
+            + " Copy the data instead.",
+        e.getMessage());
   }
 
   @Test
   void hadoopConfigurationTakesSparkHadoopProperties() {
-    Configuration conf = RoutingFileStore.hadoopConfiguration(Map.of(
-        "spark.hadoop.fs.s3a.endpoint", "http://127.0.0.1:9000",
-        "spark.hadoop.dfs.replication", "2",
-        "spark.executor.memory", "4g",
-        "spark.hadoop.", "ignored"));
+    Configuration conf =
+        RoutingFileStore.hadoopConfiguration(
+            Map.of(
+                "spark.hadoop.fs.s3a.endpoint", "http://127.0.0.1:9000",
+                "spark.hadoop.dfs.replication", "2",
+                "spark.executor.memory", "4g",
+                "spark.hadoop.", "ignored"));
     assertEquals("http://127.0.0.1:9000", conf.get("fs.s3a.endpoint"));
     assertEquals("2", conf.get("dfs.replication"));
     assertNull(conf.get("spark.executor.memory"));
@@ -94,7 +101,8 @@ class RoutingFileStoreTest extends FileStoreContract {
 
     Storage.writeAll(copy.outputFile(at("after.bin")), new byte[] {4, 5});
     assertArrayEquals(new byte[] {4, 5}, read(at("after.bin")));
-    HadoopFileStore hadoop = assertInstanceOf(HadoopFileStore.class, copy.storeFor("file-like://x"));
+    HadoopFileStore hadoop =
+        assertInstanceOf(HadoopFileStore.class, copy.storeFor("file-like://x"));
     assertEquals("kept", hadoop.configuration().get("knots.test.marker"));
     // reading the Hadoop configuration does not need a core-site.xml on the receiving side
     assertTrue(hadoop.configuration().size() > 100);

@@ -1,5 +1,6 @@
 package dev.knots.io.hadoop;
 
+import static org.apache.hadoop.fs.statistics.IOStatisticsSupport.retrieveIOStatistics;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -7,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.apache.hadoop.fs.statistics.IOStatisticsSupport.retrieveIOStatistics;
 
 import dev.knots.io.FileStore;
 import dev.knots.io.FileStoreContract;
@@ -46,8 +46,10 @@ class S3FileStoreTest extends FileStoreContract {
   private static final String SECRET = "wJalrXUtnFEMIK7MDENGbPxRfiCYSECRET";
 
   private static LocalS3 s3;
+
   /** A second bucket, read with the classic input stream. */
   private static String classicBucket;
+
   private static HadoopFileStore store;
 
   @BeforeAll
@@ -83,8 +85,9 @@ class S3FileStoreTest extends FileStoreContract {
     for (int i = 0; i < values.length; i++) {
       values[i] = i * 0.25;
     }
-    try (SafetensorsWriter writer = SafetensorsWriter.open(
-        store.outputFile(file), List.of(TensorSpec.matrix("w", DType.F32, 64, 64)), Map.of())) {
+    try (SafetensorsWriter writer =
+        SafetensorsWriter.open(
+            store.outputFile(file), List.of(TensorSpec.matrix("w", DType.F32, 64, 64)), Map.of())) {
       writer.write("w", values);
     }
     return file;
@@ -115,11 +118,10 @@ class S3FileStoreTest extends FileStoreContract {
   }
 
   /**
-   * Hadoop 3.5's default s3a input stream ("analytics", the AWS Analytics Accelerator) is not
-   * asked for the status either, but given only a length it issues a HEAD of its own (it wants
-   * the ETag), once per file, as it caches the metadata for later opens. So with this stream a
-   * known length saves nothing over one getFileStatus. This pins that behaviour, so a change
-   * shows up here.
+   * Hadoop 3.5's default s3a input stream ("analytics", the AWS Analytics Accelerator) is not asked
+   * for the status either, but given only a length it issues a HEAD of its own (it wants the ETag),
+   * once per file, as it caches the metadata for later opens. So with this stream a known length
+   * saves nothing over one getFileStatus. This pins that behaviour, so a change shows up here.
    */
   @Test
   void analyticsStreamAddsOneHeadPerFileEvenWithAKnownLength() throws IOException {
@@ -131,9 +133,11 @@ class S3FileStoreTest extends FileStoreContract {
     RequestCounts known = RequestCounts.now(file).minus(before);
     assertEquals(0, known.fileStatusCalls(), "getFileStatus calls");
     assertEquals(0, known.metadataRequests(), "S3A metadata requests");
-    assertEquals(1, known.serverHeads(), "HEAD requests the server saw for two opens (header, tensor)");
+    assertEquals(
+        1, known.serverHeads(), "HEAD requests the server saw for two opens (header, tensor)");
 
-    // without a known length: one getFileStatus, whose status (with the ETag) then spares the stream's HEAD
+    // without a known length: one getFileStatus, whose status (with the ETag) then spares the
+    // stream's HEAD
     String other = writeTensorFile(at("other.safetensors"));
     before = RequestCounts.now(other);
     readTensor(store.inputFile(other));
@@ -152,14 +156,19 @@ class S3FileStoreTest extends FileStoreContract {
   }
 
   /** Request counts about one file: of the s3a client of its bucket and of the server. */
-  private record RequestCounts(long fileStatusCalls, long metadataRequests, long serverHeads, long serverGets) {
+  private record RequestCounts(
+      long fileStatusCalls, long metadataRequests, long serverHeads, long serverGets) {
 
     static RequestCounts now(String file) throws IOException {
       // the IOStatistics of the bucket's cached file system, the instance the store uses; not
       // getStorageStatistics(), which S3A registers once per JVM, bound to the first instance
-      IOStatistics stats = retrieveIOStatistics(FileSystem.get(URI.create(file), s3.configuration()));
-      return new RequestCounts(counter(stats, "op_get_file_status"), counter(stats, "object_metadata_request"),
-          s3.calls("blobMetadata", file), s3.calls("getBlob", file));
+      IOStatistics stats =
+          retrieveIOStatistics(FileSystem.get(URI.create(file), s3.configuration()));
+      return new RequestCounts(
+          counter(stats, "op_get_file_status"),
+          counter(stats, "object_metadata_request"),
+          s3.calls("blobMetadata", file),
+          s3.calls("getBlob", file));
     }
 
     private static long counter(IOStatistics stats, String name) {
@@ -169,8 +178,11 @@ class S3FileStoreTest extends FileStoreContract {
     }
 
     RequestCounts minus(RequestCounts other) {
-      return new RequestCounts(fileStatusCalls - other.fileStatusCalls, metadataRequests - other.metadataRequests,
-          serverHeads - other.serverHeads, serverGets - other.serverGets);
+      return new RequestCounts(
+          fileStatusCalls - other.fileStatusCalls,
+          metadataRequests - other.metadataRequests,
+          serverHeads - other.serverHeads,
+          serverGets - other.serverGets);
     }
   }
 
@@ -187,8 +199,8 @@ class S3FileStoreTest extends FileStoreContract {
 
   /**
    * S3A takes no credentials from URIs, but a user may still write them there; they must not reach
-   * a message, a cause or a stack trace. A secret with '/' makes the URI's authority end inside
-   * the secret, which Hadoop rejects differently, so both kinds are tried.
+   * a message, a cause or a stack trace. A secret with '/' makes the URI's authority end inside the
+   * secret, which Hadoop rejects differently, so both kinds are tried.
    */
   @Test
   void credentialsInAUriNeverAppearInMessages() throws IOException {
@@ -197,20 +209,25 @@ class S3FileStoreTest extends FileStoreContract {
     for (String secret : List.of(SECRET_WITH_SLASH, SECRET)) {
       String userInfo = "AKIAEXAMPLE:" + secret + "@";
       String missing = "s3a://" + userInfo + s3.bucket() + "/redaction/missing.bin";
-      List<Executable> failing = List.of(
-          () -> store.inputFile(missing).length(),
-          () -> store.inputFile(missing).open(),
-          () -> {
-            try (RangeReader reader = store.inputFile(missing, 8).open()) {
-              reader.readFully(0, new byte[8], 0, 8);
-            }
-          },
-          () -> store.list(missing),
-          () -> store.rename(missing, "s3a://" + userInfo + s3.bucket() + "/redaction/other.bin"),
-          () -> store.rename(missing, s3.uri("redaction/other.bin")),
-          () -> store.inputFile(missing, -1),
-          () -> store.outputFile(at("present.bin").replace("s3a://", "s3a://" + userInfo)).create(),
-          () -> store.inputFile("s3a://" + userInfo + "bad bucket/x").length());
+      List<Executable> failing =
+          List.of(
+              () -> store.inputFile(missing).length(),
+              () -> store.inputFile(missing).open(),
+              () -> {
+                try (RangeReader reader = store.inputFile(missing, 8).open()) {
+                  reader.readFully(0, new byte[8], 0, 8);
+                }
+              },
+              () -> store.list(missing),
+              () ->
+                  store.rename(missing, "s3a://" + userInfo + s3.bucket() + "/redaction/other.bin"),
+              () -> store.rename(missing, s3.uri("redaction/other.bin")),
+              () -> store.inputFile(missing, -1),
+              () ->
+                  store
+                      .outputFile(at("present.bin").replace("s3a://", "s3a://" + userInfo))
+                      .create(),
+              () -> store.inputFile("s3a://" + userInfo + "bad bucket/x").length());
       for (Executable action : failing) {
         Throwable e = assertThrows(Throwable.class, action);
         StringWriter trace = new StringWriter();
