@@ -12,53 +12,63 @@ import java.util.Arrays;
 final class MagnitudeSummary implements Serializable {
   private static final long serialVersionUID = 1L;
 
-  private final long[] histogram;
+  private final boolean isHistogram;
+  /** Allocated on first use, so an empty summary (Spark's zero value) ships as a few bytes. */
+  private long[] histogram;
   private double[] candidates;
   private int candidateCount;
 
-  private MagnitudeSummary(long[] histogram, double[] candidates) {
-    this.histogram = histogram;
-    this.candidates = candidates;
+  private MagnitudeSummary(boolean isHistogram) {
+    this.isHistogram = isHistogram;
   }
 
   static MagnitudeSummary histogram() {
-    return new MagnitudeSummary(new long[MagnitudeSelection.BUCKETS], null);
+    return new MagnitudeSummary(true);
   }
 
   static MagnitudeSummary candidates() {
-    return new MagnitudeSummary(null, new double[16]);
+    return new MagnitudeSummary(false);
   }
 
   boolean isHistogram() {
-    return histogram != null;
+    return isHistogram;
   }
 
   void count(int bucket) {
+    if (histogram == null) {
+      histogram = new long[MagnitudeSelection.BUCKETS];
+    }
     histogram[bucket]++;
   }
 
   void add(double magnitude) {
-    if (candidateCount == candidates.length) {
+    if (candidates == null) {
+      candidates = new double[16];
+    } else if (candidateCount == candidates.length) {
       candidates = Arrays.copyOf(candidates, candidates.length * 2);
     }
     candidates[candidateCount++] = magnitude;
   }
 
   long[] counts() {
-    return histogram;
+    return histogram == null ? new long[MagnitudeSelection.BUCKETS] : histogram;
   }
 
   /** The collected magnitudes, sorted ascending. */
   double[] sortedCandidates() {
-    double[] sorted = Arrays.copyOf(candidates, candidateCount);
+    double[] sorted = candidates == null ? new double[0] : Arrays.copyOf(candidates, candidateCount);
     Arrays.sort(sorted);
     return sorted;
   }
 
   MagnitudeSummary merge(MagnitudeSummary other) {
-    if (isHistogram()) {
-      for (int b = 0; b < histogram.length; b++) {
-        histogram[b] += other.histogram[b];
+    if (isHistogram) {
+      if (histogram == null) {
+        histogram = other.histogram == null ? null : other.histogram.clone();
+      } else if (other.histogram != null) {
+        for (int b = 0; b < histogram.length; b++) {
+          histogram[b] += other.histogram[b];
+        }
       }
     } else {
       for (int j = 0; j < other.candidateCount; j++) {
