@@ -107,7 +107,7 @@ public final class Main {
         return true;
       }
     }
-    return args.length == 0;
+    return false;
   }
 
   /** The message of the first cause that has one, which is the one that says what failed. */

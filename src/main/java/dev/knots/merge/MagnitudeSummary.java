@@ -13,8 +13,10 @@ final class MagnitudeSummary implements Serializable {
   private static final long serialVersionUID = 1L;
 
   private final boolean isHistogram;
+
   /** Allocated on first use, so an empty summary (Spark's zero value) ships as a few bytes. */
   private long[] histogram;
+
   private double[] candidates;
   private int candidateCount;
 
@@ -56,7 +58,8 @@ final class MagnitudeSummary implements Serializable {
 
   /** The collected magnitudes, sorted ascending. */
   double[] sortedCandidates() {
-    double[] sorted = candidates == null ? new double[0] : Arrays.copyOf(candidates, candidateCount);
+    double[] sorted =
+        candidates == null ? new double[0] : Arrays.copyOf(candidates, candidateCount);
     Arrays.sort(sorted);
     return sorted;
   }

@@ -1,0 +1,216 @@
+package dev.knots.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.knots.Fixtures;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Supplier;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** The command line: help, dry run and every invalid option, without starting Spark. */
+class MainTest {
+  /** Any of these tests starting Spark is a failure: they must be decided before that. */
+  private static final Supplier<SparkSession> NO_SPARK =
+      () -> {
+        throw new AssertionError("Spark was started");
+      };
+
+  @TempDir Path temp;
+
+  private record Result(int code, String out, String err) {}
+
+  private static Result run(String... args) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    int code =
+        Main.run(
+            args,
+            new PrintStream(out, true, StandardCharsets.UTF_8),
+            new PrintStream(err, true, StandardCharsets.UTF_8),
+            NO_SPARK);
+    return new Result(
+        code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+  }
+
+  private static String twoAdapters() {
+    return Fixtures.path("adapters/rot90") + "," + Fixtures.path("adapters/hflip");
+  }
+
+  @Test
+  void helpDocumentsEveryOptionWithItsDefaultAndAnExample() {
+    Result result = run("--help");
+    assertEquals(0, result.code());
+    for (String option :
+        List.of(
+            "--adapters",
+            "--method",
+            "--top-k",
+            "--scaling",
+            "--dare-drop",
+            "--seed",
+            "--scope",
+            "--concat",
+            "--output",
+            "--format",
+            "--base",
+            "--overwrite",
+            "--dry-run",
+            "--skip-unsupported")) {
+      assertTrue(result.out().contains(option), option + " missing from --help");
+    }
+    assertTrue(result.out().contains("default 100"), "top-k default");
+    assertTrue(result.out().contains("Examples:"));
+    assertTrue(result.out().contains("knots-dare-linear"), "methods listed");
+    assertEquals(0, run("merge", "--help").code());
+  }
+
+  @Test
+  void noArgumentsPrintsUsageAndFails() {
+    Result result = run();
+    assertEquals(2, result.code());
+    assertTrue(result.out().contains("Usage"), result.out());
+  }
+
+  @ParameterizedTest(name = "{0} {1}")
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "--top-k|0|--top-k",
+        "--top-k|150|(0, 100]",
+        "--top-k|abc|--top-k",
+        "--method|knots-magic|--method",
+        "--scope|layer|--scope",
+        "--concat|sideways|--concat",
+        "--format|zip|--format",
+        "--format|model|--base",
+        "--scaling|1,2,3|one per adapter",
+        "--dare-drop|0.5|only DARE methods",
+        "--seed|x|--seed",
+        "--bogus|1|Unknown option --bogus"
+      })
+  void invalidOptionsFailBeforeAnyWorkNamingTheOption(String option, String value, String message) {
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "merge",
+                "--adapters",
+                twoAdapters(),
+                "--method",
+                "ties",
+                "--output",
+                temp.resolve("out").toString()));
+    if (option.equals("--method")) {
+      args.set(args.indexOf("ties"), value);
+    } else {
+      args.add(option);
+      args.add(value);
+    }
+    Result result = run(args.toArray(new String[0]));
+    assertEquals(2, result.code(), result.err());
+    assertTrue(result.err().contains(message), result.err());
+    assertFalse(Files.exists(temp.resolve("out")));
+  }
+
+  @Test
+  void dareDropOutsideItsRangeIsRefusedForDareMethods() {
+    Result result =
+        run(
+            "merge",
+            "--adapters",
+            twoAdapters(),
+            "--method",
+            "dare-ties",
+            "--dare-drop",
+            "1.5",
+            "--output",
+            temp.resolve("out").toString());
+    assertEquals(2, result.code());
+    assertTrue(
+        result.err().contains("--dare-drop") && result.err().contains("[0, 1)"), result.err());
+  }
+
+  @Test
+  void missingRequiredOptionsAreNamed() {
+    Result result = run("merge", "--adapters", twoAdapters());
+    assertEquals(2, result.code());
+    assertTrue(
+        result.err().contains("--method") && result.err().contains("--output"), result.err());
+  }
+
+  @Test
+  void dryRunPrintsThePlanAndWritesNothing() {
+    Path out = temp.resolve("out");
+    Result result =
+        run(
+            "merge",
+            "--adapters",
+            twoAdapters(),
+            "--method",
+            "knots-ties",
+            "--top-k",
+            "20",
+            "--output",
+            out.toString(),
+            "--dry-run");
+    assertEquals(0, result.code(), result.err());
+    assertTrue(
+        result.out().contains("Plan: knots-ties over 2 adapters, 12 modules in 3 tasks"),
+        result.out());
+    assertTrue(result.out().contains("layers.0.self_attn.k_proj"), result.out());
+    assertTrue(result.out().contains("ranks 8,4"), "per-adapter ranks: " + result.out());
+    assertTrue(
+        result.out().contains("FACTOR: LoRA factors: exact joint SVD of a 12 x 12 core"),
+        result.out());
+    assertFalse(Files.exists(out), "a dry run writes nothing");
+  }
+
+  @Test
+  void dryRunSaysAnExistingOutputWouldBeRefused() throws Exception {
+    Path out = Files.createDirectories(temp.resolve("out"));
+    Result result =
+        run(
+            "merge",
+            "--adapters",
+            twoAdapters(),
+            "--method",
+            "ties",
+            "--output",
+            out.toString(),
+            "--dry-run");
+    assertEquals(0, result.code());
+    assertTrue(result.out().contains("would be refused without --overwrite"), result.out());
+  }
+
+  @Test
+  void aBadAdapterFailsWithTheFileNamedAndNothingPublished() throws Exception {
+    Path broken = Files.createDirectories(temp.resolve("broken"));
+    Files.write(broken.resolve("adapter_model.bin"), new byte[] {1});
+    Files.writeString(broken.resolve("adapter_config.json"), "{\"peft_type\": \"LORA\", \"r\": 4}");
+    Result result =
+        run(
+            "merge",
+            "--adapters",
+            Fixtures.path("adapters/rot90") + "," + broken,
+            "--method",
+            "ties",
+            "--output",
+            temp.resolve("out").toString(),
+            "--dry-run");
+    assertEquals(1, result.code());
+    assertTrue(
+        result.err().contains("adapter_model.bin") && result.err().contains("safetensors"),
+        result.err());
+  }
+}
