@@ -174,10 +174,18 @@ public final class Matrix implements java.io.Serializable {
   /** Returns the {@code cols x rows} transpose, a new matrix. */
   public Matrix transpose() {
     Matrix t = zeros(cols, rows);
-    for (int j = 0; j < cols; j++) {
-      int from = j * rows;
-      for (int i = 0; i < rows; i++) {
-        t.data[j + i * cols] = data[from + i];
+    // In tiles, so that both the reads and the scattered writes stay in cache.
+    final int tile = 32;
+    for (int j0 = 0; j0 < cols; j0 += tile) {
+      int j1 = Math.min(cols, j0 + tile);
+      for (int i0 = 0; i0 < rows; i0 += tile) {
+        int i1 = Math.min(rows, i0 + tile);
+        for (int j = j0; j < j1; j++) {
+          int from = j * rows;
+          for (int i = i0; i < i1; i++) {
+            t.data[j + i * cols] = data[from + i];
+          }
+        }
       }
     }
     return t;

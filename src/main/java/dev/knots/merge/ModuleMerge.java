@@ -40,62 +40,86 @@ public final class ModuleMerge {
     int n = vectors.taskCount();
     double[][] x = vectors.tasks();
     double[] thresholds = thresholds(parameters, statistics, vectors);
-    double[] merged = new double[vectors.length()];
+    int length = vectors.length();
     long[] used = new long[n];
+    // Task-outer loops stream each task's vector once; every per-entry sum still runs over the
+    // tasks in order, so results do not depend on the loop order.
     if (!method.electsSign()) {
-      for (int j = 0; j < merged.length; j++) {
-        double sum = 0;
-        for (int i = 0; i < n; i++) {
-          if (Math.abs(x[i][j]) >= thresholds[i]) {
-            sum += parameters.scaling(i) * x[i][j];
-            used[i]++;
+      double[] merged = new double[length];
+      for (int i = 0; i < n; i++) {
+        double[] xi = x[i];
+        double threshold = thresholds[i];
+        double lambda = parameters.scaling(i);
+        long kept = 0;
+        for (int j = 0; j < length; j++) {
+          if (Math.abs(xi[j]) >= threshold) {
+            merged[j] += lambda * xi[j];
+            kept++;
           }
         }
-        merged[j] = sum;
+        used[i] = kept;
       }
       return new MergedVector(merged, used);
     }
+    double[] sigma = prunedSums(x, thresholds, length);
     int majority =
         parameters.scope() == Scope.MODULE
-            ? Long.signum(signSum(vectors, thresholds))
+            ? Long.signum(signSum(sigma))
             : statistics.majoritySign();
-    for (int j = 0; j < merged.length; j++) {
-      double sigma = Math.signum(prunedSum(x, thresholds, j));
-      if (sigma == 0) {
-        sigma = majority;
-      }
-      double sum = 0;
-      int contributors = 0;
-      for (int i = 0; i < n; i++) {
+    for (int j = 0; j < length; j++) {
+      double sign = Math.signum(sigma[j]);
+      sigma[j] = sign == 0 ? majority : sign;
+    }
+    double[] sums = new double[length];
+    int[] contributors = new int[length];
+    for (int i = 0; i < n; i++) {
+      double[] xi = x[i];
+      double threshold = thresholds[i];
+      double lambda = parameters.scaling(i);
+      long agreeing = 0;
+      for (int j = 0; j < length; j++) {
+        double v = xi[j];
         // A zero entry has sign 0 and never matches, as in the reference's "!= 0" count.
-        if (Math.abs(x[i][j]) >= thresholds[i] && Math.signum(x[i][j]) == sigma && sigma != 0) {
-          sum += parameters.scaling(i) * x[i][j];
-          contributors++;
-          used[i]++;
+        if (Math.abs(v) >= threshold && Math.signum(v) == sigma[j] && v != 0) {
+          sums[j] += lambda * v;
+          contributors[j]++;
+          agreeing++;
         }
       }
-      merged[j] = contributors == 0 ? 0.0 : sum / contributors;
+      used[i] = agreeing;
     }
-    return new MergedVector(merged, used);
+    for (int j = 0; j < length; j++) {
+      sums[j] = contributors[j] == 0 ? 0.0 : sums[j] / contributors[j];
+    }
+    return new MergedVector(sums, used);
   }
 
   /** {@code sum_j sign(sum_i pruned_i[j])}: this module's share of the majority sign. */
   static long signSum(ModuleVectors vectors, double[] thresholds) {
+    return signSum(prunedSums(vectors.tasks(), thresholds, vectors.length()));
+  }
+
+  private static long signSum(double[] prunedSums) {
     long sum = 0;
-    for (int j = 0; j < vectors.length(); j++) {
-      sum += (long) Math.signum(prunedSum(vectors.tasks(), thresholds, j));
+    for (double value : prunedSums) {
+      sum += (long) Math.signum(value);
     }
     return sum;
   }
 
-  private static double prunedSum(double[][] x, double[] thresholds, int j) {
-    double sum = 0;
+  /** Per entry, the sum over tasks (in order) of the entries top-K keeps. */
+  private static double[] prunedSums(double[][] x, double[] thresholds, int length) {
+    double[] sums = new double[length];
     for (int i = 0; i < x.length; i++) {
-      if (Math.abs(x[i][j]) >= thresholds[i]) {
-        sum += x[i][j];
+      double[] xi = x[i];
+      double threshold = thresholds[i];
+      for (int j = 0; j < length; j++) {
+        if (Math.abs(xi[j]) >= threshold) {
+          sums[j] += xi[j];
+        }
       }
     }
-    return sum;
+    return sums;
   }
 
   private static double[] thresholds(

@@ -4,13 +4,13 @@ import dev.knots.io.FileStore;
 import dev.knots.io.peft.AdapterWriter;
 import dev.knots.io.peft.LoraAdapter;
 import dev.knots.io.peft.LoraShape;
+import dev.knots.io.peft.MergedLoraModule;
 import dev.knots.io.safetensors.DType;
 import dev.knots.io.safetensors.SafetensorsHeader;
 import dev.knots.io.safetensors.SafetensorsReader;
 import dev.knots.io.safetensors.SafetensorsWriter;
 import dev.knots.io.safetensors.TensorInfo;
 import dev.knots.job.MergeOutputs;
-import dev.knots.job.MergedModule;
 import java.io.IOException;
 import java.io.Serializable;
 import java.util.ArrayList;
@@ -18,16 +18,14 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
-import org.apache.spark.api.java.function.Function;
 import org.apache.spark.api.java.function.VoidFunction;
 
 /**
  * Writes the merged adapter as PEFT loads it: one {@code adapter_model.safetensors}. Each layer's
- * task writes its tensors to a part file; one task then concatenates the parts (in name order, in
- * which every layer's tensors are contiguous) under a single header; the driver writes {@code
- * adapter_config.json} last. No process ever holds more than one layer's tensors.
+ * merge task writes its tensors to a part file; one task then concatenates the parts (in name
+ * order, in which every layer's tensors are contiguous) under a single header; the driver writes
+ * {@code adapter_config.json} last. No process ever holds more than one layer's tensors.
  */
 final class AdapterOutput {
   static final String PARTS_DIR = "_parts";
@@ -37,49 +35,43 @@ final class AdapterOutput {
   /** A layer's part file and the shapes of the modules in it. */
   record Part(String location, List<LoraShape> modules) implements Serializable {}
 
-  static void write(
+  /** Where the layer parts go, inside the adapter directory. */
+  static String partsDirectory(FileStore store, String directory) {
+    return store.resolve(directory, PARTS_DIR);
+  }
+
+  /**
+   * Concatenates the layers' parts into {@code adapter_model.safetensors} in one task, removes
+   * them, and writes {@code adapter_config.json} last.
+   */
+  static void assemble(
       JavaSparkContext jsc,
-      JavaRDD<MergedLayer> merged,
+      List<Part> parts,
       FileStore store,
       String directory,
       AdapterWriter configWriter)
       throws IOException {
-    String parts = store.resolve(directory, PARTS_DIR);
-    store.mkdirs(parts);
-    List<Part> written = new ArrayList<>(merged.map(new WritePart(store, parts)).collect());
-    written.sort(Comparator.comparing(p -> p.modules().get(0).key()));
+    List<Part> ordered = new ArrayList<>(parts);
+    ordered.sort(Comparator.comparing(p -> p.modules().get(0).key()));
     String target = store.resolve(directory, LoraAdapter.WEIGHTS_FILE);
-    jsc.parallelize(List.of(target), 1).foreach(new Assemble(store, written));
-    store.deleteRecursively(parts);
-    configWriter.writeConfig(written.stream().flatMap(p -> p.modules().stream()).toList());
+    jsc.parallelize(List.of(target), 1).foreach(new Assemble(store, ordered));
+    store.deleteRecursively(partsDirectory(store, directory));
+    configWriter.writeConfig(ordered.stream().flatMap(p -> p.modules().stream()).toList());
   }
 
-  private static final class WritePart implements Function<MergedLayer, Part> {
-    private static final long serialVersionUID = 1L;
-    private final FileStore store;
-    private final String parts;
-
-    WritePart(FileStore store, String parts) {
-      this.store = store;
-      this.parts = parts;
+  /** Writes one merged layer's tensors to its part file (replacing a failed attempt's). */
+  static Part writePart(FileStore store, String parts, MergedLayer layer) throws IOException {
+    String location =
+        store.resolve(parts, String.format(Locale.ROOT, "layer-%05d.safetensors", layer.index()));
+    if (store.exists(location)) {
+      store.deleteRecursively(location);
     }
-
-    @Override
-    public Part call(MergedLayer layer) throws IOException {
-      String location =
-          store.resolve(parts, String.format(Locale.ROOT, "layer-%05d.safetensors", layer.index()));
-      // A failed earlier attempt may have left a partial part; the retry writes the same bytes.
-      if (store.exists(location)) {
-        store.deleteRecursively(location);
-      }
-      List<MergedModule> modules = layer.modules();
-      AdapterWriter.to(store, parts)
-          .dtype(DType.F32)
-          .writeTensors(
-              store.outputFile(location), modules.stream().map(MergeOutputs::loraModule).toList());
-      return new Part(
-          location, modules.stream().map(m -> MergeOutputs.loraModule(m).shape()).toList());
-    }
+    List<MergedLoraModule> modules =
+        layer.modules().stream().map(MergeOutputs::loraModule).toList();
+    AdapterWriter.to(store, parts)
+        .dtype(DType.F32)
+        .writeTensors(store.outputFile(location), modules);
+    return new Part(location, modules.stream().map(MergedLoraModule::shape).toList());
   }
 
   private static final class Assemble implements VoidFunction<String> {

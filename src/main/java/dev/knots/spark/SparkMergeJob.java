@@ -150,18 +150,42 @@ public final class SparkMergeJob {
                               layers))));
       lap("statisticsSeconds");
 
-      describe(String.format(Locale.ROOT, "merge %d layers", layers));
-      merged =
-          aligned
-              .map(new MergeLayer(request.method(), request.parameters(), statistics))
-              .persist(StorageLevel.MEMORY_AND_DISK());
-      List<ModuleOutcome> outcomes = merged.flatMap(new Outcomes()).collect();
+      String adapterDirectory =
+          MergeOutputs.adapterDirectory(request.format(), commit.staging(), store);
+      String parts = null;
+      if (request.format().writesAdapter()) {
+        parts = AdapterOutput.partsDirectory(store, adapterDirectory);
+        store.mkdirs(parts);
+      }
+      describe(
+          String.format(
+              Locale.ROOT,
+              "merge %d layers%s",
+              layers,
+              parts == null ? "" : " and write their adapter parts"));
+      merged = aligned.map(new MergeLayer(request.method(), request.parameters(), statistics));
+      if (base != null) {
+        merged.persist(StorageLevel.MEMORY_AND_DISK());
+      }
+      List<LayerOutput.Result> results = merged.map(new LayerOutput(store, parts)).collect();
       aligned.unpersist(false);
       lap("mergeSeconds");
 
-      write(store, commit.staging(), adapters, base, merged);
+      if (parts != null) {
+        describe("assemble the merged adapter");
+        AdapterOutput.assemble(
+            jsc,
+            results.stream().map(LayerOutput.Result::part).toList(),
+            store,
+            adapterDirectory,
+            AdapterWriter.to(store, adapterDirectory).settingsFrom(adapters.firstConfig()));
+      }
+      if (base != null) {
+        writeModel(store, commit.staging(), adapters, base, merged);
+      }
       lap("writeSeconds");
 
+      List<ModuleOutcome> outcomes = results.stream().flatMap(r -> r.outcomes().stream()).toList();
       MergeResult result = new MergeResult(outcomes);
       timings.put("totalSeconds", (System.nanoTime() - processStartNanos) / 1e9);
       MergeReport report =
@@ -194,32 +218,19 @@ public final class SparkMergeJob {
     }
   }
 
-  private void write(
+  private void writeModel(
       FileStore store,
       String root,
       AdapterSet adapters,
       HfModelFiles base,
       JavaRDD<MergedLayer> merged)
       throws IOException {
-    if (request.format().writesAdapter()) {
-      describe("write the merged adapter");
-      String directory = MergeOutputs.adapterDirectory(request.format(), root, store);
-      store.mkdirs(directory);
-      AdapterOutput.write(
-          jsc,
-          merged,
-          store,
-          directory,
-          AdapterWriter.to(store, directory).settingsFrom(adapters.firstConfig()));
-    }
-    if (base != null) {
-      describe(
-          String.format(Locale.ROOT, "write the merged model (%d shards)", base.shards().size()));
-      String directory = MergeOutputs.modelDirectory(request.format(), root, store);
-      store.mkdirs(directory);
-      MergeOutputs.copyModelSideFiles(store, base.location(), directory);
-      ModelOutput.write(merged, store, base, directory, adapters.firstConfig().fanInFanOut());
-    }
+    describe(
+        String.format(Locale.ROOT, "write the merged model (%d shards)", base.shards().size()));
+    String directory = MergeOutputs.modelDirectory(request.format(), root, store);
+    store.mkdirs(directory);
+    MergeOutputs.copyModelSideFiles(store, base.location(), directory);
+    ModelOutput.write(merged, store, base, directory, adapters.firstConfig().fanInFanOut());
   }
 
   private int failFirstAttemptOfLayer() {
@@ -257,15 +268,5 @@ public final class SparkMergeJob {
       }
     }
     return peak;
-  }
-
-  private static final class Outcomes
-      implements org.apache.spark.api.java.function.FlatMapFunction<MergedLayer, ModuleOutcome> {
-    private static final long serialVersionUID = 1L;
-
-    @Override
-    public java.util.Iterator<ModuleOutcome> call(MergedLayer layer) {
-      return layer.modules().stream().map(ModuleOutcome::of).iterator();
-    }
   }
 }

@@ -1,0 +1,35 @@
+package dev.knots.spark;
+
+import dev.knots.io.FileStore;
+import dev.knots.job.ModuleOutcome;
+import java.io.IOException;
+import java.io.Serializable;
+import java.util.List;
+import org.apache.spark.api.java.function.Function;
+
+/**
+ * Right after a layer is merged, in the same task: writes its adapter part (when an adapter is
+ * written) and reports its modules' outcomes, so merged layers need not be kept for that.
+ */
+final class LayerOutput implements Function<MergedLayer, LayerOutput.Result> {
+  private static final long serialVersionUID = 1L;
+
+  /** The layer's outcomes and, when an adapter is written, its part. */
+  record Result(List<ModuleOutcome> outcomes, AdapterOutput.Part part) implements Serializable {}
+
+  private final FileStore store;
+
+  /** The adapter's parts directory, or null when no adapter is written. */
+  private final String parts;
+
+  LayerOutput(FileStore store, String parts) {
+    this.store = store;
+    this.parts = parts;
+  }
+
+  @Override
+  public Result call(MergedLayer layer) throws IOException {
+    AdapterOutput.Part part = parts == null ? null : AdapterOutput.writePart(store, parts, layer);
+    return new Result(layer.modules().stream().map(ModuleOutcome::of).toList(), part);
+  }
+}
