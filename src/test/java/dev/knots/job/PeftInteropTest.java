@@ -1,27 +1,17 @@
 package dev.knots.job;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
-
 import dev.knots.Fixtures;
-import java.nio.charset.StandardCharsets;
+import dev.knots.PeftCheck;
 import java.nio.file.Path;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * Our merged adapters load in real PEFT ({@code PeftModel.from_pretrained} on the fixture base
- * model) and carry the expected merged update: scripts/check_peft_adapter.py, run with the Python
- * that {@code KNOTS_PEFT_PYTHON} names (scripts/test sets it up). Without it the test is skipped,
- * except in CI, where a missing interpreter is a failure.
+ * Merged adapters of the merge core, for KnOTS and plain methods and both concat orientations, load
+ * in real PEFT and carry the expected merged update (see {@link PeftCheck}).
  */
 class PeftInteropTest {
-  private static final String PYTHON = System.getenv("KNOTS_PEFT_PYTHON");
-
   @TempDir Path temp;
 
   @ParameterizedTest
@@ -33,29 +23,8 @@ class PeftInteropTest {
         "ta_s0.5.safetensors"
       })
   void peftLoadsTheMergedAdapter(String file) throws Exception {
-    if ("true".equals(System.getenv("CI"))) {
-      assertTrue(PYTHON != null, "CI must run the PEFT checks: run the tests with scripts/test");
-    }
-    assumeTrue(PYTHON != null, "KNOTS_PEFT_PYTHON is not set; scripts/test sets it");
     Path out = temp.resolve(file.replace(".safetensors", ""));
     LocalMerge.run(Fixtures.request(Fixtures.config(file), out.toString()), Fixtures.STORE, false);
-
-    Process check =
-        new ProcessBuilder(
-                List.of(
-                    PYTHON,
-                    Path.of("scripts/check_peft_adapter.py").toAbsolutePath().toString(),
-                    "--base",
-                    Fixtures.path("base_model"),
-                    "--adapter",
-                    out.toString(),
-                    "--expected",
-                    Fixtures.path("expected/" + file)))
-            .redirectErrorStream(true)
-            .start();
-    String output = new String(check.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(check.waitFor(5, TimeUnit.MINUTES), "the PEFT check did not finish");
-    assertEquals(0, check.exitValue(), "PEFT check failed:\n" + output);
-    assertTrue(output.contains("OK "), output);
+    PeftCheck.assertPeftReproduces(out, file);
   }
 }

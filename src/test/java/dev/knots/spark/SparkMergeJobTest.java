@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.knots.Fixtures;
+import dev.knots.PeftCheck;
 import dev.knots.io.peft.LoraAdapter;
 import dev.knots.io.safetensors.DType;
 import dev.knots.job.LocalMerge;
@@ -60,7 +61,7 @@ class SparkMergeJobTest {
   }
 
   @Test
-  void adapterOutputIsByteIdenticalToTheSingleProcessMerge() throws IOException {
+  void adapterOutputIsByteIdenticalToTheSingleProcessMerge() throws Exception {
     Path viaSpark = temp.resolve("spark");
     Path viaCore = temp.resolve("core");
     MergeReport report =
@@ -86,6 +87,7 @@ class SparkMergeJobTest {
     assertTrue(json.at("/bytes/read").asLong() > 0 && json.at("/bytes/written").asLong() > 0);
     assertEquals("factor", json.at("/modules/0/path").asText());
     assertTrue(report.summary().contains("Merged 8 adapters with knots-ties"), report.summary());
+    PeftCheck.assertPeftReproduces(viaSpark, KNOTS_TIES);
   }
 
   @Test
