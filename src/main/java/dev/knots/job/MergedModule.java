@@ -6,6 +6,7 @@ import dev.knots.linalg.Matrix;
 import dev.knots.linalg.Svd;
 import java.io.Serializable;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -51,8 +52,8 @@ public record MergedModule(String key, Matrix b, Matrix a, int components, long[
     Matrix r =
         Matrix.fromRowMajor(module.representationRows(), module.representationCols(), merged);
     int[] live = nonZeroRows(r);
-    Matrix keptR = selectRows(r, live);
-    Matrix keptU = selectColumns(module.basis(), live);
+    Matrix keptR = r.selectRows(live);
+    Matrix keptU = module.basis().selectColumns(live);
     Matrix b = module.concat() == Concat.OUTPUT ? keptU : keptR.transpose();
     Matrix a = module.concat() == Concat.OUTPUT ? keptR : keptU.transpose();
     return withMinimumRank(module.key(), b, a, module.components(), usedPerTask);
@@ -67,7 +68,7 @@ public record MergedModule(String key, Matrix b, Matrix a, int components, long[
     while (rank < s.length && s[rank] > tolerance) {
       rank++;
     }
-    Matrix b = svd.u().columns(0, rank).scaleColumns(java.util.Arrays.copyOf(s, rank));
+    Matrix b = svd.u().columns(0, rank).scaleColumns(Arrays.copyOf(s, rank));
     Matrix a = svd.vt().rowRange(0, rank);
     return withMinimumRank(key, b, a, 0, usedPerTask);
   }
@@ -93,23 +94,5 @@ public record MergedModule(String key, Matrix b, Matrix a, int components, long[
       }
     }
     return rows.stream().mapToInt(Integer::intValue).toArray();
-  }
-
-  private static Matrix selectRows(Matrix m, int[] rows) {
-    Matrix out = Matrix.zeros(rows.length, m.cols);
-    for (int r = 0; r < rows.length; r++) {
-      for (int j = 0; j < m.cols; j++) {
-        out.set(r, j, m.get(rows[r], j));
-      }
-    }
-    return out;
-  }
-
-  private static Matrix selectColumns(Matrix m, int[] columns) {
-    Matrix out = Matrix.zeros(m.rows, columns.length);
-    for (int c = 0; c < columns.length; c++) {
-      System.arraycopy(m.data, columns[c] * m.rows, out.data, c * m.rows, m.rows);
-    }
-    return out;
   }
 }

@@ -1,6 +1,7 @@
 package dev.knots.linalg;
 
 import dev.ludovic.netlib.blas.BLAS;
+import java.io.Serializable;
 import java.util.Arrays;
 import java.util.List;
 
@@ -14,7 +15,7 @@ import java.util.List;
  * LAPACK calls and tight loops can use the array directly; treat a matrix you did not create as
  * read-only.
  */
-public final class Matrix implements java.io.Serializable {
+public final class Matrix implements Serializable {
   private static final long serialVersionUID = 1L;
 
   private static final BLAS BLAS_ = BLAS.getInstance();
@@ -295,6 +296,29 @@ public final class Matrix implements java.io.Serializable {
       }
     }
     return max;
+  }
+
+  /** Returns the rows listed in {@code rows}, in that order: a new {@code rows.length x cols}. */
+  public Matrix selectRows(int[] rows) {
+    Matrix out = zeros(rows.length, cols);
+    for (int j = 0; j < cols; j++) {
+      for (int r = 0; r < rows.length; r++) {
+        out.data[r + j * rows.length] = data[rows[r] + j * this.rows];
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Returns the columns listed in {@code columns}, in that order: a new {@code rows x
+   * columns.length}.
+   */
+  public Matrix selectColumns(int[] columns) {
+    Matrix out = zeros(rows, columns.length);
+    for (int c = 0; c < columns.length; c++) {
+      System.arraycopy(data, columns[c] * rows, out.data, c * rows, rows);
+    }
+    return out;
   }
 
   /**

@@ -1,7 +1,7 @@
 package dev.knots.plan;
 
-import dev.knots.io.FileFormatException;
 import dev.knots.io.FileStore;
+import dev.knots.io.peft.LoraAdapter;
 import dev.knots.io.safetensors.SafetensorsHeader;
 import dev.knots.io.safetensors.SafetensorsReader;
 import dev.knots.io.safetensors.TensorInfo;
@@ -39,33 +39,12 @@ public record FactorSource(
     var b = header.require(bTensor);
     try (SafetensorsReader reader =
         new SafetensorsReader(store.inputFile(header.location(), header.fileLength()), header)) {
-      double[] aValues = checkFinite(reader.readDoubles(aTensor), aTensor);
-      double[] bValues = checkFinite(reader.readDoubles(bTensor), bTensor);
+      double[] aValues = LoraAdapter.requireFinite(adapter, a, reader.readDoubles(aTensor));
+      double[] bValues = LoraAdapter.requireFinite(adapter, b, reader.readDoubles(bTensor));
       return new LoraFactors(
           Matrix.fromRowMajor(b.rows(), b.cols(), bValues),
           Matrix.fromRowMajor(a.rows(), a.cols(), aValues),
           scale);
     }
-  }
-
-  private double[] checkFinite(double[] values, String tensor) throws IOException {
-    for (int j = 0; j < values.length; j++) {
-      if (!Double.isFinite(values[j])) {
-        throw new FileFormatException(
-            "Cannot merge adapter "
-                + adapter
-                + ": tensor "
-                + tensor
-                + " holds "
-                + values[j]
-                + " at flat index "
-                + j
-                + " (of "
-                + header.location()
-                + "). The adapter is"
-                + " corrupt or diverged in training; retrain it or leave it out.");
-      }
-    }
-    return values;
   }
 }

@@ -183,13 +183,23 @@ public final class LoraAdapter implements Closeable {
               + location
               + ": it belongs to another adapter.");
     }
-    double[] values = reader().readDoubles(tensor.name());
+    return requireFinite(location, tensor, reader().readDoubles(tensor.name()));
+  }
+
+  /**
+   * Returns {@code values}, the factor {@code tensor} of the adapter at {@code adapter}, after
+   * checking that none is NaN or infinite.
+   *
+   * @throws FileFormatException naming the adapter, tensor, value and its row and column
+   */
+  public static double[] requireFinite(String adapter, TensorInfo tensor, double[] values)
+      throws FileFormatException {
     for (int i = 0; i < values.length; i++) {
       if (!Double.isFinite(values[i])) {
         int cols = tensor.cols();
         throw new FileFormatException(
             "Cannot use adapter "
-                + location
+                + adapter
                 + ": tensor '"
                 + tensor.name()
                 + "' has "
@@ -200,7 +210,7 @@ public final class LoraAdapter implements Closeable {
                 + i / cols
                 + ", column "
                 + i % cols
-                + "). The adapter is corrupt or its training diverged.");
+                + "). The adapter is corrupt or its training diverged; retrain it or leave it out.");
       }
     }
     return values;

@@ -324,7 +324,7 @@ class LoraAdapterTest {
           "Cannot use adapter "
               + dir
               + ": tensor 'base_model.model.layers.0.q.lora_B.weight' has NaN at"
-              + " index 5 (row 2, column 1). The adapter is corrupt or its training diverged.",
+              + " index 5 (row 2, column 1). The adapter is corrupt or its training diverged; retrain it or leave it out.",
           e.getMessage());
     }
   }
