@@ -7,7 +7,7 @@ import java.io.Serializable;
  * many modules, without gathering it. For non-negative doubles the IEEE-754 bit pattern orders like
  * the value, so the search fixes the bits of the answer 16 at a time: each round histograms the
  * next 16 bits of the magnitudes that share the bits fixed so far, and once at most {@link
- * #CANDIDATE_LIMIT} magnitudes remain it collects them and picks the answer. A search takes two
+ * candidateLimit} magnitudes remain it collects them and picks the answer. A search takes two
  * rounds on typical data and at most four.
  *
  * <p>Top-K follows the spec: {@code k = d - floor(d * topK / 100)}; entries with {@code |x| >= t}
@@ -18,10 +18,18 @@ final class MagnitudeSelection implements Serializable {
 
   static final int BITS = 16;
   static final int BUCKETS = 1 << BITS;
-  static final long CANDIDATE_LIMIT = 1 << 16;
+
+  /**
+   * Magnitudes collected at most, over all tasks searched together: 16 Mi doubles (128 MiB) on the
+   * driver, which typically lets the second round collect instead of histogramming again.
+   */
+  static final long TOTAL_CANDIDATE_LIMIT = 1 << 24;
+
+  private static final long MIN_CANDIDATE_LIMIT = 1 << 16;
   private static final int LEVELS = Long.SIZE / BITS;
 
   private final double keepFraction;
+  private final long candidateLimit;
 
   /** How many 16-bit chunks of the answer are fixed. */
   private final int level;
@@ -39,12 +47,14 @@ final class MagnitudeSelection implements Serializable {
 
   private MagnitudeSelection(
       double keepFraction,
+      long candidateLimit,
       int level,
       long prefix,
       long rank,
       boolean collecting,
       double threshold) {
     this.keepFraction = keepFraction;
+    this.candidateLimit = candidateLimit;
     this.level = level;
     this.prefix = prefix;
     this.rank = rank;
@@ -52,14 +62,18 @@ final class MagnitudeSelection implements Serializable {
     this.threshold = threshold;
   }
 
-  /** A search for the threshold that keeps {@code keepFraction} of the entries (in (0, 1)). */
-  static MagnitudeSelection keeping(double keepFraction) {
-    return new MagnitudeSelection(keepFraction, 0, 0, 0, false, Double.NaN);
+  /**
+   * A search for the threshold that keeps {@code keepFraction} of the entries (in (0, 1)), run
+   * together with {@code searches - 1} others that share the candidate budget.
+   */
+  static MagnitudeSelection keeping(double keepFraction, int searches) {
+    long limit = Math.max(MIN_CANDIDATE_LIMIT, TOTAL_CANDIDATE_LIMIT / Math.max(1, searches));
+    return new MagnitudeSelection(keepFraction, limit, 0, 0, 0, false, Double.NaN);
   }
 
   /** The threshold of one array, by the same rounds: for per-module scope. */
   static double thresholdOf(double[] values, double keepFraction) {
-    MagnitudeSelection search = keeping(keepFraction);
+    MagnitudeSelection search = keeping(keepFraction, 1);
     while (!search.done()) {
       MagnitudeSummary summary = search.emptySummary();
       search.accumulate(values, summary);
@@ -125,12 +139,12 @@ final class MagnitudeSelection implements Serializable {
     if (level + 1 == LEVELS) {
       return finished(Double.longBitsToDouble(nextPrefix));
     }
-    boolean fewLeft = counts[bucket] <= CANDIDATE_LIMIT;
+    boolean fewLeft = counts[bucket] <= candidateLimit;
     return new MagnitudeSelection(
-        keepFraction, level + 1, nextPrefix, nextRank, fewLeft, Double.NaN);
+        keepFraction, candidateLimit, level + 1, nextPrefix, nextRank, fewLeft, Double.NaN);
   }
 
   private MagnitudeSelection finished(double value) {
-    return new MagnitudeSelection(keepFraction, level, prefix, rank, false, value);
+    return new MagnitudeSelection(keepFraction, candidateLimit, level, prefix, rank, false, value);
   }
 }

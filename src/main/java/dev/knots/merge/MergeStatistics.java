@@ -50,7 +50,7 @@ public record MergeStatistics(double[] thresholds, int majoritySign) implements 
 
   private static double[] thresholds(int taskCount, double keepFraction, ModuleScan scan) {
     MagnitudeSelection[] searches = new MagnitudeSelection[taskCount];
-    Arrays.fill(searches, MagnitudeSelection.keeping(keepFraction));
+    Arrays.fill(searches, MagnitudeSelection.keeping(keepFraction, taskCount));
     while (!Arrays.stream(searches).allMatch(MagnitudeSelection::done)) {
       TaskMagnitudes round =
           scan.aggregate(new TaskMagnitudes(searches), new MagnitudeFold(searches));

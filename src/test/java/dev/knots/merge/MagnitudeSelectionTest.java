@@ -31,7 +31,7 @@ class MagnitudeSelectionTest {
 
   @Test
   void handlesTiesZerosAndMoreEqualValuesThanTheCandidateLimit() {
-    // 200k copies of one magnitude force the search through all four 16-bit levels.
+    // 200k copies of one magnitude: one bucket at every level.
     double[] equal = new double[200_000];
     Arrays.fill(equal, -0.25);
     double[] zeros = new double[5000];
@@ -39,6 +39,8 @@ class MagnitudeSelectionTest {
     List<double[]> modules = List.of(equal, zeros, mixed);
     for (double keep : new double[] {0.01, 0.2, 0.5, 0.97, 0.9999}) {
       assertEquals(bruteForce(modules, keep), search(modules, keep), "keep " + keep);
+      // A budget too small for 200k candidates forces all four 16-bit levels.
+      assertEquals(bruteForce(modules, keep), search(modules, keep, 1000), "keep " + keep);
     }
   }
 
@@ -58,7 +60,12 @@ class MagnitudeSelectionTest {
   }
 
   private static double search(List<double[]> modules, double keep) {
-    MagnitudeSelection search = MagnitudeSelection.keeping(keep);
+    return search(modules, keep, 1);
+  }
+
+  /** With {@code searches} sharing the candidate budget: many force extra histogram rounds. */
+  private static double search(List<double[]> modules, double keep, int searches) {
+    MagnitudeSelection search = MagnitudeSelection.keeping(keep, searches);
     while (!search.done()) {
       MagnitudeSummary merged = search.emptySummary();
       for (double[] module : modules) {
