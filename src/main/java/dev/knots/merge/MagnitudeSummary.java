@@ -1,5 +1,8 @@
 package dev.knots.merge;
 
+import java.io.IOException;
+import java.io.ObjectInputStream;
+import java.io.ObjectOutputStream;
 import java.io.Serializable;
 import java.util.Arrays;
 
@@ -14,11 +17,14 @@ final class MagnitudeSummary implements Serializable {
 
   private final boolean isHistogram;
 
-  /** Allocated on first use, so an empty summary (Spark's zero value) ships as a few bytes. */
-  private long[] histogram;
+  /**
+   * Allocated on first use, so an empty summary (Spark's zero value) ships as a few bytes; only the
+   * range of non-empty buckets is serialized (see {@link #writeObject}).
+   */
+  private transient long[] histogram;
 
-  private double[] candidates;
-  private int candidateCount;
+  private transient double[] candidates;
+  private transient int candidateCount;
 
   private MagnitudeSummary(boolean isHistogram) {
     this.isHistogram = isHistogram;
@@ -62,6 +68,53 @@ final class MagnitudeSummary implements Serializable {
         candidates == null ? new double[0] : Arrays.copyOf(candidates, candidateCount);
     Arrays.sort(sorted);
     return sorted;
+  }
+
+  /**
+   * Magnitudes span few exponents, so a histogram is mostly empty: only its non-empty range and the
+   * candidates in use go over the wire (kilobytes, not the 512 KiB of a full histogram).
+   */
+  private void writeObject(ObjectOutputStream out) throws IOException {
+    out.defaultWriteObject();
+    int first = 0;
+    int last = -1;
+    if (histogram != null) {
+      while (first < histogram.length && histogram[first] == 0) {
+        first++;
+      }
+      last = histogram.length - 1;
+      while (last >= first && histogram[last] == 0) {
+        last--;
+      }
+    }
+    out.writeInt(first);
+    out.writeInt(last);
+    for (int b = first; b <= last; b++) {
+      out.writeLong(histogram[b]);
+    }
+    out.writeInt(candidateCount);
+    for (int j = 0; j < candidateCount; j++) {
+      out.writeDouble(candidates[j]);
+    }
+  }
+
+  private void readObject(ObjectInputStream in) throws IOException, ClassNotFoundException {
+    in.defaultReadObject();
+    int first = in.readInt();
+    int last = in.readInt();
+    if (last >= first) {
+      histogram = new long[MagnitudeSelection.BUCKETS];
+      for (int b = first; b <= last; b++) {
+        histogram[b] = in.readLong();
+      }
+    }
+    candidateCount = in.readInt();
+    if (candidateCount > 0) {
+      candidates = new double[candidateCount];
+      for (int j = 0; j < candidateCount; j++) {
+        candidates[j] = in.readDouble();
+      }
+    }
   }
 
   MagnitudeSummary merge(MagnitudeSummary other) {

@@ -1,7 +1,12 @@
 package dev.knots.merge;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.ObjectInputStream;
+import java.io.ObjectOutputStream;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -57,6 +62,26 @@ class MagnitudeSelectionTest {
     long kept = Arrays.stream(values).filter(v -> Math.abs(v) >= t).count();
     // The fixture README's worked example: 18433 of 36864 at topK 50.
     assertEquals(18433, kept);
+  }
+
+  @Test
+  void summariesSurviveSerializationAsSparkShipsThem() throws Exception {
+    List<double[]> modules = List.of(new Random(3).doubles(50_000).map(v -> v - 0.5).toArray());
+    MagnitudeSelection search = MagnitudeSelection.keeping(0.2, 1);
+    while (!search.done()) {
+      MagnitudeSummary summary = search.emptySummary();
+      search.accumulate(modules.get(0), summary);
+      ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+      try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
+        out.writeObject(summary);
+      }
+      assertTrue(bytes.size() < 64 * 1024, "only the used range ships: " + bytes.size() + " bytes");
+      try (ObjectInputStream in =
+          new ObjectInputStream(new ByteArrayInputStream(bytes.toByteArray()))) {
+        search = search.next((MagnitudeSummary) in.readObject());
+      }
+    }
+    assertEquals(bruteForce(modules, 0.2), search.threshold());
   }
 
   private static double search(List<double[]> modules, double keep) {
