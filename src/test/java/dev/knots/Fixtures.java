@@ -157,6 +157,19 @@ public final class Fixtures {
     }
   }
 
+  /** Sets element {@code index} of a float32 tensor of a safetensors file, in place. */
+  public static void setFloat32(Path file, String tensor, int index, double value)
+      throws IOException {
+    SafetensorsHeader header = SafetensorsHeader.read(STORE.inputFile(file.toString()));
+    long at = header.dataOffset() + header.require(tensor).begin() + 4L * index;
+    byte[] bytes = Files.readAllBytes(file);
+    int bits = Float.floatToRawIntBits((float) value);
+    for (int k = 0; k < 4; k++) {
+      bytes[(int) at + k] = (byte) (bits >>> (8 * k));
+    }
+    Files.write(file, bytes);
+  }
+
   /** Every tensor of a fixture safetensors file, flattened row-major. */
   public static Map<String, double[]> arrays(String relative) {
     Map<String, double[]> out = new LinkedHashMap<>();

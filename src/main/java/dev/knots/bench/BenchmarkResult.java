@@ -36,7 +36,7 @@ record BenchmarkResult(
     double wallSeconds,
     Timing read,
     Timing write,
-    MergeReport report,
+    ReportFigures report,
     boolean committed,
     Long peakRssBytes) {
 

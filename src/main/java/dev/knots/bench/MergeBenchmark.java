@@ -115,9 +115,9 @@ public final class MergeBenchmark {
     int exit = merge.waitFor();
     double wall = (System.nanoTime() - start) / 1e9;
 
-    Path reportFile = output.resolve(MergeReport.FILE);
-    MergeReport report =
-        Files.exists(reportFile) ? MergeReport.read(reportFile) : MergeReport.none();
+    Path reportFile = output.resolve(ReportFigures.FILE);
+    ReportFigures report =
+        Files.exists(reportFile) ? ReportFigures.read(reportFile) : ReportFigures.none();
     long onDisk = Files.isDirectory(output) ? sizeOf(files(output)) : 0;
     log("write floor: %s", BenchmarkResult.bytes(onDisk));
     Timing write = IoFloor.writeAndSync(o.work.resolve("write-floor.tmp"), onDisk);

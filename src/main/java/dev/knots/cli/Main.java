@@ -60,7 +60,8 @@ public final class Main {
           SparkMergeJob.run(session, request, command.runOptions(), sparkSeconds, PROCESS_START);
       out.println(report.summary());
       return 0;
-    } catch (IOException | RuntimeException e) {
+    } catch (Exception e) {
+      // Spark's task failures arrive as checked SparkExceptions that Java does not declare.
       err.println("Error: " + message(e));
       err.println("Nothing was published at " + request.output() + " (no _SUCCESS).");
       return 1;
@@ -110,12 +111,18 @@ public final class Main {
     return false;
   }
 
-  /** The message of the first cause that has one, which is the one that says what failed. */
+  /**
+   * What failed, for a person: our own message when a task failed with one (Spark wraps it in "Job
+   * aborted due to stage failure ..."), else the first line of the outermost message.
+   */
   private static String message(Throwable e) {
-    Throwable t = e;
-    while (t.getMessage() == null && t.getCause() != null) {
-      t = t.getCause();
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t.getMessage() != null
+          && (t instanceof IOException || t.getClass().getName().startsWith("dev.knots."))) {
+        return t.getMessage();
+      }
     }
-    return t.getMessage() == null ? t.toString() : t.getMessage();
+    String text = e.getMessage() == null ? e.toString() : e.getMessage();
+    return text.lines().findFirst().orElse(text);
   }
 }

@@ -76,10 +76,12 @@ public final class MergeOutputs {
   public static void copyModelSideFiles(FileStore store, String baseDirectory, String directory)
       throws IOException {
     for (String name : store.list(baseDirectory)) {
-      if (name.endsWith(".safetensors") || name.equals(HfModelFiles.INDEX_FILE)) {
+      String source = store.resolve(baseDirectory, name);
+      if (name.endsWith(".safetensors")
+          || name.equals(HfModelFiles.INDEX_FILE)
+          || store.isDirectory(source)) {
         continue;
       }
-      String source = store.resolve(baseDirectory, name);
       Storage.writeAll(
           store.outputFile(store.resolve(directory, name)),
           Storage.readAll(store.inputFile(source), SIDE_FILE_LIMIT));

@@ -1,5 +1,7 @@
 package dev.knots.plan;
 
+import java.util.Locale;
+
 /** How a module's task representations are computed. */
 public enum AlignPath {
   /** KnOTS from the LoRA factors: the exact factor-space joint SVD, in one task. */
@@ -10,6 +12,6 @@ public enum AlignPath {
   NONE;
 
   public String label() {
-    return name().toLowerCase(java.util.Locale.ROOT);
+    return name().toLowerCase(Locale.ROOT);
   }
 }

@@ -203,7 +203,8 @@ public final class SparkMergeJob {
               Instant.now());
       commit.commit(report.toJson(), MergeReport.FILE_NAME);
       return report;
-    } catch (IOException | RuntimeException e) {
+    } catch (Exception e) {
+      // Spark's task failures arrive as checked SparkExceptions that Java does not declare.
       commit.abort();
       throw e;
     } finally {

@@ -104,10 +104,10 @@ class MergeBenchmarkTest {
   @Test
   void readsTheReportAndTheResidentSetSize() throws IOException {
     Path report = Files.writeString(tmp.resolve("report.json"), STUB_REPORT);
-    assertEquals(new MergeReport(2.0, 3.5, 1000L, 2048L, 1048576L), MergeReport.read(report));
+    assertEquals(new ReportFigures(2.0, 3.5, 1000L, 2048L, 1048576L), ReportFigures.read(report));
     Path partial =
         Files.writeString(tmp.resolve("partial.json"), "{\"timings\": {\"totalSeconds\": 4}}");
-    assertEquals(new MergeReport(null, 4.0, null, null, null), MergeReport.read(partial));
+    assertEquals(new ReportFigures(null, 4.0, null, null, null), ReportFigures.read(partial));
     Path time =
         Files.writeString(
             tmp.resolve("time.txt"),
@@ -118,12 +118,12 @@ class MergeBenchmarkTest {
 
   @Test
   void ratioIsWallOverSparkStartPlusIoFloor() {
-    BenchmarkResult met = result(7.0, new MergeReport(4.0, 6.5, 10L, 20L, 30L));
+    BenchmarkResult met = result(7.0, new ReportFigures(4.0, 6.5, 10L, 20L, 30L));
     assertEquals(7.0 / (4.0 + 0.5 + 0.5), met.ratio(), 1e-12);
     assertTrue(met.table().contains("target 1.5: met"), met.table());
-    BenchmarkResult missed = result(8.0, new MergeReport(4.0, 6.5, 10L, 20L, 30L));
+    BenchmarkResult missed = result(8.0, new ReportFigures(4.0, 6.5, 10L, 20L, 30L));
     assertTrue(missed.table().contains("1.60   target 1.5: MISSED"), missed.table());
-    BenchmarkResult unknown = result(8.0, MergeReport.none());
+    BenchmarkResult unknown = result(8.0, ReportFigures.none());
     assertNull(unknown.ratio());
     assertTrue(unknown.table().contains("n/a   target 1.5: unknown"), unknown.table());
     ObjectNode json = met.toJson();
@@ -185,7 +185,7 @@ class MergeBenchmarkTest {
     assertTrue(r.wallSeconds() > 0);
   }
 
-  private static BenchmarkResult result(double wall, MergeReport report) {
+  private static BenchmarkResult result(double wall, ReportFigures report) {
     return new BenchmarkResult(
         Spec.llama3_8b(),
         "knots-ties",

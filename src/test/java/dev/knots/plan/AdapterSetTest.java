@@ -109,7 +109,7 @@ class AdapterSetTest {
   void nanInAFactorFailsTheAlignNamingAdapterAndTensor() throws IOException {
     Path broken = copyAdapter("hflip", "nan", c -> c, n -> true);
     String tensor = "base_model.model.layers.1.self_attn.v_proj.lora_B.weight";
-    rewriteTensor(broken.resolve("adapter_model.safetensors"), tensor, 5, Double.NaN);
+    Fixtures.setFloat32(broken.resolve("adapter_model.safetensors"), tensor, 5, Double.NaN);
     AdapterSet set = open(Fixtures.path("adapters/rot90"), broken.toString());
     ModuleSpec v1 =
         set.modules().stream()
@@ -223,19 +223,5 @@ class AdapterSetTest {
       }
     }
     return dir;
-  }
-
-  /** Sets one float32 element of a tensor in place. */
-  private static void rewriteTensor(Path file, String tensor, int index, double value)
-      throws IOException {
-    var input = Fixtures.STORE.inputFile(file.toString());
-    SafetensorsHeader header = SafetensorsHeader.read(input);
-    long at = header.dataOffset() + header.require(tensor).begin() + 4L * index;
-    byte[] bytes = Files.readAllBytes(file);
-    int bits = Float.floatToRawIntBits((float) value);
-    for (int k = 0; k < 4; k++) {
-      bytes[(int) at + k] = (byte) (bits >>> (8 * k));
-    }
-    Files.write(file, bytes);
   }
 }

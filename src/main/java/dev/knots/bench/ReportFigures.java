@@ -3,6 +3,7 @@ package dev.knots.bench;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.knots.io.Json;
+import dev.knots.job.MergeReport;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,23 +18,23 @@ import java.nio.file.Path;
  * @param bytesWritten {@code bytes.written}
  * @param driverPeakHeapBytes {@code memory.driverPeakHeapBytes}
  */
-record MergeReport(
+record ReportFigures(
     Double sparkStartSeconds,
     Double totalSeconds,
     Long bytesRead,
     Long bytesWritten,
     Long driverPeakHeapBytes) {
 
-  static final String FILE = "merge_report.json";
+  static final String FILE = MergeReport.FILE_NAME;
 
   /** An empty report, for a merge that wrote none. */
-  static MergeReport none() {
-    return new MergeReport(null, null, null, null, null);
+  static ReportFigures none() {
+    return new ReportFigures(null, null, null, null, null);
   }
 
-  static MergeReport read(Path file) throws IOException {
+  static ReportFigures read(Path file) throws IOException {
     ObjectNode json = Json.parseObject(Files.readAllBytes(file), "merge report " + file);
-    return new MergeReport(
+    return new ReportFigures(
         number(json.path("timings").path("sparkStartSeconds")),
         number(json.path("timings").path("totalSeconds")),
         count(json.path("bytes").path("read")),
