@@ -7,8 +7,9 @@ import java.io.Serializable;
 /**
  * One module after alignment: the representation of every task that the merge methods work on. For
  * KnOTS methods {@code representations[i]} is {@code R_i} (k x I, or k x O with {@link
- * Concat#INPUT}) flattened row-major, and {@code basis} is the shared {@code U}; for plain methods
- * it is {@code dW_i} (O x I) and there is no basis.
+ * Concat#INPUT}) flattened in the matrix's own column-major layout (no transposes on the hot path;
+ * the order only matters for DARE's per-entry masks), and {@code basis} is the shared {@code U};
+ * for plain methods it is {@code dW_i} (O x I) and there is no basis.
  *
  * @param basis {@code U}: O x k ({@link Concat#OUTPUT}) or I x k ({@link Concat#INPUT}); null for
  *     plain methods

@@ -46,11 +46,9 @@ public record MergedModule(String key, Matrix b, Matrix a, int components, long[
    */
   public static MergedModule of(AlignedModule module, double[] merged, long[] usedPerTask) {
     if (!module.isAligned()) {
-      return factorDense(
-          module.key(), Matrix.fromRowMajor(module.out(), module.in(), merged), usedPerTask);
+      return factorDense(module.key(), new Matrix(module.out(), module.in(), merged), usedPerTask);
     }
-    Matrix r =
-        Matrix.fromRowMajor(module.representationRows(), module.representationCols(), merged);
+    Matrix r = new Matrix(module.representationRows(), module.representationCols(), merged);
     int[] live = nonZeroRows(r);
     Matrix keptR = r.selectRows(live);
     Matrix keptU = module.basis().selectColumns(live);

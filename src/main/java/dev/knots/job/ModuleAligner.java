@@ -40,7 +40,7 @@ public final class ModuleAligner {
       case NONE -> {
         double[][] updates = new double[factors.size()][];
         for (int i = 0; i < updates.length; i++) {
-          updates[i] = factors.get(i).delta().toRowMajor();
+          updates[i] = factors.get(i).delta().data;
         }
         yield new AlignedModule(
             spec.key(), spec.out(), spec.in(), concat, null, new double[0], updates);
@@ -56,7 +56,7 @@ public final class ModuleAligner {
   public static AlignedModule fromAlignment(String key, Alignment alignment) {
     double[][] representations = new double[alignment.taskCount()][];
     for (int i = 0; i < representations.length; i++) {
-      representations[i] = alignment.representations().get(i).toRowMajor();
+      representations[i] = alignment.representations().get(i).data;
     }
     Matrix u = alignment.u();
     return new AlignedModule(

@@ -175,21 +175,29 @@ public final class Matrix implements Serializable {
   /** Returns the {@code cols x rows} transpose, a new matrix. */
   public Matrix transpose() {
     Matrix t = zeros(cols, rows);
-    // In tiles, so that both the reads and the scattered writes stay in cache.
-    final int tile = 32;
-    for (int j0 = 0; j0 < cols; j0 += tile) {
-      int j1 = Math.min(cols, j0 + tile);
-      for (int i0 = 0; i0 < rows; i0 += tile) {
-        int i1 = Math.min(rows, i0 + tile);
-        for (int j = j0; j < j1; j++) {
-          int from = j * rows;
-          for (int i = i0; i < i1; i++) {
-            t.data[j + i * cols] = data[from + i];
+    transpose(data, rows, cols, t.data);
+    return t;
+  }
+
+  /**
+   * Writes the transpose of the column-major {@code rows x cols} matrix {@code src} into {@code
+   * dst} (column-major {@code cols x rows}), in cache-sized tiles so that both the reads and the
+   * strided writes stay in cache.
+   */
+  private static void transpose(double[] src, int rows, int cols, double[] dst) {
+    final int tile = 16;
+    for (int i0 = 0; i0 < rows; i0 += tile) {
+      int i1 = Math.min(rows, i0 + tile);
+      for (int j0 = 0; j0 < cols; j0 += tile) {
+        int j1 = Math.min(cols, j0 + tile);
+        for (int i = i0; i < i1; i++) {
+          int to = i * cols;
+          for (int j = j0; j < j1; j++) {
+            dst[to + j] = src[j * rows + i];
           }
         }
       }
     }
-    return t;
   }
 
   /** Returns {@code factor * this}, a new matrix. */

@@ -16,7 +16,7 @@ public final class Dare {
   /**
    * Drops and rescales {@code values} in place.
    *
-   * @param values one task's entries of one module, row-major; modified
+   * @param values one task's entries of one module, in the module's layout order; modified
    * @param dropRate {@code p} in [0, 1)
    */
   public static void apply(double[] values, double dropRate, long seed, int task, String module) {

@@ -13,7 +13,7 @@ public final class ModuleMerge {
    * Step 1: returns the vectors DARE turns the representations into (copies), or the
    * representations themselves for methods without DARE.
    *
-   * @param representations {@code [task][entry]}, row-major per task; not modified
+   * @param representations {@code [task][entry]}, each task in the same layout; not modified
    */
   public static ModuleVectors prepare(
       MergeMethod method, MergeParameters parameters, String module, double[][] representations) {

@@ -3,8 +3,9 @@ package dev.knots.merge;
 import java.io.Serializable;
 
 /**
- * The representations of every task for one module, flattened row-major: {@code tasks[i]} is {@code
- * R_i} (KnOTS methods) or {@code dW_i} (plain methods). All have the same length.
+ * The representations of every task for one module, flattened, all in one layout (the matrices'
+ * column-major order): {@code tasks[i]} is {@code R_i} (KnOTS methods) or {@code dW_i} (plain
+ * methods). All have the same length.
  */
 public record ModuleVectors(String module, double[][] tasks) implements Serializable {
 
