@@ -13,9 +13,9 @@ import java.util.Random;
 import java.util.function.Supplier;
 
 /**
- * Timings of the joint SVD, kept apart from the tests (surefire does not run it). Run after {@code
- * mvn -o test-compile} with {@code java --add-modules=jdk.incubator.vector -cp
- * target/classes:target/test-classes:<netlib jars> dev.knots.bench.JointSvdBenchmark}; add {@code
+ * Timings of the joint SVD, kept apart from the tests. Run after {@code scripts/knots-merge} has
+ * built the classpath, with {@code java --add-modules=jdk.incubator.vector -cp target/classes:$(cat
+ * target/classpath.txt) dev.knots.bench.JointSvdBenchmark}; add {@code
  * -Ddev.ludovic.netlib.blas.allowNative=false -Ddev.ludovic.netlib.lapack.allowNative=false} for
  * the pure-Java fallback. Prints the median of a few repetitions after a warm-up.
  */
