@@ -42,6 +42,10 @@ public final class HadoopFileStore implements FileStore {
 
   private static final int WRITE_BUFFER_BYTES = 256 * 1024;
 
+  private static final String CREDENTIALS_HINT =
+      "Remove the credentials from the URI and set them in the Hadoop configuration"
+          + " (for s3a: fs.s3a.access.key and fs.s3a.secret.key, or a credentials provider).";
+
   private final Configuration conf;
 
   /**
@@ -264,17 +268,23 @@ public final class HadoopFileStore implements FileStore {
    *     wrong authority)
    */
   FileSystem fileSystem(Path path, String action, String location) throws IOException {
+    String redacted = Locations.redact(location);
+    if (!redacted.equals(location)) {
+      // refused before Hadoop sees it: Hadoop logs the URIs of file systems it fails to create
+      throw new IllegalArgumentException(
+          "Cannot "
+              + action
+              + " "
+              + redacted
+              + ": the URI carries credentials. "
+              + CREDENTIALS_HINT);
+    }
     try {
       return path.getFileSystem(conf);
     } catch (IOException e) {
       throw wrap(action, location, e);
     } catch (IllegalArgumentException e) {
-      String redacted = Locations.redact(location);
-      String hint =
-          redacted.equals(location)
-              ? "Check the URI."
-              : "Remove the credentials from the URI and set them in the Hadoop configuration"
-                  + " (for s3a: fs.s3a.access.key and fs.s3a.secret.key, or a credentials provider).";
+      String hint = "Check the URI.";
       throw new IllegalArgumentException(
           "Cannot "
               + action
