@@ -1,5 +1,6 @@
 package dev.knots.cli;
 
+import dev.knots.io.Locations;
 import dev.knots.io.hadoop.RoutingFileStore;
 import dev.knots.job.MergeReport;
 import dev.knots.job.MergeRequest;
@@ -62,8 +63,9 @@ public final class Main {
       return 0;
     } catch (Exception e) {
       // Spark's task failures arrive as checked SparkExceptions that Java does not declare.
-      err.println("Error: " + message(e));
-      err.println("Nothing was published at " + request.output() + " (no _SUCCESS).");
+      err.println("Error: " + Locations.redact(message(e)));
+      err.println(
+          "Nothing was published at " + Locations.redact(request.output()) + " (no _SUCCESS).");
       return 1;
     }
   }
@@ -79,9 +81,11 @@ public final class Main {
     if (store.exists(request.output())) {
       text.append(
           options.overwrite()
-              ? "Output " + request.output() + " exists and would be replaced (--overwrite).\n"
+              ? "Output "
+                  + Locations.redact(request.output())
+                  + " exists and would be replaced (--overwrite).\n"
               : "Output "
-                  + request.output()
+                  + Locations.redact(request.output())
                   + " exists: the merge would be refused without --overwrite.\n");
     }
     text.append("Dry run: nothing was read beyond headers and nothing was written.\n");

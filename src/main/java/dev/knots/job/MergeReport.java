@@ -3,6 +3,7 @@ package dev.knots.job;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.knots.io.Json;
+import dev.knots.io.Locations;
 import dev.knots.plan.MergePlan;
 import dev.knots.plan.ModulePlan;
 import java.time.Instant;
@@ -47,8 +48,8 @@ public record MergeReport(
 
     ObjectNode inputs = root.putObject("inputs");
     ArrayNode adapters = inputs.putArray("adapters");
-    request.adapters().forEach(adapters::add);
-    inputs.put("base", request.base().orElse(null));
+    request.adapters().forEach(a -> adapters.add(Locations.redact(a)));
+    inputs.put("base", request.base().map(Locations::redact).orElse(null));
 
     ObjectNode options = root.putObject("options");
     options.put("method", request.method().name());
@@ -60,7 +61,7 @@ public record MergeReport(
     options.put("scope", request.parameters().scope().optionValue());
     options.put("concat", request.concat().name().toLowerCase(Locale.ROOT));
     options.put("format", request.format().optionValue());
-    options.put("output", request.output());
+    options.put("output", Locations.redact(request.output()));
     options.put("overwrite", overwrite);
 
     ObjectNode engineNode = root.putObject("engine");
@@ -112,7 +113,7 @@ public record MergeReport(
         trim(request.parameters().topK()),
         request.parameters().scaling(),
         request.parameters().scope().optionValue(),
-        request.output(),
+        Locations.redact(request.output()),
         modules.size(),
         plan.layers().size(),
         minRank,
@@ -121,7 +122,7 @@ public record MergeReport(
         MergePlan.bytes(bytesWritten),
         timings.getOrDefault("totalSeconds", 0.0),
         timings.getOrDefault("sparkStartSeconds", 0.0),
-        request.output(),
+        Locations.redact(request.output()),
         FILE_NAME);
   }
 

@@ -1,6 +1,7 @@
 package dev.knots.job;
 
 import dev.knots.io.FileStore;
+import dev.knots.io.Locations;
 import dev.knots.io.Storage;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -40,12 +41,12 @@ public final class OutputCommit {
     if (slash < 0 || slash == trimmed.length() - 1 || trimmed.endsWith(":")) {
       throw new IOException(
           "Cannot write the merge to "
-              + output
+              + Locations.redact(output)
               + ": give a directory path such as out/merged,"
               + " /data/merged or s3a://bucket/merged.");
     }
     if (!overwrite && store.exists(trimmed)) {
-      throw new OutputExistsException(trimmed);
+      throw new OutputExistsException(trimmed, isComplete(store, trimmed));
     }
     String name = trimmed.substring(slash + 1);
     String staging =
@@ -71,14 +72,23 @@ public final class OutputCommit {
     Storage.writeAll(store.outputFile(store.resolve(staging, reportName)), report);
     if (store.exists(output)) {
       if (!overwrite) {
-        throw new OutputExistsException(output);
+        throw new OutputExistsException(output, isComplete(store, output));
       }
       store.deleteRecursively(output);
     }
     store.rename(staging, output);
+    if (store.exists(staging)) {
+      // S3 renames by copying and deleting objects; a directory marker can stay behind
+      store.deleteRecursively(staging);
+    }
     Storage.writeAll(
         store.outputFile(store.resolve(output, SUCCESS)),
         ("merge complete; see " + reportName + "\n").getBytes(StandardCharsets.UTF_8));
+  }
+
+  /** Whether an existing output is a published one: it holds {@code _SUCCESS}. */
+  static boolean isComplete(FileStore store, String output) throws IOException {
+    return store.exists(store.resolve(output, SUCCESS));
   }
 
   /** Removes the staging directory after a failure; the destination is left as it was. */
@@ -94,11 +104,17 @@ public final class OutputCommit {
   public static final class OutputExistsException extends IOException {
     private static final long serialVersionUID = 1L;
 
-    OutputExistsException(String output) {
+    OutputExistsException(String output, boolean complete) {
       super(
           "Cannot write the merge to "
-              + output
-              + ": it already exists. Choose another --output, or add --overwrite to replace it"
+              + Locations.redact(output)
+              + (complete
+                  ? ": it already exists."
+                  : ": it already exists, without "
+                      + SUCCESS
+                      + " (an incomplete output, such as"
+                      + " one a crashed run left on S3, or a directory that is no merge).")
+              + " Choose another --output, or add --overwrite to replace it"
               + " once the new merge is complete.");
     }
   }

@@ -2,6 +2,7 @@ package dev.knots.plan;
 
 import dev.knots.io.FileFormatException;
 import dev.knots.io.FileStore;
+import dev.knots.io.Locations;
 import dev.knots.io.peft.AdapterConfig;
 import dev.knots.io.peft.LoraAdapter;
 import dev.knots.io.peft.LoraModule;
@@ -61,7 +62,9 @@ public final class AdapterSet {
   public List<String> warnings() {
     List<String> warnings = new ArrayList<>();
     for (LoraAdapter adapter : adapters) {
-      adapter.warnings().forEach(w -> warnings.add(adapter.location() + ": " + w));
+      adapter
+          .warnings()
+          .forEach(w -> warnings.add(Locations.redact(adapter.location()) + ": " + w));
     }
     return warnings;
   }

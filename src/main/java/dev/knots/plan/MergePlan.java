@@ -1,5 +1,6 @@
 package dev.knots.plan;
 
+import dev.knots.io.Locations;
 import java.util.List;
 import java.util.Locale;
 import java.util.stream.Collectors;
@@ -46,7 +47,8 @@ public record MergePlan(
             concat,
             bytes(inputBytes())));
     for (int i = 0; i < adapters.size(); i++) {
-      out.append(String.format(Locale.ROOT, "  adapter %d: %s%n", i, adapters.get(i)));
+      out.append(
+          String.format(Locale.ROOT, "  adapter %d: %s%n", i, Locations.redact(adapters.get(i))));
     }
     for (LayerPlan layer : layers) {
       out.append(

@@ -1,6 +1,7 @@
 package dev.knots.spark;
 
 import dev.knots.io.FileStore;
+import dev.knots.io.Locations;
 import dev.knots.job.ModuleOutcome;
 import java.io.IOException;
 import java.io.Serializable;
@@ -22,14 +23,26 @@ final class LayerOutput implements Function<MergedLayer, LayerOutput.Result> {
   /** The adapter's parts directory, or null when no adapter is written. */
   private final String parts;
 
-  LayerOutput(FileStore store, String parts) {
+  /** Test seam: every attempt of this layer fails right after writing its part; -1 for none. */
+  private final int failAfterWritingLayer;
+
+  LayerOutput(FileStore store, String parts, int failAfterWritingLayer) {
     this.store = store;
     this.parts = parts;
+    this.failAfterWritingLayer = failAfterWritingLayer;
   }
 
   @Override
   public Result call(MergedLayer layer) throws IOException {
     AdapterOutput.Part part = parts == null ? null : AdapterOutput.writePart(store, parts, layer);
+    if (layer.index() == failAfterWritingLayer) {
+      throw new IOException(
+          "Injected write failure after writing "
+              + (part == null ? "nothing" : Locations.redact(part.location()))
+              + " (test seam "
+              + SparkMergeJob.FAIL_WRITE_CONF
+              + ")");
+    }
     return new Result(layer.modules().stream().map(ModuleOutcome::of).toList(), part);
   }
 }

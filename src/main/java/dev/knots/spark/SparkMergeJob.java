@@ -2,6 +2,8 @@ package dev.knots.spark;
 
 import dev.knots.io.CountingFileStore;
 import dev.knots.io.FileStore;
+import dev.knots.io.Locations;
+import dev.knots.io.hadoop.Redacted;
 import dev.knots.io.hadoop.RoutingFileStore;
 import dev.knots.io.peft.AdapterWriter;
 import dev.knots.io.safetensors.HfModelFiles;
@@ -46,6 +48,12 @@ public final class SparkMergeJob {
    * fails, so tests can show that a retried task writes the same bytes.
    */
   public static final String FAIL_ONCE_CONF = "knots.test.failFirstAttemptOfLayer";
+
+  /**
+   * Test seam, a Spark local property: every attempt of the output task of this layer index fails
+   * right after writing the layer's adapter part, so the job fails with part of its output written.
+   */
+  public static final String FAIL_WRITE_CONF = "knots.test.failAfterWritingLayer";
 
   private static final Logger LOG = LoggerFactory.getLogger("knots-merge");
 
@@ -128,7 +136,7 @@ public final class SparkMergeJob {
                       request.parameters(),
                       request.concat(),
                       store,
-                      failFirstAttemptOfLayer()))
+                      layerProperty(FAIL_ONCE_CONF)))
               .persist(StorageLevel.MEMORY_AND_DISK());
       aligned.count();
       lap("alignSeconds");
@@ -167,7 +175,8 @@ public final class SparkMergeJob {
       if (base != null) {
         merged.persist(StorageLevel.MEMORY_AND_DISK());
       }
-      List<LayerOutput.Result> results = merged.map(new LayerOutput(store, parts)).collect();
+      List<LayerOutput.Result> results =
+          merged.map(new LayerOutput(store, parts, layerProperty(FAIL_WRITE_CONF))).collect();
       aligned.unpersist(false);
       lap("mergeSeconds");
 
@@ -206,7 +215,7 @@ public final class SparkMergeJob {
     } catch (Exception e) {
       // Spark's task failures arrive as checked SparkExceptions that Java does not declare.
       commit.abort();
-      throw e;
+      throw failure(request.output(), e);
     } finally {
       jsc.sc().removeSparkListener(progress);
       if (aligned != null) {
@@ -234,9 +243,40 @@ public final class SparkMergeJob {
     ModelOutput.write(merged, store, base, directory, adapters.firstConfig().fanInFanOut());
   }
 
-  private int failFirstAttemptOfLayer() {
-    String layer = jsc.getLocalProperty(FAIL_ONCE_CONF);
+  /** A layer index set as a Spark local property (a test seam), or -1. */
+  private int layerProperty(String name) {
+    String layer = jsc.getLocalProperty(name);
     return layer == null ? -1 : Integer.parseInt(layer);
+  }
+
+  /**
+   * The failure as the user should see it: naming the destination. Spark wraps a task's exception
+   * in "Job aborted due to stage failure ..." and a task names the staging location it wrote to, so
+   * the reason is our own message from the cause chain when there is one.
+   */
+  static IOException failure(String output, Exception e) {
+    String destination = Locations.redact(output);
+    String reason = Locations.redact(reason(e));
+    if (e instanceof IOException io && reason.startsWith("Cannot write the merge to ")) {
+      return io;
+    }
+    return new IOException(
+        "Cannot write the merge to " + destination + ": " + reason, Redacted.causeOrNull(e));
+  }
+
+  /** Our own message from the cause chain, else the first line of the outermost message. */
+  static String reason(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t.getMessage() != null
+          && (t instanceof IOException || t.getClass().getName().startsWith("dev.knots."))) {
+        return t.getMessage();
+      }
+      if (t.getCause() == t) {
+        break;
+      }
+    }
+    String text = e.getMessage() == null ? e.toString() : e.getMessage();
+    return text.lines().findFirst().orElse(text);
   }
 
   /** Names the next Spark jobs in the UI and in the progress log. */

@@ -42,11 +42,39 @@ public final class HadoopFileStore implements FileStore {
 
   private static final int WRITE_BUFFER_BYTES = 256 * 1024;
 
+  private static final String CREDENTIALS_HINT =
+      "Remove the credentials from the URI and set them in the Hadoop configuration"
+          + " (for s3a: fs.s3a.access.key and fs.s3a.secret.key, or a credentials provider).";
+
   private final Configuration conf;
 
-  /** A store whose file systems are configured by {@code conf} (credentials, endpoints, ...). */
+  /**
+   * The s3a input stream this project reads with unless the configuration names one: {@code
+   * classic}. Hadoop 3.5's default ({@code analytics}) sends a HEAD per file even when the length
+   * is known; the classic stream, given the length, sends none, only one ranged GET per read.
+   */
+  public static final String S3A_INPUT_STREAM_TYPE = "fs.s3a.input.stream.type";
+
+  public static final String DEFAULT_S3A_INPUT_STREAM = "classic";
+
+  /**
+   * A store whose file systems are configured by {@code conf} (credentials, endpoints, ...). If
+   * {@code conf} does not set {@value #S3A_INPUT_STREAM_TYPE}, the store uses a copy of it with
+   * {@value #DEFAULT_S3A_INPUT_STREAM}; per-bucket settings ({@code
+   * fs.s3a.bucket.NAME.input.stream.type}) still win.
+   */
   public HadoopFileStore(Configuration conf) {
-    this.conf = Objects.requireNonNull(conf, "conf");
+    this.conf = withDefaults(Objects.requireNonNull(conf, "conf"));
+  }
+
+  /** {@code conf}, or a copy of it with this project's defaults for what it leaves unset. */
+  static Configuration withDefaults(Configuration conf) {
+    if (conf.get(S3A_INPUT_STREAM_TYPE) != null) {
+      return conf;
+    }
+    Configuration copy = new Configuration(conf);
+    copy.set(S3A_INPUT_STREAM_TYPE, DEFAULT_S3A_INPUT_STREAM, "knots-merge default");
+    return copy;
   }
 
   /** The configuration the file systems are created with; the caller must not change it. */
@@ -240,17 +268,23 @@ public final class HadoopFileStore implements FileStore {
    *     wrong authority)
    */
   FileSystem fileSystem(Path path, String action, String location) throws IOException {
+    String redacted = Locations.redact(location);
+    if (!redacted.equals(location)) {
+      // refused before Hadoop sees it: Hadoop logs the URIs of file systems it fails to create
+      throw new IllegalArgumentException(
+          "Cannot "
+              + action
+              + " "
+              + redacted
+              + ": the URI carries credentials. "
+              + CREDENTIALS_HINT);
+    }
     try {
       return path.getFileSystem(conf);
     } catch (IOException e) {
       throw wrap(action, location, e);
     } catch (IllegalArgumentException e) {
-      String redacted = Locations.redact(location);
-      String hint =
-          redacted.equals(location)
-              ? "Check the URI."
-              : "Remove the credentials from the URI and set them in the Hadoop configuration"
-                  + " (for s3a: fs.s3a.access.key and fs.s3a.secret.key, or a credentials provider).";
+      String hint = "Check the URI.";
       throw new IllegalArgumentException(
           "Cannot "
               + action

@@ -10,7 +10,7 @@ import java.io.IOException;
  * given, into their messages; if a path carried credentials ({@code s3a://KEY:SECRET@bucket/x}),
  * the cause's message, printed with every stack trace, would show them.
  */
-final class Redacted {
+public final class Redacted {
 
   private Redacted() {}
 
@@ -38,6 +38,14 @@ final class Redacted {
 
   /** {@code e} itself, or {@code null} if a message in its cause chain contains user-info. */
   static RuntimeException cause(RuntimeException e) {
+    return revealsUserInfo(e) ? null : e;
+  }
+
+  /**
+   * {@code e} itself, or {@code null} if a message in its cause chain contains user-info: for
+   * attaching a cause of any kind.
+   */
+  public static Throwable causeOrNull(Throwable e) {
     return revealsUserInfo(e) ? null : e;
   }
 

@@ -33,8 +33,8 @@ public final class RoutingFileStore implements FileStore, Serializable {
    * A store configured by a copy of {@code conf}; later changes to {@code conf} do not reach it.
    */
   public RoutingFileStore(Configuration conf) {
-    this.conf =
-        new SerializableConfiguration(new Configuration(Objects.requireNonNull(conf, "conf")));
+    Configuration copy = new Configuration(Objects.requireNonNull(conf, "conf"));
+    this.conf = new SerializableConfiguration(HadoopFileStore.withDefaults(copy));
   }
 
   /**

@@ -49,13 +49,20 @@ public final class LocalS3 implements AutoCloseable {
 
   private static final AtomicInteger BUCKETS = new AtomicInteger();
 
-  private final S3Proxy proxy;
+  private final BlobStore blobStore;
+  private volatile S3Proxy proxy;
   private final Map<String, LongAdder> calls;
   private final String endpoint;
   private final String bucket;
   private final long startMillis;
 
-  private LocalS3(S3Proxy proxy, Map<String, LongAdder> calls, String bucket, long startMillis) {
+  private LocalS3(
+      BlobStore blobStore,
+      S3Proxy proxy,
+      Map<String, LongAdder> calls,
+      String bucket,
+      long startMillis) {
+    this.blobStore = blobStore;
     this.proxy = proxy;
     this.calls = calls;
     this.endpoint = "http://127.0.0.1:" + proxy.getPort();
@@ -67,10 +74,18 @@ public final class LocalS3 implements AutoCloseable {
   public static LocalS3 start() throws Exception {
     long t0 = System.nanoTime();
     Map<String, LongAdder> calls = new ConcurrentHashMap<>();
+    BlobStore blobStore = counting(new TransientNio2BlobStore(), calls);
+    S3Proxy proxy = serve(blobStore, 0);
+    String endpoint = "http://127.0.0.1:" + proxy.getPort();
+    String bucket = createBucket(endpoint, "test");
+    return new LocalS3(blobStore, proxy, calls, bucket, (System.nanoTime() - t0) / 1_000_000);
+  }
+
+  private static S3Proxy serve(BlobStore blobStore, int port) throws Exception {
     S3Proxy proxy =
         S3Proxy.builder()
-            .blobStore(counting(new TransientNio2BlobStore(), calls))
-            .endpoint(URI.create("http://127.0.0.1:0"))
+            .blobStore(blobStore)
+            .endpoint(URI.create("http://127.0.0.1:" + port))
             .awsAuthentication(AuthenticationType.AWS_V2_OR_V4, ACCESS_KEY, SECRET_KEY)
             .build();
     proxy.start();
@@ -80,9 +95,21 @@ public final class LocalS3 implements AutoCloseable {
       }
       Thread.sleep(10);
     }
-    String endpoint = "http://127.0.0.1:" + proxy.getPort();
-    String bucket = createBucket(endpoint, "test");
-    return new LocalS3(proxy, calls, bucket, (System.nanoTime() - t0) / 1_000_000);
+    return proxy;
+  }
+
+  /**
+   * Stops serving, as an outage would: connections to the port are refused until {@link #resume()}.
+   * The content is kept.
+   */
+  public void suspend() throws Exception {
+    proxy.stop();
+  }
+
+  /** Serves the same content on the same port again after {@link #suspend()}. */
+  public void resume() throws Exception {
+    int port = Integer.parseInt(endpoint.substring(endpoint.lastIndexOf(':') + 1));
+    proxy = serve(blobStore, port);
   }
 
   /**

@@ -47,8 +47,8 @@ class S3FileStoreTest extends FileStoreContract {
 
   private static LocalS3 s3;
 
-  /** A second bucket, read with the classic input stream. */
-  private static String classicBucket;
+  /** A second bucket, read with Hadoop's default input stream ("analytics"), set per bucket. */
+  private static String analyticsBucket;
 
   private static HadoopFileStore store;
 
@@ -56,9 +56,9 @@ class S3FileStoreTest extends FileStoreContract {
   static void startS3() throws Exception {
     s3 = LocalS3.start();
     System.out.println("LocalS3 started in " + s3.startMillis() + " ms");
-    classicBucket = s3.createBucket("classic");
+    analyticsBucket = s3.createBucket("analytics");
     Configuration conf = s3.configuration();
-    conf.set("fs.s3a.bucket." + classicBucket + ".input.stream.type", "classic");
+    conf.set("fs.s3a.bucket." + analyticsBucket + ".input.stream.type", "analytics");
     store = new HadoopFileStore(conf);
   }
 
@@ -94,12 +94,15 @@ class S3FileStoreTest extends FileStoreContract {
   }
 
   /**
-   * With the classic s3a input stream, a known length means no HEAD at all: one ranged GET per
-   * read. Without it, one getFileStatus (HEAD) per file.
+   * The store's default s3a input stream is the classic one (unless configured): with it a known
+   * length means no HEAD at all, one ranged GET per read. Without it, one getFileStatus (HEAD) per
+   * file.
    */
   @Test
-  void classicStreamReadsATensorOfKnownLengthWithoutHead() throws IOException {
-    String file = writeTensorFile(s3.uri(classicBucket, "known/model.safetensors"));
+  void defaultStreamReadsATensorOfKnownLengthWithoutHead() throws IOException {
+    assertEquals(
+        "classic", store.configuration().get(HadoopFileStore.S3A_INPUT_STREAM_TYPE), "default");
+    String file = writeTensorFile(at("known/model.safetensors"));
     long length = store.inputFile(file).length();
 
     RequestCounts before = RequestCounts.now(file);
@@ -125,7 +128,7 @@ class S3FileStoreTest extends FileStoreContract {
    */
   @Test
   void analyticsStreamAddsOneHeadPerFileEvenWithAKnownLength() throws IOException {
-    String file = writeTensorFile(at("model.safetensors"));
+    String file = writeTensorFile(s3.uri(analyticsBucket, "model.safetensors"));
     long length = store.inputFile(file).length();
 
     RequestCounts before = RequestCounts.now(file);
@@ -138,7 +141,7 @@ class S3FileStoreTest extends FileStoreContract {
 
     // without a known length: one getFileStatus, whose status (with the ETag) then spares the
     // stream's HEAD
-    String other = writeTensorFile(at("other.safetensors"));
+    String other = writeTensorFile(s3.uri(analyticsBucket, "other.safetensors"));
     before = RequestCounts.now(other);
     readTensor(store.inputFile(other));
     RequestCounts unknown = RequestCounts.now(other).minus(before);
@@ -188,7 +191,7 @@ class S3FileStoreTest extends FileStoreContract {
 
   @Test
   void opensWithTheRandomReadPolicy() throws IOException {
-    for (String file : List.of(at("policy.bin"), s3.uri(classicBucket, "policy/policy.bin"))) {
+    for (String file : List.of(at("policy.bin"), s3.uri(analyticsBucket, "policy/policy.bin"))) {
       write(file, new byte[100]);
       HadoopInputFile input = (HadoopInputFile) store.inputFile(file, 100);
       try (FSDataInputStream in = input.openStream()) {
