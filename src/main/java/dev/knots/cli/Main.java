@@ -63,7 +63,7 @@ public final class Main {
       return 0;
     } catch (Exception e) {
       // Spark's task failures arrive as checked SparkExceptions that Java does not declare.
-      err.println("Error: " + Locations.redact(message(e)));
+      err.println("Error: " + Locations.redact(SparkMergeJob.reason(e)));
       err.println(
           "Nothing was published at " + Locations.redact(request.output()) + " (no _SUCCESS).");
       return 1;
@@ -113,20 +113,5 @@ public final class Main {
       }
     }
     return false;
-  }
-
-  /**
-   * What failed, for a person: our own message when a task failed with one (Spark wraps it in "Job
-   * aborted due to stage failure ..."), else the first line of the outermost message.
-   */
-  private static String message(Throwable e) {
-    for (Throwable t = e; t != null; t = t.getCause()) {
-      if (t.getMessage() != null
-          && (t instanceof IOException || t.getClass().getName().startsWith("dev.knots."))) {
-        return t.getMessage();
-      }
-    }
-    String text = e.getMessage() == null ? e.toString() : e.getMessage();
-    return text.lines().findFirst().orElse(text);
   }
 }

@@ -265,7 +265,7 @@ public final class SparkMergeJob {
   }
 
   /** Our own message from the cause chain, else the first line of the outermost message. */
-  static String reason(Throwable e) {
+  public static String reason(Throwable e) {
     for (Throwable t = e; t != null; t = t.getCause()) {
       if (t.getMessage() != null
           && (t instanceof IOException || t.getClass().getName().startsWith("dev.knots."))) {
