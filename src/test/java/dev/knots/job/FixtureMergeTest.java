@@ -8,10 +8,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.knots.Fixtures;
 import dev.knots.io.peft.LoraAdapter;
-import dev.knots.knots.JointSvd;
 import dev.knots.linalg.Matrix;
 import dev.knots.plan.AdapterSet;
-import dev.knots.plan.FactorSource;
+import dev.knots.plan.AlignPath;
+import dev.knots.plan.ModulePlan;
 import dev.knots.plan.ModuleSpec;
 import dev.knots.plan.Planner;
 import java.io.IOException;
@@ -101,12 +101,8 @@ class FixtureMergeTest {
         AdapterSet.open(Fixtures.STORE, request.adapters(), LoraAdapter.UnsupportedTensors.REFUSE);
     List<AlignedModule> dense = new ArrayList<>();
     for (ModuleSpec spec : adapters.modules()) {
-      List<Matrix> updates = new ArrayList<>();
-      for (FactorSource source : spec.factors()) {
-        updates.add(source.read(Fixtures.STORE).delta());
-      }
-      dense.add(
-          ModuleAligner.fromAlignment(spec.key(), JointSvd.ofDense(updates, request.concat())));
+      ModulePlan forced = new ModulePlan(spec, AlignPath.DENSE, "forced by the test");
+      dense.add(ModuleAligner.align(forced, request.concat(), Fixtures.STORE));
     }
     List<MergedModule> viaDense = LocalMerge.mergeAligned(request, dense);
     List<MergedModule> viaFactors =
