@@ -359,37 +359,6 @@ public final class Matrix implements Serializable {
     return out;
   }
 
-  /**
-   * Returns the matrices stacked top to bottom, all with the same column count. The list must not
-   * be empty.
-   */
-  public static Matrix vstack(List<Matrix> blocks) {
-    int width = requireNonEmpty(blocks, "vstack").cols;
-    int height = 0;
-    for (Matrix b : blocks) {
-      if (b.cols != width) {
-        throw new IllegalArgumentException(
-            "Cannot vstack a "
-                + b.rows
-                + "x"
-                + b.cols
-                + " matrix with "
-                + width
-                + "-column matrices: column counts differ.");
-      }
-      height = Math.addExact(height, b.rows);
-    }
-    Matrix out = zeros(height, width);
-    int offset = 0;
-    for (Matrix b : blocks) {
-      for (int j = 0; j < width; j++) {
-        System.arraycopy(b.data, j * b.rows, out.data, offset + j * height, b.rows);
-      }
-      offset += b.rows;
-    }
-    return out;
-  }
-
   /** The leading dimension to hand to BLAS/LAPACK: they reject lda = 0 even for empty matrices. */
   int leadingDimension() {
     return Math.max(1, rows);

@@ -107,19 +107,6 @@ public final class SafetensorsReader implements Closeable {
     return values;
   }
 
-  /**
-   * The tensor's values, row-major, as {@code float} (F64 values are rounded to nearest).
-   *
-   * @throws FileFormatException naming the tensor and file if it is missing or not floating point
-   */
-  public float[] readFloats(String name) throws IOException {
-    TensorInfo tensor = requireFloat(name);
-    float[] values = new float[checkedCount(tensor, tensor.elementCount())];
-    TensorCodec.decode(
-        tensor.dtype(), readBytes(tensor, tensor.begin(), tensor.byteLength()), values);
-    return values;
-  }
-
   private TensorInfo requireFloat(String name) throws FileFormatException {
     TensorInfo tensor = header.require(name);
     if (!tensor.dtype().isFloat()) {

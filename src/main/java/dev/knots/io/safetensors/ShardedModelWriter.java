@@ -136,31 +136,6 @@ public final class ShardedModelWriter implements Closeable {
     return shards;
   }
 
-  /**
-   * Bytes of a Hugging Face size such as {@code "5GB"} (10^9), {@code "500MiB"} (2^20) or {@code
-   * "1000"}, as {@code max_shard_size} accepts.
-   */
-  public static long parseSize(String size) {
-    String text = size.trim();
-    String[][] units = {
-      {"KIB", "1024"},
-      {"MIB", "1048576"},
-      {"GIB", "1073741824"},
-      {"TIB", "1099511627776"},
-      {"KB", "1000"},
-      {"MB", "1000000"},
-      {"GB", "1000000000"},
-      {"TB", "1000000000000"}
-    };
-    for (String[] unit : units) {
-      if (text.toUpperCase(Locale.ROOT).endsWith(unit[0])) {
-        String number = text.substring(0, text.length() - unit[0].length()).trim();
-        return parseNumber(size, number, Long.parseLong(unit[1]));
-      }
-    }
-    return parseNumber(size, text, 1);
-  }
-
   private static long parseNumber(String size, String number, long multiplier) {
     try {
       double value = Double.parseDouble(number) * multiplier;

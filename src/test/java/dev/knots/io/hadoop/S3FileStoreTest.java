@@ -152,9 +152,9 @@ class S3FileStoreTest extends FileStoreContract {
   private static void readTensor(InputFile input) throws IOException {
     SafetensorsHeader header = SafetensorsHeader.read(input);
     try (SafetensorsReader reader = new SafetensorsReader(input, header)) {
-      float[] w = reader.readFloats("w");
+      double[] w = reader.readDoubles("w");
       assertEquals(64 * 64, w.length);
-      assertEquals(0.25f * 4095, w[4095]);
+      assertEquals(0.25 * 4095, w[4095]);
     }
   }
 

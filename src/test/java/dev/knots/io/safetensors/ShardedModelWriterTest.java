@@ -177,17 +177,6 @@ class ShardedModelWriterTest {
   }
 
   @Test
-  void parsesHuggingFaceSizes() {
-    assertEquals(5_000_000_000L, ShardedModelWriter.parseSize("5GB"));
-    assertEquals(500L << 20, ShardedModelWriter.parseSize("500MiB"));
-    assertEquals(1000, ShardedModelWriter.parseSize("1000"));
-    assertEquals(2_500_000, ShardedModelWriter.parseSize("2.5 mb"));
-    IllegalArgumentException e =
-        assertThrows(IllegalArgumentException.class, () -> ShardedModelWriter.parseSize("lots"));
-    assertTrue(e.getMessage().startsWith("Cannot use shard size \"lots\""), e.getMessage());
-  }
-
-  @Test
   void namesShardsLikeHuggingFace() {
     assertEquals("model-00002-of-00010.safetensors", ShardedModelWriter.shardFileName(2, 10));
     assertEquals("model.safetensors", ShardedModelWriter.shardFileName(1, 1));
