@@ -5,51 +5,63 @@ import dev.knots.knots.Alignment;
 import dev.knots.knots.Concat;
 import dev.knots.knots.JointSvd;
 import dev.knots.knots.LoraFactors;
+import dev.knots.knots.TaskUpdate;
 import dev.knots.linalg.Matrix;
 import dev.knots.plan.AlignPath;
-import dev.knots.plan.FactorSource;
 import dev.knots.plan.ModulePlan;
 import dev.knots.plan.ModuleSpec;
+import dev.knots.plan.UpdateSource;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 
-/** The align step for one module: read its factors, and run the joint SVD if the method asks. */
+/** The align step for one module: read its updates, and run the joint SVD if the method asks. */
 public final class ModuleAligner {
 
   private ModuleAligner() {}
 
   /**
-   * Reads every task's factors of the module (two ranged reads per adapter) and returns the
-   * representations the merge works on, by the module's path: {@link AlignPath#FACTOR}, KnOTS's
-   * {@code R_i} from the exact factor-space joint SVD (never forming an O x I matrix); {@link
-   * AlignPath#DENSE}, the same from the SVD of the stacked dense updates; {@link AlignPath#NONE},
-   * each {@code dW_i = g_i B_i A_i} itself.
+   * Reads every task's update of the module (ranged reads only) and returns the representations the
+   * merge works on, by the module's path: {@link AlignPath#FACTOR}, KnOTS's {@code R_i} from the
+   * exact factor-space joint SVD (never forming an O x I matrix); {@link AlignPath#DENSE}, the same
+   * from the SVD of the stacked dense updates; {@link AlignPath#NONE}, each {@code dW_i = g_i B_i
+   * A_i} itself.
    */
   public static AlignedModule align(ModulePlan module, Concat concat, FileStore store)
       throws IOException {
     ModuleSpec spec = module.spec();
-    List<LoraFactors> factors = new ArrayList<>(spec.taskCount());
-    for (int i = 0; i < spec.taskCount(); i++) {
-      FactorSource source = spec.factors().get(i);
-      factors.add(source == null ? LoraFactors.zero(spec.out(), spec.in()) : source.read(store));
+    List<TaskUpdate> updates = new ArrayList<>(spec.taskCount());
+    for (UpdateSource source : spec.sources()) {
+      updates.add(source == null ? LoraFactors.zero(spec.out(), spec.in()) : source.read(store));
     }
     return switch (module.path()) {
-      case FACTOR -> fromAlignment(spec.key(), JointSvd.ofFactors(factors, concat));
-      case DENSE -> fromAlignment(spec.key(), JointSvd.ofDense(deltas(factors), concat));
+      case FACTOR -> fromAlignment(spec.key(), JointSvd.ofFactors(factors(spec, updates), concat));
+      case DENSE -> fromAlignment(spec.key(), JointSvd.ofDense(deltas(updates), concat));
       case NONE -> {
-        double[][] updates = new double[factors.size()][];
-        for (int i = 0; i < updates.length; i++) {
-          updates[i] = factors.get(i).delta().data;
+        double[][] deltas = new double[updates.size()][];
+        for (int i = 0; i < deltas.length; i++) {
+          deltas[i] = updates.get(i).delta().data;
         }
         yield new AlignedModule(
-            spec.key(), spec.out(), spec.in(), concat, null, new double[0], updates);
+            spec.key(), spec.out(), spec.in(), concat, null, new double[0], deltas);
       }
     };
   }
 
-  private static List<Matrix> deltas(List<LoraFactors> factors) {
-    return factors.stream().map(LoraFactors::delta).toList();
+  private static List<Matrix> deltas(List<TaskUpdate> updates) {
+    return updates.stream().map(TaskUpdate::delta).toList();
+  }
+
+  private static List<LoraFactors> factors(ModuleSpec spec, List<TaskUpdate> updates) {
+    List<LoraFactors> factors = new ArrayList<>();
+    for (TaskUpdate update : updates) {
+      if (!(update instanceof LoraFactors f)) {
+        throw new IllegalStateException(
+            "Module " + spec.key() + " was planned on the factor path but has a dense update");
+      }
+      factors.add(f);
+    }
+    return factors;
   }
 
   /** Wraps a joint SVD's result, from either path, as the merge's input. */

@@ -9,7 +9,7 @@ import java.util.Objects;
  * lora_A}) and {@code scale} is PEFT's {@code alpha / r} or {@code alpha / sqrt(r)}. A task that
  * does not adapt the module has rank 0 ({@link #zero}).
  */
-public record LoraFactors(Matrix b, Matrix a, double scale) {
+public record LoraFactors(Matrix b, Matrix a, double scale) implements TaskUpdate {
 
   /** Validates that {@code b.cols == a.rows} and that {@code scale} is finite. */
   public LoraFactors {
@@ -46,11 +46,13 @@ public record LoraFactors(Matrix b, Matrix a, double scale) {
   }
 
   /** Returns {@code O}, the rows of {@code dW}. */
+  @Override
   public int outFeatures() {
     return b.rows;
   }
 
   /** Returns {@code I}, the columns of {@code dW}. */
+  @Override
   public int inFeatures() {
     return a.cols;
   }
@@ -59,6 +61,7 @@ public record LoraFactors(Matrix b, Matrix a, double scale) {
    * Returns the dense update {@code scale * b @ a}, {@code O x I}, float64. Costs {@code O*I}
    * memory; for tests and dense paths.
    */
+  @Override
   public Matrix delta() {
     return b.multiply(a).scale(scale);
   }

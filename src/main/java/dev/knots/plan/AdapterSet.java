@@ -111,7 +111,7 @@ public final class AdapterSet {
     List<ModuleSpec> specs = new ArrayList<>();
     for (String key : keys) {
       SortedMap<String, LoraModule> shapes = new TreeMap<>();
-      List<FactorSource> factors = new ArrayList<>();
+      List<UpdateSource> factors = new ArrayList<>();
       for (LoraAdapter adapter : adapters) {
         LoraModule module = adapter.modules().get(key);
         factors.add(module == null ? null : factorSource(adapter, module));

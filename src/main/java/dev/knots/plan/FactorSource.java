@@ -8,7 +8,6 @@ import dev.knots.io.safetensors.TensorInfo;
 import dev.knots.knots.LoraFactors;
 import dev.knots.linalg.Matrix;
 import java.io.IOException;
-import java.io.Serializable;
 
 /**
  * Where one adapter's LoRA factors for one module are, read on the driver from the adapter's header
@@ -26,14 +25,26 @@ public record FactorSource(
     String bTensor,
     int rank,
     double scale)
-    implements Serializable {
+    implements UpdateSource {
+
+  @Override
+  public String origin() {
+    return adapter;
+  }
+
+  @Override
+  public boolean factored() {
+    return true;
+  }
 
   /** Bytes the two ranged reads fetch. */
+  @Override
   public long byteLength() {
     return header.tensors().stream().mapToLong(TensorInfo::byteLength).sum();
   }
 
   /** Reads the factors with two ranged reads. */
+  @Override
   public LoraFactors read(FileStore store) throws IOException {
     var a = header.require(aTensor);
     var b = header.require(bTensor);
@@ -45,6 +56,23 @@ public record FactorSource(
           Matrix.fromRowMajor(b.rows(), b.cols(), bValues),
           Matrix.fromRowMajor(a.rows(), a.cols(), aValues),
           scale);
+    }
+  }
+
+  /** Rows of {@code scale * B @ A}: reads those rows of B and all of A (r x I, small). */
+  @Override
+  public Matrix readRows(FileStore store, int first, int count) throws IOException {
+    var a = header.require(aTensor);
+    var b = header.require(bTensor);
+    try (SafetensorsReader reader =
+        new SafetensorsReader(store.inputFile(header.location(), header.fileLength()), header)) {
+      double[] aValues = LoraAdapter.requireFinite(adapter, a, reader.readDoubles(aTensor));
+      double[] bRows =
+          LoraAdapter.requireFinite(
+              adapter, b, reader.readDoubles(bTensor, (long) first * rank, count * rank));
+      return Matrix.fromRowMajor(count, rank, bRows)
+          .multiply(Matrix.fromRowMajor(a.rows(), a.cols(), aValues))
+          .scale(scale);
     }
   }
 }

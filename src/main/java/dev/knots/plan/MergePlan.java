@@ -62,7 +62,7 @@ public record MergePlan(
       for (ModulePlan module : layer.modules()) {
         ModuleSpec spec = module.spec();
         String ranks =
-            spec.factors().stream()
+            spec.sources().stream()
                 .map(f -> f == null ? "-" : Integer.toString(f.rank()))
                 .collect(Collectors.joining(","));
         out.append(

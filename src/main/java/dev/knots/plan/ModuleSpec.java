@@ -7,35 +7,40 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * One module to merge: its shape and, per task in order, where its factors are (empty for a task
- * whose adapter does not adapt the module; the spec treats its update as zero).
+ * One module to merge: its shape and, per task in order, where its update comes from (empty for a
+ * task that does not change the module; the spec treats its update as zero).
  *
  * @param key PEFT's module key, e.g. {@code layers.0.self_attn.q_proj}
  * @param out output features {@code O} (rows of {@code dW})
  * @param in input features {@code I} (columns of {@code dW})
  */
-public record ModuleSpec(String key, int out, int in, List<FactorSource> factors)
+public record ModuleSpec(String key, int out, int in, List<UpdateSource> sources)
     implements Serializable {
 
   public ModuleSpec {
-    factors = Collections.unmodifiableList(new ArrayList<>(factors));
+    sources = Collections.unmodifiableList(new ArrayList<>(sources));
   }
 
   public int taskCount() {
-    return factors.size();
+    return sources.size();
   }
 
-  public Optional<FactorSource> factors(int task) {
-    return Optional.ofNullable(factors.get(task));
+  public Optional<UpdateSource> source(int task) {
+    return Optional.ofNullable(sources.get(task));
   }
 
-  /** Bytes of factor data the module's alignment reads, over all adapters. */
+  /** Whether every task's update is LoRA factors, so the exact factor-space path applies. */
+  public boolean factored() {
+    return sources.stream().allMatch(s -> s == null || s.factored());
+  }
+
+  /** Bytes the module's alignment reads, over all tasks. */
   public long inputBytes() {
-    return factors.stream().mapToLong(f -> f == null ? 0 : f.byteLength()).sum();
+    return sources.stream().mapToLong(s -> s == null ? 0 : s.byteLength()).sum();
   }
 
   /** The sum of the tasks' ranks, {@code S}: the size of the KnOTS core for this module. */
   public int totalRank() {
-    return factors.stream().mapToInt(f -> f == null ? 0 : f.rank()).sum();
+    return sources.stream().mapToInt(s -> s == null ? 0 : s.rank()).sum();
   }
 }

@@ -57,8 +57,8 @@ class AdapterSetTest {
             .filter(m -> m.key().startsWith("layers.2."))
             .findFirst()
             .orElseThrow();
-    assertTrue(layer2.factors(0).isPresent());
-    assertTrue(layer2.factors(1).isEmpty());
+    assertTrue(layer2.source(0).isPresent());
+    assertTrue(layer2.source(1).isEmpty());
     assertEquals(12, set.modules().size());
   }
 
