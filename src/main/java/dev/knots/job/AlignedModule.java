@@ -9,7 +9,8 @@ import java.io.Serializable;
  * KnOTS methods {@code representations[i]} is {@code R_i} (k x I, or k x O with {@link
  * Concat#INPUT}) flattened in the matrix's own column-major layout (no transposes on the hot path;
  * the order only matters for DARE's per-entry masks), and {@code basis} is the shared {@code U};
- * for plain methods it is {@code dW_i} (O x I) and there is no basis.
+ * for plain methods it is {@code dW_i} (O x I) and there is no basis. Representations are float32
+ * (see {@link dev.knots.merge.ModuleVectors}); DARE may already have been applied to them.
  *
  * @param basis {@code U}: O x k ({@link Concat#OUTPUT}) or I x k ({@link Concat#INPUT}); null for
  *     plain methods
@@ -22,7 +23,7 @@ public record AlignedModule(
     Concat concat,
     Matrix basis,
     double[] singularValues,
-    double[][] representations)
+    float[][] representations)
     implements Serializable {
 
   public boolean isAligned() {

@@ -9,6 +9,7 @@ import dev.knots.merge.MergeStatistics;
 import dev.knots.merge.MergedVector;
 import dev.knots.merge.ModuleMerge;
 import dev.knots.merge.ModuleVectors;
+import dev.knots.merge.SignVote;
 import dev.knots.plan.AdapterSet;
 import dev.knots.plan.MergePlan;
 import dev.knots.plan.ModulePlan;
@@ -18,6 +19,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * The whole merge in this JVM: align -> statistics -> merge, module by module, with every module's
@@ -38,7 +40,10 @@ public final class LocalMerge {
     return mergeAligned(request, aligned);
   }
 
-  /** Statistics and merge over modules already aligned (by either joint-SVD path). */
+  /**
+   * Statistics and merge over modules already aligned (by either joint-SVD path). DARE methods drop
+   * entries of the modules' representations in place.
+   */
   public static List<MergedModule> mergeAligned(MergeRequest request, List<AlignedModule> aligned) {
     MergeMethod method = request.method();
     MergeParameters parameters = request.parameters();
@@ -49,12 +54,27 @@ public final class LocalMerge {
     MergeStatistics statistics =
         MergeStatistics.compute(
             method, parameters, request.taskCount(), new InMemoryModuleScan(prepared));
+    List<MergedVector> vectors = mergePass(request, statistics, prepared);
+    SignVote vote = vectors.stream().map(MergedVector::vote).reduce(SignVote.NONE, SignVote::plus);
+    Optional<MergeStatistics> again = statistics.afterMergePass(vote);
+    if (again.isPresent()) {
+      vectors = mergePass(request, again.get(), prepared);
+    }
     List<MergedModule> merged = new ArrayList<>();
     for (int m = 0; m < aligned.size(); m++) {
-      MergedVector vector = ModuleMerge.merge(method, parameters, statistics, prepared.get(m));
+      MergedVector vector = vectors.get(m);
       merged.add(MergedModule.of(aligned.get(m), vector.values(), vector.usedPerTask()));
     }
     return merged;
+  }
+
+  private static List<MergedVector> mergePass(
+      MergeRequest request, MergeStatistics statistics, List<ModuleVectors> prepared) {
+    List<MergedVector> vectors = new ArrayList<>();
+    for (ModuleVectors module : prepared) {
+      vectors.add(ModuleMerge.merge(request.method(), request.parameters(), statistics, module));
+    }
+    return vectors;
   }
 
   /**

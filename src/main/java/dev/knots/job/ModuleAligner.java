@@ -38,9 +38,9 @@ public final class ModuleAligner {
       case FACTOR -> fromAlignment(spec.key(), JointSvd.ofFactors(factors(spec, updates), concat));
       case DENSE -> fromAlignment(spec.key(), JointSvd.ofDense(deltas(updates), concat));
       case NONE -> {
-        double[][] deltas = new double[updates.size()][];
+        float[][] deltas = new float[updates.size()][];
         for (int i = 0; i < deltas.length; i++) {
-          deltas[i] = updates.get(i).delta().data;
+          deltas[i] = updates.get(i).delta().toFloats();
         }
         yield new AlignedModule(
             spec.key(), spec.out(), spec.in(), concat, null, new double[0], deltas);
@@ -66,9 +66,9 @@ public final class ModuleAligner {
 
   /** Wraps a joint SVD's result, from either path, as the merge's input. */
   public static AlignedModule fromAlignment(String key, Alignment alignment) {
-    double[][] representations = new double[alignment.taskCount()][];
+    float[][] representations = new float[alignment.taskCount()][];
     for (int i = 0; i < representations.length; i++) {
-      representations[i] = alignment.representations().get(i).data;
+      representations[i] = alignment.representations().get(i).toFloats();
     }
     Matrix u = alignment.u();
     return new AlignedModule(

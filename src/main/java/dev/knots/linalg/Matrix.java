@@ -201,6 +201,15 @@ public final class Matrix implements Serializable {
   }
 
   /** Returns {@code factor * this}, a new matrix. */
+  /** The entries in this matrix's column-major order, rounded to float32. */
+  public float[] toFloats() {
+    float[] floats = new float[data.length];
+    for (int i = 0; i < data.length; i++) {
+      floats[i] = (float) data[i];
+    }
+    return floats;
+  }
+
   public Matrix scale(double factor) {
     double[] out = data.clone();
     for (int i = 0; i < out.length; i++) {

@@ -19,14 +19,14 @@ public final class Dare {
    * @param values one task's entries of one module, in the module's layout order; modified
    * @param dropRate {@code p} in [0, 1)
    */
-  public static void apply(double[] values, double dropRate, long seed, int task, String module) {
+  public static void apply(float[] values, double dropRate, long seed, int task, String module) {
     if (dropRate == 0) {
       return;
     }
     double rescale = 1.0 / (1.0 - dropRate);
     long stream = streamKey(seed, task, module);
     for (int j = 0; j < values.length; j++) {
-      values[j] = keeps(stream, j, dropRate) ? values[j] * rescale : 0.0;
+      values[j] = keeps(stream, j, dropRate) ? (float) (values[j] * rescale) : 0f;
     }
   }
 

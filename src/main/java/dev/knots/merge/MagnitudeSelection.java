@@ -4,76 +4,52 @@ import java.io.Serializable;
 
 /**
  * Finds the exact k-th smallest {@code |x|} of one task's vector when that vector is spread over
- * many modules, without gathering it. For non-negative doubles the IEEE-754 bit pattern orders like
- * the value, so the search fixes the bits of the answer 16 at a time: each round histograms the
- * next 16 bits of the magnitudes that share the bits fixed so far, and once at most {@link
- * candidateLimit} magnitudes remain it collects them and picks the answer. A search takes two
- * rounds on typical data and at most four.
+ * many modules, without gathering it. Entries are float32 (see {@link ModuleVectors}), and for
+ * non-negative floats the IEEE-754 bit pattern orders like the value, so two histogram rounds fix
+ * the answer's 31 magnitude bits: round one counts the high 16 bits (the exponent and 8 leading
+ * mantissa bits) of every magnitude, round two the low 15 bits of those in the bucket that holds
+ * the k-th. Each round ships one histogram per task, never the values.
  *
  * <p>Top-K follows the spec: {@code k = d - floor(d * topK / 100)}; entries with {@code |x| >= t}
  * are kept, where {@code t} is the k-th smallest magnitude (1-based).
  */
 final class MagnitudeSelection implements Serializable {
-  private static final long serialVersionUID = 1L;
+  private static final long serialVersionUID = 2L;
 
-  static final int BITS = 16;
-  static final int BUCKETS = 1 << BITS;
-
-  /**
-   * Magnitudes collected at most, over all tasks searched together: 16 Mi doubles (128 MiB) on the
-   * driver, which typically lets the second round collect instead of histogramming again.
-   */
-  static final long TOTAL_CANDIDATE_LIMIT = 1 << 24;
-
-  private static final long MIN_CANDIDATE_LIMIT = 1 << 16;
-  private static final int LEVELS = Long.SIZE / BITS;
+  private static final int LOW_BITS = 15;
+  static final int HIGH_BUCKETS = 1 << 16;
+  static final int LOW_BUCKETS = 1 << LOW_BITS;
+  private static final int MAGNITUDE = 0x7FFF_FFFF;
 
   private final double keepFraction;
-  private final long candidateLimit;
 
-  /** How many 16-bit chunks of the answer are fixed. */
-  private final int level;
+  /** Round two: the high 16 bits of the answer are fixed to {@link #prefix}. */
+  private final boolean refining;
 
-  /** The fixed chunks, right-aligned. */
-  private final long prefix;
+  private final int prefix;
 
-  /**
-   * The 1-based rank of the answer among magnitudes sharing {@link #prefix}; 0 before round one.
-   */
+  /** The 1-based rank of the answer among the magnitudes in bucket {@link #prefix}. */
   private final long rank;
 
-  private final boolean collecting;
   private final double threshold;
 
   private MagnitudeSelection(
-      double keepFraction,
-      long candidateLimit,
-      int level,
-      long prefix,
-      long rank,
-      boolean collecting,
-      double threshold) {
+      double keepFraction, boolean refining, int prefix, long rank, double threshold) {
     this.keepFraction = keepFraction;
-    this.candidateLimit = candidateLimit;
-    this.level = level;
+    this.refining = refining;
     this.prefix = prefix;
     this.rank = rank;
-    this.collecting = collecting;
     this.threshold = threshold;
   }
 
-  /**
-   * A search for the threshold that keeps {@code keepFraction} of the entries (in (0, 1)), run
-   * together with {@code searches - 1} others that share the candidate budget.
-   */
-  static MagnitudeSelection keeping(double keepFraction, int searches) {
-    long limit = Math.max(MIN_CANDIDATE_LIMIT, TOTAL_CANDIDATE_LIMIT / Math.max(1, searches));
-    return new MagnitudeSelection(keepFraction, limit, 0, 0, 0, false, Double.NaN);
+  /** A search for the threshold that keeps {@code keepFraction} of the entries (in (0, 1)). */
+  static MagnitudeSelection keeping(double keepFraction) {
+    return new MagnitudeSelection(keepFraction, false, 0, 0, Double.NaN);
   }
 
   /** The threshold of one array, by the same rounds: for per-module scope. */
-  static double thresholdOf(double[] values, double keepFraction) {
-    MagnitudeSelection search = keeping(keepFraction, 1);
+  static double thresholdOf(float[] values, double keepFraction) {
+    MagnitudeSelection search = keeping(keepFraction);
     while (!search.done()) {
       MagnitudeSummary summary = search.emptySummary();
       search.accumulate(values, summary);
@@ -86,47 +62,44 @@ final class MagnitudeSelection implements Serializable {
     return !Double.isNaN(threshold);
   }
 
-  /** The k-th smallest magnitude; valid once {@link #done()}. */
+  /** The k-th smallest magnitude (a float32 value); valid once {@link #done()}. */
   double threshold() {
     return threshold;
   }
 
   MagnitudeSummary emptySummary() {
-    return collecting ? MagnitudeSummary.candidates() : MagnitudeSummary.histogram();
+    return new MagnitudeSummary(refining ? LOW_BUCKETS : HIGH_BUCKETS);
   }
 
-  /** Adds the magnitudes of {@code values} that are still in the running to {@code summary}. */
-  void accumulate(double[] values, MagnitudeSummary summary) {
-    int shift = Long.SIZE - BITS * (level + 1);
-    for (double value : values) {
-      long bits = Double.doubleToRawLongBits(Math.abs(value));
-      if (level > 0 && (bits >>> (shift + BITS)) != prefix) {
-        continue;
+  /** Counts the magnitudes of {@code values} that are still in the running into {@code summary}. */
+  void accumulate(float[] values, MagnitudeSummary summary) {
+    long[] counts = summary.countsForUpdate();
+    if (!refining) {
+      for (float value : values) {
+        counts[(Float.floatToRawIntBits(value) & MAGNITUDE) >>> LOW_BITS]++;
       }
-      if (collecting) {
-        summary.add(Math.abs(value));
-      } else {
-        summary.count((int) ((bits >>> shift) & (BUCKETS - 1)));
+      return;
+    }
+    for (float value : values) {
+      int bits = Float.floatToRawIntBits(value) & MAGNITUDE;
+      if (bits >>> LOW_BITS == prefix) {
+        counts[bits & (LOW_BUCKETS - 1)]++;
       }
     }
   }
 
   /** The search after one round, given the round's summary merged over every module. */
   MagnitudeSelection next(MagnitudeSummary merged) {
-    if (collecting) {
-      double[] sorted = merged.sortedCandidates();
-      return finished(sorted[(int) (rank - 1)]);
-    }
     long[] counts = merged.counts();
     long wanted = rank;
-    if (level == 0) {
+    if (!refining) {
       long total = 0;
       for (long c : counts) {
         total += c;
       }
       wanted = total - (long) (total * keepFraction);
       if (wanted == 0) {
-        return finished(0.0);
+        return new MagnitudeSelection(keepFraction, false, 0, 0, 0.0);
       }
     }
     long below = 0;
@@ -134,17 +107,10 @@ final class MagnitudeSelection implements Serializable {
     while (below + counts[bucket] < wanted) {
       below += counts[bucket++];
     }
-    long nextPrefix = (prefix << BITS) | bucket;
-    long nextRank = wanted - below;
-    if (level + 1 == LEVELS) {
-      return finished(Double.longBitsToDouble(nextPrefix));
+    if (refining) {
+      float answer = Float.intBitsToFloat(prefix << LOW_BITS | bucket);
+      return new MagnitudeSelection(keepFraction, true, prefix, rank, answer);
     }
-    boolean fewLeft = counts[bucket] <= candidateLimit;
-    return new MagnitudeSelection(
-        keepFraction, candidateLimit, level + 1, nextPrefix, nextRank, fewLeft, Double.NaN);
-  }
-
-  private MagnitudeSelection finished(double value) {
-    return new MagnitudeSelection(keepFraction, candidateLimit, level, prefix, rank, false, value);
+    return new MagnitudeSelection(keepFraction, true, bucket, wanted - below, Double.NaN);
   }
 }

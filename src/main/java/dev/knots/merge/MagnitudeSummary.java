@@ -4,97 +4,72 @@ import java.io.IOException;
 import java.io.ObjectInputStream;
 import java.io.ObjectOutputStream;
 import java.io.Serializable;
-import java.util.Arrays;
 
 /**
- * One round's summary of the magnitudes that can still hold the k-th smallest: either a histogram
- * over the next 16 bits of {@code |x|}, or (once few remain) the magnitudes themselves. Merging
- * adds histograms or concatenates candidates, so the order modules are summarised in does not
+ * One selection round's histogram of the magnitudes still in the running (see {@link
+ * MagnitudeSelection}). Merging adds counts, so the order modules are summarised in does not
  * matter.
  */
 final class MagnitudeSummary implements Serializable {
-  private static final long serialVersionUID = 1L;
+  private static final long serialVersionUID = 2L;
 
-  private final boolean isHistogram;
+  private final int buckets;
 
   /**
    * Allocated on first use, so an empty summary (Spark's zero value) ships as a few bytes; only the
    * range of non-empty buckets is serialized (see {@link #writeObject}).
    */
-  private transient long[] histogram;
+  private transient long[] counts;
 
-  private transient double[] candidates;
-  private transient int candidateCount;
-
-  private MagnitudeSummary(boolean isHistogram) {
-    this.isHistogram = isHistogram;
+  MagnitudeSummary(int buckets) {
+    this.buckets = buckets;
   }
 
-  static MagnitudeSummary histogram() {
-    return new MagnitudeSummary(true);
-  }
-
-  static MagnitudeSummary candidates() {
-    return new MagnitudeSummary(false);
-  }
-
-  boolean isHistogram() {
-    return isHistogram;
-  }
-
-  void count(int bucket) {
-    if (histogram == null) {
-      histogram = new long[MagnitudeSelection.BUCKETS];
-    }
-    histogram[bucket]++;
-  }
-
-  void add(double magnitude) {
-    if (candidates == null) {
-      candidates = new double[16];
-    } else if (candidateCount == candidates.length) {
-      candidates = Arrays.copyOf(candidates, candidates.length * 2);
-    }
-    candidates[candidateCount++] = magnitude;
-  }
-
+  /** The counts, all zero if nothing was counted. */
   long[] counts() {
-    return histogram == null ? new long[MagnitudeSelection.BUCKETS] : histogram;
+    return counts == null ? new long[buckets] : counts;
   }
 
-  /** The collected magnitudes, sorted ascending. */
-  double[] sortedCandidates() {
-    double[] sorted =
-        candidates == null ? new double[0] : Arrays.copyOf(candidates, candidateCount);
-    Arrays.sort(sorted);
-    return sorted;
+  /** The counts, to add to. */
+  long[] countsForUpdate() {
+    if (counts == null) {
+      counts = new long[buckets];
+    }
+    return counts;
+  }
+
+  MagnitudeSummary merge(MagnitudeSummary other) {
+    if (other.counts == null) {
+      return this;
+    }
+    long[] mine = countsForUpdate();
+    for (int b = 0; b < buckets; b++) {
+      mine[b] += other.counts[b];
+    }
+    return this;
   }
 
   /**
-   * Magnitudes span few exponents, so a histogram is mostly empty: only its non-empty range and the
-   * candidates in use go over the wire (kilobytes, not the 512 KiB of a full histogram).
+   * Magnitudes span few exponents, so a histogram is mostly empty: only its non-empty range goes
+   * over the wire (kilobytes, not the 512 KiB of a full histogram).
    */
   private void writeObject(ObjectOutputStream out) throws IOException {
     out.defaultWriteObject();
     int first = 0;
     int last = -1;
-    if (histogram != null) {
-      while (first < histogram.length && histogram[first] == 0) {
+    if (counts != null) {
+      while (first < buckets && counts[first] == 0) {
         first++;
       }
-      last = histogram.length - 1;
-      while (last >= first && histogram[last] == 0) {
+      last = buckets - 1;
+      while (last >= first && counts[last] == 0) {
         last--;
       }
     }
     out.writeInt(first);
     out.writeInt(last);
     for (int b = first; b <= last; b++) {
-      out.writeLong(histogram[b]);
-    }
-    out.writeInt(candidateCount);
-    for (int j = 0; j < candidateCount; j++) {
-      out.writeDouble(candidates[j]);
+      out.writeLong(counts[b]);
     }
   }
 
@@ -103,34 +78,10 @@ final class MagnitudeSummary implements Serializable {
     int first = in.readInt();
     int last = in.readInt();
     if (last >= first) {
-      histogram = new long[MagnitudeSelection.BUCKETS];
+      counts = new long[buckets];
       for (int b = first; b <= last; b++) {
-        histogram[b] = in.readLong();
+        counts[b] = in.readLong();
       }
     }
-    candidateCount = in.readInt();
-    if (candidateCount > 0) {
-      candidates = new double[candidateCount];
-      for (int j = 0; j < candidateCount; j++) {
-        candidates[j] = in.readDouble();
-      }
-    }
-  }
-
-  MagnitudeSummary merge(MagnitudeSummary other) {
-    if (isHistogram) {
-      if (histogram == null) {
-        histogram = other.histogram == null ? null : other.histogram.clone();
-      } else if (other.histogram != null) {
-        for (int b = 0; b < histogram.length; b++) {
-          histogram[b] += other.histogram[b];
-        }
-      }
-    } else {
-      for (int j = 0; j < other.candidateCount; j++) {
-        add(other.candidates[j]);
-      }
-    }
-    return this;
   }
 }

@@ -2,17 +2,23 @@ package dev.knots.merge;
 
 import java.io.Serializable;
 import java.util.Arrays;
+import java.util.Optional;
 
 /**
- * The merge's one cross-module step: with global scope, each task's top-K threshold over all
- * modules and the majority sign of the elected signs. Both come from mergeable per-module summaries
- * folded by a {@link ModuleScan}, so no engine ever gathers a task's whole vector. With module
- * scope there is nothing global, and each module computes its own in {@link ModuleMerge}.
+ * The merge's cross-module inputs with global scope: each task's top-K threshold over all modules,
+ * and the majority sign of the elected signs. Thresholds come from mergeable per-module summaries
+ * folded by a {@link ModuleScan}, so no engine ever gathers a task's whole vector. The majority
+ * sign is voted on during the merge pass itself (see {@link SignVote}): it only matters where an
+ * entry's pruned sum cancels exactly, so the pass runs with it pending, and runs again only if such
+ * an entry occurred ({@link #afterMergePass}). With module scope there is nothing global, and each
+ * module computes its own in {@link ModuleMerge}.
  *
  * @param thresholds per task, the k-th smallest magnitude over all modules (0 keeps everything)
- * @param majoritySign {@code sign(sum(sigma))} over every module's elected signs
+ * @param majoritySign {@code sign(sum(sigma))} over every module's elected signs; 0 while pending
+ * @param majorityPending the majority sign is still to be voted on by a merge pass
  */
-public record MergeStatistics(double[] thresholds, int majoritySign) implements Serializable {
+public record MergeStatistics(double[] thresholds, int majoritySign, boolean majorityPending)
+    implements Serializable {
 
   public MergeStatistics {
     thresholds = thresholds.clone();
@@ -20,12 +26,13 @@ public record MergeStatistics(double[] thresholds, int majoritySign) implements 
 
   /** Statistics for a merge that needs none (module scope). */
   public static MergeStatistics none(int taskCount) {
-    return new MergeStatistics(new double[taskCount], 0);
+    return new MergeStatistics(new double[taskCount], 0, false);
   }
 
   /**
-   * Computes the global statistics the method needs over the prepared vectors in {@code scan}.
-   * Takes one fold per selection round (two on typical data) and one for the majority sign.
+   * Computes the top-K thresholds the method needs over the prepared vectors in {@code scan}: two
+   * folds when it prunes, none otherwise. The majority sign is left pending for methods that elect
+   * signs.
    */
   public static MergeStatistics compute(
       MergeMethod method, MergeParameters parameters, int taskCount, ModuleScan scan) {
@@ -36,12 +43,20 @@ public record MergeStatistics(double[] thresholds, int majoritySign) implements 
         parameters.prunes()
             ? thresholds(taskCount, parameters.keepFraction(), scan)
             : new double[taskCount];
-    int majority = 0;
-    if (method.electsSign()) {
-      SignTally tally = scan.aggregate(new SignTally(), new SignFold(thresholds));
-      majority = Long.signum(tally.sum);
+    return new MergeStatistics(thresholds, 0, method.electsSign());
+  }
+
+  /**
+   * After a merge pass run with these statistics, given the sum of its modules' votes: the
+   * statistics to run the pass again with, or empty when its result stands (the majority was known,
+   * or no entry needed it, or it is 0, which is what the pass used).
+   */
+  public Optional<MergeStatistics> afterMergePass(SignVote vote) {
+    int majority = (int) Long.signum(vote.signSum());
+    if (!majorityPending || !vote.needsMajority() || majority == 0) {
+      return Optional.empty();
     }
-    return new MergeStatistics(thresholds, majority);
+    return Optional.of(new MergeStatistics(thresholds, majority, false));
   }
 
   public double threshold(int task) {
@@ -50,7 +65,7 @@ public record MergeStatistics(double[] thresholds, int majoritySign) implements 
 
   private static double[] thresholds(int taskCount, double keepFraction, ModuleScan scan) {
     MagnitudeSelection[] searches = new MagnitudeSelection[taskCount];
-    Arrays.fill(searches, MagnitudeSelection.keeping(keepFraction, taskCount));
+    Arrays.fill(searches, MagnitudeSelection.keeping(keepFraction));
     while (!Arrays.stream(searches).allMatch(MagnitudeSelection::done)) {
       TaskMagnitudes round =
           scan.aggregate(new TaskMagnitudes(searches), new MagnitudeFold(searches));
@@ -95,26 +110,6 @@ public record MergeStatistics(double[] thresholds, int majoritySign) implements 
           searches[i].accumulate(module.tasks()[i], acc.summaries[i]);
         }
       }
-      return acc;
-    }
-  }
-
-  /** The sum of elected signs before zero signs are resolved. */
-  static final class SignTally implements Mergeable<SignTally>, Serializable {
-    private static final long serialVersionUID = 1L;
-    long sum;
-
-    @Override
-    public SignTally merge(SignTally other) {
-      sum += other.sum;
-      return this;
-    }
-  }
-
-  private record SignFold(double[] thresholds) implements ModuleScan.Fold<SignTally> {
-    @Override
-    public SignTally apply(SignTally acc, ModuleVectors module) {
-      acc.sum += ModuleMerge.signSum(module, thresholds);
       return acc;
     }
   }

@@ -10,22 +10,19 @@ public final class ModuleMerge {
   private ModuleMerge() {}
 
   /**
-   * Step 1: returns the vectors DARE turns the representations into (copies), or the
-   * representations themselves for methods without DARE.
+   * Step 1: applies DARE to the representations, in place (the align step owns them and keeps only
+   * the dropped ones, so DARE costs no second copy), and returns them as the merge's vectors.
    *
-   * @param representations {@code [task][entry]}, each task in the same layout; not modified
+   * @param representations {@code [task][entry]}, each task in the same layout; modified by DARE
    */
   public static ModuleVectors prepare(
-      MergeMethod method, MergeParameters parameters, String module, double[][] representations) {
-    if (!method.dropsAndRescales()) {
-      return new ModuleVectors(module, representations);
+      MergeMethod method, MergeParameters parameters, String module, float[][] representations) {
+    if (method.dropsAndRescales()) {
+      for (int i = 0; i < representations.length; i++) {
+        Dare.apply(representations[i], parameters.dareDrop(), parameters.seed(), i, module);
+      }
     }
-    double[][] dropped = new double[representations.length][];
-    for (int i = 0; i < representations.length; i++) {
-      dropped[i] = representations[i].clone();
-      Dare.apply(dropped[i], parameters.dareDrop(), parameters.seed(), i, module);
-    }
-    return new ModuleVectors(module, dropped);
+    return new ModuleVectors(module, representations);
   }
 
   /**
@@ -38,7 +35,7 @@ public final class ModuleMerge {
       MergeStatistics statistics,
       ModuleVectors vectors) {
     int n = vectors.taskCount();
-    double[][] x = vectors.tasks();
+    float[][] x = vectors.tasks();
     double[] thresholds = thresholds(parameters, statistics, vectors);
     int length = vectors.length();
     long[] used = new long[n];
@@ -47,7 +44,7 @@ public final class ModuleMerge {
     if (!method.electsSign()) {
       double[] merged = new double[length];
       for (int i = 0; i < n; i++) {
-        double[] xi = x[i];
+        float[] xi = x[i];
         double threshold = thresholds[i];
         double lambda = parameters.scaling(i);
         long kept = 0;
@@ -59,31 +56,39 @@ public final class ModuleMerge {
         }
         used[i] = kept;
       }
-      return new MergedVector(merged, used);
+      return new MergedVector(merged, used, SignVote.NONE);
     }
     double[] sigma = prunedSums(x, thresholds, length);
+    long signSum = 0;
+    for (double value : sigma) {
+      signSum += (long) Math.signum(value);
+    }
+    // A pending global majority counts as 0 here; the vote says whether that mattered.
     int majority =
-        parameters.scope() == Scope.MODULE
-            ? Long.signum(signSum(sigma))
-            : statistics.majoritySign();
+        parameters.scope() == Scope.MODULE ? Long.signum(signSum) : statistics.majoritySign();
     for (int j = 0; j < length; j++) {
       double sign = Math.signum(sigma[j]);
       sigma[j] = sign == 0 ? majority : sign;
     }
+    boolean needsMajority = false;
     double[] sums = new double[length];
     int[] contributors = new int[length];
     for (int i = 0; i < n; i++) {
-      double[] xi = x[i];
+      float[] xi = x[i];
       double threshold = thresholds[i];
       double lambda = parameters.scaling(i);
       long agreeing = 0;
       for (int j = 0; j < length; j++) {
         double v = xi[j];
         // A zero entry has sign 0 and never matches, as in the reference's "!= 0" count.
-        if (Math.abs(v) >= threshold && Math.signum(v) == sigma[j] && v != 0) {
-          sums[j] += lambda * v;
-          contributors[j]++;
-          agreeing++;
+        if (Math.abs(v) >= threshold && v != 0) {
+          if (Math.signum(v) == sigma[j]) {
+            sums[j] += lambda * v;
+            contributors[j]++;
+            agreeing++;
+          } else if (sigma[j] == 0) {
+            needsMajority = true;
+          }
         }
       }
       used[i] = agreeing;
@@ -91,27 +96,14 @@ public final class ModuleMerge {
     for (int j = 0; j < length; j++) {
       sums[j] = contributors[j] == 0 ? 0.0 : sums[j] / contributors[j];
     }
-    return new MergedVector(sums, used);
-  }
-
-  /** {@code sum_j sign(sum_i pruned_i[j])}: this module's share of the majority sign. */
-  static long signSum(ModuleVectors vectors, double[] thresholds) {
-    return signSum(prunedSums(vectors.tasks(), thresholds, vectors.length()));
-  }
-
-  private static long signSum(double[] prunedSums) {
-    long sum = 0;
-    for (double value : prunedSums) {
-      sum += (long) Math.signum(value);
-    }
-    return sum;
+    return new MergedVector(sums, used, new SignVote(signSum, needsMajority));
   }
 
   /** Per entry, the sum over tasks (in order) of the entries top-K keeps. */
-  private static double[] prunedSums(double[][] x, double[] thresholds, int length) {
+  private static double[] prunedSums(float[][] x, double[] thresholds, int length) {
     double[] sums = new double[length];
     for (int i = 0; i < x.length; i++) {
-      double[] xi = x[i];
+      float[] xi = x[i];
       double threshold = thresholds[i];
       for (int j = 0; j < length; j++) {
         if (Math.abs(xi[j]) >= threshold) {

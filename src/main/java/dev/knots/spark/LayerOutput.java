@@ -3,6 +3,7 @@ package dev.knots.spark;
 import dev.knots.io.FileStore;
 import dev.knots.io.Locations;
 import dev.knots.job.ModuleOutcome;
+import dev.knots.merge.SignVote;
 import java.io.IOException;
 import java.io.Serializable;
 import java.util.List;
@@ -16,7 +17,8 @@ final class LayerOutput implements Function<MergedLayer, LayerOutput.Result> {
   private static final long serialVersionUID = 1L;
 
   /** The layer's outcomes and, when an adapter is written, its part. */
-  record Result(List<ModuleOutcome> outcomes, AdapterOutput.Part part) implements Serializable {}
+  record Result(List<ModuleOutcome> outcomes, AdapterOutput.Part part, SignVote vote)
+      implements Serializable {}
 
   private final FileStore store;
 
@@ -43,6 +45,6 @@ final class LayerOutput implements Function<MergedLayer, LayerOutput.Result> {
               + SparkMergeJob.FAIL_WRITE_CONF
               + ")");
     }
-    return new Result(layer.modules().stream().map(ModuleOutcome::of).toList(), part);
+    return new Result(layer.modules().stream().map(ModuleOutcome::of).toList(), part, layer.vote());
   }
 }

@@ -6,6 +6,7 @@ import dev.knots.merge.MergeParameters;
 import dev.knots.merge.MergeStatistics;
 import dev.knots.merge.MergedVector;
 import dev.knots.merge.ModuleMerge;
+import dev.knots.merge.SignVote;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.spark.api.java.function.Function;
@@ -27,11 +28,13 @@ final class MergeLayer implements Function<AlignedLayer, MergedLayer> {
   @Override
   public MergedLayer call(AlignedLayer layer) {
     List<MergedModule> merged = new ArrayList<>();
+    SignVote vote = SignVote.NONE;
     for (int m = 0; m < layer.modules().size(); m++) {
       MergedVector vector =
           ModuleMerge.merge(method, parameters, statistics, layer.prepared().get(m));
       merged.add(MergedModule.of(layer.modules().get(m), vector.values(), vector.usedPerTask()));
+      vote = vote.plus(vector.vote());
     }
-    return new MergedLayer(layer.index(), merged);
+    return new MergedLayer(layer.index(), merged, vote);
   }
 }

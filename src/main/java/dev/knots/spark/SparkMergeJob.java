@@ -16,6 +16,7 @@ import dev.knots.job.ModuleOutcome;
 import dev.knots.job.OutputCommit;
 import dev.knots.job.RunOptions;
 import dev.knots.merge.MergeStatistics;
+import dev.knots.merge.SignVote;
 import dev.knots.plan.AdapterSet;
 import dev.knots.plan.MergePlan;
 import dev.knots.plan.Planner;
@@ -28,6 +29,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.UUID;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -121,13 +123,13 @@ public final class SparkMergeJob {
       lap("planSeconds");
 
       int layers = plan.layers().size();
-      describe(
+      String align =
           String.format(
               Locale.ROOT,
               "align %d layers, %d adapters (%s)",
               layers,
               plan.taskCount(),
-              request.method().name()));
+              request.method().name());
       aligned =
           jsc.parallelize(plan.layers(), layers)
               .map(
@@ -138,25 +140,38 @@ public final class SparkMergeJob {
                       store,
                       layerProperty(FAIL_ONCE_CONF)))
               .persist(StorageLevel.MEMORY_AND_DISK());
-      aligned.count();
-      lap("alignSeconds");
 
+      // The first statistics round is the job that computes and persists the alignment, so the
+      // representations are produced and summarised in one pass.
       int[] round = {0};
+      Runnable beforeEachRound =
+          () -> {
+            round[0]++;
+            if (round[0] == 1) {
+              describe(align + ", with statistics round 1 (top-K histograms or majority sign)");
+              return;
+            }
+            if (round[0] == 2) {
+              lap("alignSeconds");
+            }
+            describe(
+                String.format(
+                    Locale.ROOT,
+                    "statistics round %d over %d layers (top-K thresholds, majority sign)",
+                    round[0],
+                    layers));
+          };
       MergeStatistics statistics =
           MergeStatistics.compute(
               request.method(),
               request.parameters(),
               plan.taskCount(),
-              new RddModuleScan(
-                  aligned,
-                  () ->
-                      describe(
-                          String.format(
-                              Locale.ROOT,
-                              "statistics round %d over %d layers (top-K thresholds, majority sign)",
-                              ++round[0],
-                              layers))));
-      lap("statisticsSeconds");
+              new RddModuleScan(aligned, beforeEachRound));
+      if (round[0] == 0) {
+        describe(align);
+        aligned.count();
+      }
+      lap(round[0] <= 1 ? "alignSeconds" : "statisticsSeconds");
 
       String adapterDirectory =
           MergeOutputs.adapterDirectory(request.format(), commit.staging(), store);
@@ -165,18 +180,35 @@ public final class SparkMergeJob {
         parts = AdapterOutput.partsDirectory(store, adapterDirectory);
         store.mkdirs(parts);
       }
-      describe(
+      String merge =
           String.format(
               Locale.ROOT,
               "merge %d layers%s",
               layers,
-              parts == null ? "" : " and write their adapter parts"));
-      merged = aligned.map(new MergeLayer(request.method(), request.parameters(), statistics));
-      if (base != null) {
-        merged.persist(StorageLevel.MEMORY_AND_DISK());
+              parts == null ? "" : " and write their adapter parts");
+      List<LayerOutput.Result> results;
+      while (true) {
+        describe(merge);
+        merged = aligned.map(new MergeLayer(request.method(), request.parameters(), statistics));
+        if (base != null) {
+          merged.persist(StorageLevel.MEMORY_AND_DISK());
+        }
+        results =
+            merged.map(new LayerOutput(store, parts, layerProperty(FAIL_WRITE_CONF))).collect();
+        SignVote vote =
+            results.stream().map(LayerOutput.Result::vote).reduce(SignVote.NONE, SignVote::plus);
+        Optional<MergeStatistics> again = statistics.afterMergePass(vote);
+        if (again.isEmpty()) {
+          break;
+        }
+        statistics = again.get();
+        LOG.info(
+            "Some entry's pruned sum cancelled exactly, so the global majority sign ({}) decides"
+                + " its sign: merging again with it.",
+            statistics.majoritySign() > 0 ? "+" : "-");
+        merged.unpersist(false);
+        merge += " again, with the majority sign";
       }
-      List<LayerOutput.Result> results =
-          merged.map(new LayerOutput(store, parts, layerProperty(FAIL_WRITE_CONF))).collect();
       aligned.unpersist(false);
       lap("mergeSeconds");
 

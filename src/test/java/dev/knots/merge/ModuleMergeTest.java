@@ -89,17 +89,39 @@ class ModuleMergeTest {
   }
 
   @Test
-  void zeroSignsTakeTheMajoritySign() {
+  void zeroSignsTakeTheMajoritySignVotedOnByTheMergePass() {
     // Entry 0 cancels exactly; the other entries are positive, so the majority is +1 and only
-    // the positive task contributes at entry 0.
-    ModuleVectors module = new ModuleVectors("m", new double[][] {{2, 1, 1, 1}, {-2, 1, 1, 1}});
+    // the positive task contributes at entry 0. The first pass leaves entry 0 out and says that
+    // the majority decides it; the second pass, with the majority, gives the spec's answer.
+    ModuleVectors module = new ModuleVectors("m", new float[][] {{2, 1, 1, 1}, {-2, 1, 1, 1}});
     MergeParameters parameters = MergeParameters.defaults();
     MergeStatistics statistics =
         MergeStatistics.compute(TIES, parameters, 2, new InMemoryModuleScan(List.of(module)));
-    assertEquals(1, statistics.majoritySign());
+    assertTrue(statistics.majorityPending());
+    MergedVector first = ModuleMerge.merge(TIES, parameters, statistics, module);
+    assertArrayEquals(new double[] {0, 1, 1, 1}, first.values());
+    assertEquals(new SignVote(3, true), first.vote());
+    MergeStatistics voted = statistics.afterMergePass(first.vote()).orElseThrow();
+    assertEquals(1, voted.majoritySign());
     assertArrayEquals(
-        new double[] {2, 1, 1, 1},
-        ModuleMerge.merge(TIES, parameters, statistics, module).values());
+        new double[] {2, 1, 1, 1}, ModuleMerge.merge(TIES, parameters, voted, module).values());
+    assertTrue(voted.afterMergePass(first.vote()).isEmpty(), "a known majority needs no vote");
+  }
+
+  @Test
+  void aPassWhereNoEntryCancelsStandsWithoutTheMajority() {
+    ModuleVectors module = new ModuleVectors("m", new float[][] {{2, -1, 0, 1}, {-1, 1, 0, 1}});
+    MergeParameters parameters = MergeParameters.defaults();
+    MergeStatistics statistics =
+        MergeStatistics.compute(TIES, parameters, 2, new InMemoryModuleScan(List.of(module)));
+    MergedVector pass = ModuleMerge.merge(TIES, parameters, statistics, module);
+    // Entry 1 cancels with kept non-zero entries, so the majority decides it; entry 2 is all
+    // zero, which nothing can change.
+    assertEquals(new SignVote(2, true), pass.vote());
+    ModuleVectors noCancel = new ModuleVectors("m", new float[][] {{2, 0, 1}, {-1, 0, 1}});
+    MergedVector clean = ModuleMerge.merge(TIES, parameters, statistics, noCancel);
+    assertEquals(new SignVote(2, false), clean.vote());
+    assertTrue(statistics.afterMergePass(clean.vote()).isEmpty());
   }
 
   @Test
@@ -112,7 +134,7 @@ class ModuleMergeTest {
       double[] merged = ModuleMerge.merge(TA, parameters, statistics, module).values();
       for (int j = 0; j < merged.length; j++) {
         double sum = 0;
-        for (double[] task : module.tasks()) {
+        for (float[] task : module.tasks()) {
           sum += task[j];
         }
         assertEquals(0.7 * sum, merged[j], 1e-12 * Math.abs(sum) + 1e-300);
@@ -122,7 +144,7 @@ class ModuleMergeTest {
 
   @Test
   void perTaskScalingWeightsEachTask() {
-    ModuleVectors module = new ModuleVectors("m", new double[][] {{1, 2}, {10, 20}});
+    ModuleVectors module = new ModuleVectors("m", new float[][] {{1, 2}, {10, 20}});
     MergeParameters parameters = MergeParameters.defaults().withScaling(List.of(2.0, 0.5));
     double[] merged = ModuleMerge.merge(TA, parameters, MergeStatistics.none(2), module).values();
     assertArrayEquals(new double[] {7, 14}, merged);
@@ -131,20 +153,23 @@ class ModuleMergeTest {
   @Test
   void dareKeepsAboutOneMinusPAndRescales() {
     double p = 0.3;
-    double[] values = new double[200_000];
-    Arrays.fill(values, 1.0);
+    float[] values = new float[200_000];
+    Arrays.fill(values, 1.0f);
     Dare.apply(values, p, 42, 0, "layers.0.q_proj");
-    long kept = Arrays.stream(values).filter(v -> v != 0).count();
+    long kept = 0;
+    for (float v : values) {
+      kept += v != 0 ? 1 : 0;
+      assertTrue(v == 0 || v == (float) (1 / (1 - p)), "dropped or rescaled: " + v);
+    }
     // Binomial(200000, 0.7): sd = 205; 5 sd either side would fail on a wrong rate.
     assertEquals(0.7 * values.length, kept, 5 * Math.sqrt(values.length * p * (1 - p)));
-    assertTrue(Arrays.stream(values).allMatch(v -> v == 0 || v == 1 / (1 - p)));
   }
 
   @Test
   void dareMasksDependOnlyOnSeedTaskAndModule() {
     List<ModuleVectors> modules = randomModules(new Random(5), 3, 4);
     MergeParameters parameters = MergeParameters.defaults().withDare(0.5, 99);
-    List<double[]> first = new ArrayList<>();
+    List<float[]> first = new ArrayList<>();
     for (ModuleVectors module : modules) {
       first.add(prepared(parameters, module)[1]);
     }
@@ -155,18 +180,19 @@ class ModuleMergeTest {
     }
     // Another seed, task or module name gives another mask.
     ModuleVectors module = modules.get(0);
-    double[] other = prepared(parameters.withDare(0.5, 100), module)[1];
+    float[] other = prepared(parameters.withDare(0.5, 100), module)[1];
     assertTrue(!Arrays.equals(first.get(0), other));
-    double[][] sameData = {module.tasks()[1].clone(), module.tasks()[1].clone()};
-    double[][] both = prepared(parameters, new ModuleVectors(module.module(), sameData));
+    float[][] sameData = {module.tasks()[1].clone(), module.tasks()[1].clone()};
+    float[][] both = prepared(parameters, new ModuleVectors(module.module(), sameData));
     assertTrue(!Arrays.equals(both[0], both[1]));
   }
 
   @Test
-  void dareLeavesTheInputUntouched() {
-    double[][] tasks = {{1, 2, 3}, {4, 5, 6}};
-    ModuleMerge.prepare(DARE_LINEAR, MergeParameters.defaults(), "m", tasks);
-    assertArrayEquals(new double[] {1, 2, 3}, tasks[0]);
+  void methodsWithoutDareLeaveTheRepresentationsUntouched() {
+    float[][] tasks = {{1, 2, 3}, {4, 5, 6}};
+    ModuleVectors vectors = ModuleMerge.prepare(TIES, MergeParameters.defaults(), "m", tasks);
+    assertArrayEquals(new float[] {1, 2, 3}, vectors.tasks()[0]);
+    assertArrayEquals(new float[] {4, 5, 6}, vectors.tasks()[1]);
   }
 
   @Test
@@ -183,18 +209,23 @@ class ModuleMergeTest {
     assertEquals(forward.majoritySign(), backward.majoritySign());
   }
 
-  private static double[][] prepared(MergeParameters parameters, ModuleVectors module) {
-    return ModuleMerge.prepare(DARE_LINEAR, parameters, module.module(), module.tasks()).tasks();
+  /** DARE of copies of the module's vectors (prepare drops in place). */
+  private static float[][] prepared(MergeParameters parameters, ModuleVectors module) {
+    float[][] copies = new float[module.taskCount()][];
+    for (int i = 0; i < copies.length; i++) {
+      copies[i] = module.tasks()[i].clone();
+    }
+    return ModuleMerge.prepare(DARE_LINEAR, parameters, module.module(), copies).tasks();
   }
 
   private static List<ModuleVectors> randomModules(Random random, int tasks, int count) {
     List<ModuleVectors> modules = new ArrayList<>();
     for (int m = 0; m < count; m++) {
       int length = 50 + random.nextInt(500);
-      double[][] vectors = new double[tasks][length];
-      for (double[] vector : vectors) {
+      float[][] vectors = new float[tasks][length];
+      for (float[] vector : vectors) {
         for (int j = 0; j < length; j++) {
-          vector[j] = random.nextGaussian() * (m + 1);
+          vector[j] = (float) (random.nextGaussian() * (m + 1));
         }
       }
       modules.add(new ModuleVectors("layers." + m + ".proj", vectors));

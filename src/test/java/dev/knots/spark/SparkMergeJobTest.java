@@ -12,16 +12,38 @@ import dev.knots.Fixtures;
 import dev.knots.PeftCheck;
 import dev.knots.io.peft.LoraAdapter;
 import dev.knots.io.safetensors.DType;
+import dev.knots.io.safetensors.SafetensorsHeader;
+import dev.knots.io.safetensors.SafetensorsReader;
+import dev.knots.io.safetensors.SafetensorsWriter;
+import dev.knots.io.safetensors.TensorInfo;
+import dev.knots.io.safetensors.TensorSpec;
+import dev.knots.job.AlignedModule;
 import dev.knots.job.LocalMerge;
 import dev.knots.job.MergeReport;
 import dev.knots.job.MergeRequest;
+import dev.knots.job.ModuleAligner;
 import dev.knots.job.OutputCommit;
 import dev.knots.job.OutputFormat;
 import dev.knots.job.RunOptions;
+import dev.knots.knots.Concat;
+import dev.knots.merge.InMemoryModuleScan;
+import dev.knots.merge.MergeMethods;
+import dev.knots.merge.MergeParameters;
+import dev.knots.merge.MergeStatistics;
+import dev.knots.merge.ModuleMerge;
+import dev.knots.merge.ModuleVectors;
+import dev.knots.merge.SignVote;
+import dev.knots.plan.AdapterSet;
+import dev.knots.plan.MergePlan;
+import dev.knots.plan.ModulePlan;
+import dev.knots.plan.Planner;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.stream.Stream;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.AfterAll;
@@ -138,6 +160,90 @@ class SparkMergeJobTest {
     }
     assertSameFile(clean, retried, LoraAdapter.WEIGHTS_FILE);
     assertSameFile(clean, retried, LoraAdapter.CONFIG_FILE);
+  }
+
+  @Test
+  void anExactlyCancellingEntryIsDecidedByTheMajoritySignAsInTheCore() throws IOException {
+    // hflip and its negation cancel exactly wherever rot90 is pruned, so the first merge pass
+    // meets entries that only the global majority sign decides, and the job must merge again.
+    Path negated = negatedAdapter("hflip");
+    List<String> adapters =
+        List.of(
+            Fixtures.path("adapters/rot90"), Fixtures.path("adapters/hflip"), negated.toString());
+    MergeRequest core = cancellingRequest(adapters, temp.resolve("core"));
+    assertTrue(firstPassNeedsTheMajority(core), "the case exercises the majority vote");
+
+    SparkMergeJob.run(
+        spark,
+        cancellingRequest(adapters, temp.resolve("spark")),
+        RunOptions.defaults(),
+        0,
+        System.nanoTime());
+    LocalMerge.run(core, Fixtures.STORE, false);
+    assertSameFile(temp.resolve("core"), temp.resolve("spark"), LoraAdapter.WEIGHTS_FILE);
+  }
+
+  private static MergeRequest cancellingRequest(List<String> adapters, Path output) {
+    return new MergeRequest(
+        adapters,
+        MergeMethods.byName("ties"),
+        MergeParameters.defaults().withTopK(20),
+        Concat.OUTPUT,
+        output.toString(),
+        OutputFormat.ADAPTER,
+        Optional.empty());
+  }
+
+  private static boolean firstPassNeedsTheMajority(MergeRequest request) throws IOException {
+    AdapterSet set =
+        AdapterSet.open(Fixtures.STORE, request.adapters(), LoraAdapter.UnsupportedTensors.REFUSE);
+    MergePlan plan = Planner.plan(set, request.method(), request.concat());
+    List<ModuleVectors> vectors = new ArrayList<>();
+    for (ModulePlan module : plan.modules()) {
+      AlignedModule aligned = ModuleAligner.align(module, request.concat(), Fixtures.STORE);
+      vectors.add(new ModuleVectors(aligned.key(), aligned.representations()));
+    }
+    MergeStatistics statistics =
+        MergeStatistics.compute(
+            request.method(),
+            request.parameters(),
+            request.taskCount(),
+            new InMemoryModuleScan(vectors));
+    SignVote vote = SignVote.NONE;
+    for (ModuleVectors module : vectors) {
+      vote =
+          vote.plus(
+              ModuleMerge.merge(request.method(), request.parameters(), statistics, module).vote());
+    }
+    return statistics.afterMergePass(vote).isPresent();
+  }
+
+  /** A copy of a fixture adapter with every lora_B negated: its update is exactly -dW. */
+  private Path negatedAdapter(String task) throws IOException {
+    Path source = Path.of(Fixtures.path("adapters/" + task));
+    Path copy = temp.resolve(task + "-negated");
+    Files.createDirectories(copy);
+    Files.copy(source.resolve(LoraAdapter.CONFIG_FILE), copy.resolve(LoraAdapter.CONFIG_FILE));
+    String weights = source.resolve(LoraAdapter.WEIGHTS_FILE).toString();
+    SafetensorsHeader header = SafetensorsHeader.read(Fixtures.STORE.inputFile(weights));
+    try (SafetensorsReader reader =
+            new SafetensorsReader(Fixtures.STORE.inputFile(weights), header);
+        SafetensorsWriter writer =
+            SafetensorsWriter.open(
+                Fixtures.STORE.outputFile(copy.resolve(LoraAdapter.WEIGHTS_FILE).toString()),
+                header.tensors().stream().map(TensorSpec::of).toList(),
+                Map.of())) {
+      for (TensorInfo tensor : header.tensors()) {
+        double[] values = reader.readDoubles(tensor.name());
+        if (tensor.name().contains("lora_B")) {
+          for (int j = 0; j < values.length; j++) {
+            values[j] = -values[j];
+          }
+        }
+        writer.write(tensor.name(), values);
+      }
+    }
+    return copy;
   }
 
   @Test
