@@ -5,9 +5,8 @@ import dev.knots.linalg.Decompositions;
 import dev.knots.linalg.Matrix;
 import dev.knots.linalg.Svd;
 import java.io.Serializable;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
+import java.util.stream.IntStream;
 
 /**
  * One module's merged update in LoRA form, {@code dW = b @ a} with {@code b} O x r and {@code a} r
@@ -81,16 +80,14 @@ public record MergedModule(String key, Matrix b, Matrix a, int components, long[
         key, Matrix.zeros(b.rows, 1), Matrix.zeros(1, a.cols), components, usedPerTask);
   }
 
+  /** The rows with a non-zero entry, scanning the column-major data in order. */
   private static int[] nonZeroRows(Matrix m) {
-    List<Integer> rows = new ArrayList<>();
-    for (int i = 0; i < m.rows; i++) {
-      for (int j = 0; j < m.cols; j++) {
-        if (m.get(i, j) != 0) {
-          rows.add(i);
-          break;
-        }
+    boolean[] live = new boolean[m.rows];
+    for (int column = 0; column < m.data.length; column += m.rows) {
+      for (int i = 0; i < m.rows; i++) {
+        live[i] |= m.data[column + i] != 0;
       }
     }
-    return rows.stream().mapToInt(Integer::intValue).toArray();
+    return IntStream.range(0, m.rows).filter(i -> live[i]).toArray();
   }
 }

@@ -37,81 +37,79 @@ public final class ModuleMerge {
     int n = vectors.taskCount();
     float[][] x = vectors.tasks();
     double[] thresholds = thresholds(parameters, statistics, vectors);
+    double[] lambda = new double[n];
+    for (int i = 0; i < n; i++) {
+      lambda[i] = parameters.scaling(i);
+    }
     int length = vectors.length();
+    double[] merged = new double[length];
     long[] used = new long[n];
-    // Task-outer loops stream each task's vector once; every per-entry sum still runs over the
-    // tasks in order, so results do not depend on the loop order.
+    // Entry-outer loops: one pass over the tasks' vectors with no per-entry temporaries; every
+    // per-entry sum runs over the tasks in order.
     if (!method.electsSign()) {
-      double[] merged = new double[length];
-      for (int i = 0; i < n; i++) {
-        float[] xi = x[i];
-        double threshold = thresholds[i];
-        double lambda = parameters.scaling(i);
-        long kept = 0;
-        for (int j = 0; j < length; j++) {
-          if (Math.abs(xi[j]) >= threshold) {
-            merged[j] += lambda * xi[j];
-            kept++;
+      for (int j = 0; j < length; j++) {
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+          float v = x[i][j];
+          if (Math.abs(v) >= thresholds[i]) {
+            sum += lambda[i] * v;
+            used[i]++;
           }
         }
-        used[i] = kept;
+        merged[j] = sum;
       }
       return new MergedVector(merged, used, SignVote.NONE);
     }
-    double[] sigma = prunedSums(x, thresholds, length);
-    long signSum = 0;
-    for (double value : sigma) {
-      signSum += (long) Math.signum(value);
-    }
     // A pending global majority counts as 0 here; the vote says whether that mattered.
     int majority =
-        parameters.scope() == Scope.MODULE ? Long.signum(signSum) : statistics.majoritySign();
-    for (int j = 0; j < length; j++) {
-      double sign = Math.signum(sigma[j]);
-      sigma[j] = sign == 0 ? majority : sign;
-    }
+        parameters.scope() == Scope.MODULE
+            ? Long.signum(signSum(x, thresholds, length))
+            : statistics.majoritySign();
+    long signSum = 0;
     boolean needsMajority = false;
-    double[] sums = new double[length];
-    int[] contributors = new int[length];
-    for (int i = 0; i < n; i++) {
-      float[] xi = x[i];
-      double threshold = thresholds[i];
-      double lambda = parameters.scaling(i);
-      long agreeing = 0;
-      for (int j = 0; j < length; j++) {
-        double v = xi[j];
+    for (int j = 0; j < length; j++) {
+      double sign = Math.signum(prunedSum(x, thresholds, j));
+      signSum += (long) sign;
+      double sigma = sign == 0 ? majority : sign;
+      double sum = 0;
+      int contributors = 0;
+      for (int i = 0; i < n; i++) {
+        float v = x[i][j];
         // A zero entry has sign 0 and never matches, as in the reference's "!= 0" count.
-        if (Math.abs(v) >= threshold && v != 0) {
-          if (Math.signum(v) == sigma[j]) {
-            sums[j] += lambda * v;
-            contributors[j]++;
-            agreeing++;
-          } else if (sigma[j] == 0) {
+        if (Math.abs(v) >= thresholds[i] && v != 0) {
+          if (Math.signum(v) == sigma) {
+            sum += lambda[i] * v;
+            contributors++;
+            used[i]++;
+          } else if (sigma == 0) {
             needsMajority = true;
           }
         }
       }
-      used[i] = agreeing;
+      merged[j] = contributors == 0 ? 0.0 : sum / contributors;
     }
-    for (int j = 0; j < length; j++) {
-      sums[j] = contributors[j] == 0 ? 0.0 : sums[j] / contributors[j];
-    }
-    return new MergedVector(sums, used, new SignVote(signSum, needsMajority));
+    return new MergedVector(merged, used, new SignVote(signSum, needsMajority));
   }
 
-  /** Per entry, the sum over tasks (in order) of the entries top-K keeps. */
-  private static double[] prunedSums(float[][] x, double[] thresholds, int length) {
-    double[] sums = new double[length];
+  /** {@code sum_j sign(sum_i pruned_i[j])}: the module's own majority vote, for module scope. */
+  private static long signSum(float[][] x, double[] thresholds, int length) {
+    long sum = 0;
+    for (int j = 0; j < length; j++) {
+      sum += (long) Math.signum(prunedSum(x, thresholds, j));
+    }
+    return sum;
+  }
+
+  /** The sum over tasks (in order) of entry {@code j} where top-K keeps it. */
+  private static double prunedSum(float[][] x, double[] thresholds, int j) {
+    double sum = 0;
     for (int i = 0; i < x.length; i++) {
-      float[] xi = x[i];
-      double threshold = thresholds[i];
-      for (int j = 0; j < length; j++) {
-        if (Math.abs(xi[j]) >= threshold) {
-          sums[j] += xi[j];
-        }
+      float v = x[i][j];
+      if (Math.abs(v) >= thresholds[i]) {
+        sum += v;
       }
     }
-    return sums;
+    return sum;
   }
 
   private static double[] thresholds(
