@@ -5,7 +5,7 @@ import dev.knots.io.Storage;
 import dev.knots.io.peft.AdapterWriter;
 import dev.knots.io.peft.MergedLoraModule;
 import dev.knots.io.safetensors.HfModelFiles;
-import dev.knots.plan.AdapterSet;
+import dev.knots.plan.MergeInputs;
 import java.io.IOException;
 import java.util.List;
 
@@ -33,7 +33,7 @@ public final class MergeOutputs {
   /** Writes every output the request asks for under {@code root} (the staging directory). */
   public static void write(
       MergeRequest request,
-      AdapterSet adapters,
+      MergeInputs inputs,
       List<MergedModule> merged,
       FileStore store,
       String root)
@@ -41,20 +41,26 @@ public final class MergeOutputs {
     HfModelFiles base = null;
     if (request.format().writesModel()) {
       base = HfModelFiles.open(store, request.base().orElseThrow());
-      ModelWriter.checkCompatible(base, adapters.modules(), adapters.firstConfig().fanInFanOut());
+      ModelWriter.checkCompatible(base, inputs.modules(), inputs.fanInFanOut());
     }
     if (request.format().writesAdapter()) {
       String directory = adapterDirectory(request.format(), root, store);
       store.mkdirs(directory);
-      AdapterWriter.to(store, directory)
-          .settingsFrom(adapters.firstConfig())
+      inputs
+          .adapterSettings(AdapterWriter.to(store, directory))
           .write(merged.stream().map(MergeOutputs::loraModule).toList());
     }
     if (base != null) {
       String directory = modelDirectory(request.format(), root, store);
       store.mkdirs(directory);
       copyModelSideFiles(store, base.location(), directory);
-      ModelWriter.write(store, base, directory, merged, adapters.firstConfig().fanInFanOut());
+      ModelWriter.write(
+          store,
+          base,
+          directory,
+          merged,
+          PlainTensorMerge.of(request, inputs),
+          inputs.fanInFanOut());
     }
   }
 

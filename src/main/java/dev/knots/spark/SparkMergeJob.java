@@ -14,9 +14,10 @@ import dev.knots.job.MergeResult;
 import dev.knots.job.ModelWriter;
 import dev.knots.job.ModuleOutcome;
 import dev.knots.job.OutputCommit;
+import dev.knots.job.PlainTensorMerge;
 import dev.knots.job.RunOptions;
 import dev.knots.merge.MergeStatistics;
-import dev.knots.plan.AdapterSet;
+import dev.knots.plan.MergeInputs;
 import dev.knots.plan.MergePlan;
 import dev.knots.plan.Planner;
 import java.io.IOException;
@@ -104,19 +105,20 @@ public final class SparkMergeJob {
     JavaRDD<AlignedLayer> aligned = null;
     JavaRDD<MergedLayer> merged = null;
     try {
-      AdapterSet adapters = AdapterSet.open(store, request.adapters(), options.unsupported());
-      adapters.warnings().forEach(w -> LOG.warn("Left out (--skip-unsupported): {}", w));
-      MergePlan plan = Planner.plan(adapters, request.method(), request.concat());
+      MergeInputs inputs = request.openInputs(store, options.unsupported());
+      inputs.warnings().forEach(w -> LOG.warn("Left out: {}", w));
+      MergePlan plan = Planner.plan(inputs, request.method(), request.concat());
       HfModelFiles base = null;
       if (request.format().writesModel()) {
         base = HfModelFiles.open(store, request.base().orElseThrow());
-        ModelWriter.checkCompatible(base, adapters.modules(), adapters.firstConfig().fanInFanOut());
+        ModelWriter.checkCompatible(base, inputs.modules(), inputs.fanInFanOut());
       }
       LOG.info(
-          "Planned {} modules in {} tasks for {} adapters ({}).",
+          "Planned {} modules in {} tasks for {} {}s ({}).",
           plan.moduleCount(),
           plan.layers().size(),
           plan.taskCount(),
+          inputs.kind(),
           request.method().name());
       lap("planSeconds");
 
@@ -187,10 +189,10 @@ public final class SparkMergeJob {
             results.stream().map(LayerOutput.Result::part).toList(),
             store,
             adapterDirectory,
-            AdapterWriter.to(store, adapterDirectory).settingsFrom(adapters.firstConfig()));
+            inputs.adapterSettings(AdapterWriter.to(store, adapterDirectory)));
       }
       if (base != null) {
-        writeModel(store, commit.staging(), adapters, base, merged);
+        writeModel(store, commit.staging(), inputs, base, merged);
       }
       lap("writeSeconds");
 
@@ -231,7 +233,7 @@ public final class SparkMergeJob {
   private void writeModel(
       FileStore store,
       String root,
-      AdapterSet adapters,
+      MergeInputs inputs,
       HfModelFiles base,
       JavaRDD<MergedLayer> merged)
       throws IOException {
@@ -240,7 +242,8 @@ public final class SparkMergeJob {
     String directory = MergeOutputs.modelDirectory(request.format(), root, store);
     store.mkdirs(directory);
     MergeOutputs.copyModelSideFiles(store, base.location(), directory);
-    ModelOutput.write(merged, store, base, directory, adapters.firstConfig().fanInFanOut());
+    ModelOutput.write(
+        merged, store, base, directory, PlainTensorMerge.of(request, inputs), inputs.fanInFanOut());
   }
 
   /** A layer index set as a Spark local property (a test seam), or -1. */
