@@ -1,0 +1,106 @@
+package dev.knots;
+
+import dev.knots.io.safetensors.DType;
+import dev.knots.io.safetensors.HfModelFiles;
+import dev.knots.io.safetensors.SafetensorsReader;
+import dev.knots.io.safetensors.SafetensorsWriter;
+import dev.knots.io.safetensors.TensorInfo;
+import dev.knots.io.safetensors.TensorSpec;
+import dev.knots.job.MergeRequest;
+import dev.knots.job.OutputFormat;
+import dev.knots.plan.VectorPolicy;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+
+/**
+ * Full fine-tuned checkpoints made from the fixture set: a base model plus each task's LoRA update
+ * ({@code expected/deltas/<task>.safetensors}), saved as Hugging Face model directories in task
+ * order. Every tensor the adapters do not touch is the base's, so its update is exactly zero.
+ */
+public final class Checkpoints {
+  private static final String DELTA_PREFIX = "base_model.model.";
+
+  private Checkpoints() {}
+
+  /**
+   * Writes one model directory per task under {@code root} ({@code root/<task>}), each a single
+   * {@code model.safetensors} in {@code dtype} holding base + that task's update; returns them in
+   * task order.
+   */
+  public static List<String> write(Path root, String baseDirectory, DType dtype)
+      throws IOException {
+    HfModelFiles base = HfModelFiles.open(Fixtures.STORE, baseDirectory);
+    List<String> directories = new ArrayList<>();
+    for (String task : Fixtures.TASKS) {
+      Map<String, double[]> deltas = new HashMap<>();
+      Fixtures.arrays("expected/deltas/" + task + ".safetensors")
+          .forEach((key, values) -> deltas.put(key.substring(DELTA_PREFIX.length()), values));
+      Path directory = root.resolve(task);
+      writeModel(directory, base, dtype, deltas);
+      directories.add(directory.toString());
+    }
+    return directories;
+  }
+
+  /**
+   * Writes {@code base + deltas} (by tensor name; missing means zero) as one {@code
+   * model.safetensors} in {@code dtype}, with the fixture's config.json.
+   */
+  public static void writeModel(
+      Path directory, HfModelFiles base, DType dtype, Map<String, double[]> deltas)
+      throws IOException {
+    Files.createDirectories(directory);
+    Files.copy(Path.of(Fixtures.path("base_model/config.json")), directory.resolve("config.json"));
+    List<TensorInfo> tensors = new ArrayList<>();
+    base.shards().forEach(s -> tensors.addAll(s.header().tensors()));
+    List<TensorSpec> layout =
+        tensors.stream().map(t -> new TensorSpec(t.name(), dtype, t.shape())).toList();
+    try (SafetensorsWriter writer =
+        SafetensorsWriter.open(
+            Fixtures.STORE.outputFile(directory.resolve("model.safetensors").toString()),
+            layout,
+            Map.of())) {
+      for (TensorInfo tensor : tensors) {
+        double[] values;
+        try (SafetensorsReader reader = base.openReader(base.require(tensor.name()).shard())) {
+          values = reader.readDoubles(tensor.name());
+        }
+        double[] delta = deltas.get(tensor.name());
+        for (int i = 0; delta != null && i < values.length; i++) {
+          values[i] += delta[i];
+        }
+        writer.write(tensor.name(), values);
+      }
+    }
+  }
+
+  /** The merge of a fixture config over checkpoints instead of adapters. */
+  public static MergeRequest request(
+      String configFile,
+      List<String> checkpoints,
+      String base,
+      String output,
+      Optional<String> exclude) {
+    MergeRequest adapters =
+        Fixtures.request(Fixtures.config(configFile), output, OutputFormat.MODEL, base);
+    return new MergeRequest(
+        List.of(),
+        adapters.method(),
+        adapters.parameters(),
+        adapters.concat(),
+        output,
+        OutputFormat.MODEL,
+        Optional.of(base),
+        checkpoints,
+        exclude,
+        VectorPolicy.MERGE,
+        OptionalInt.empty());
+  }
+}
