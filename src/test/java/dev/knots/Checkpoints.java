@@ -36,12 +36,49 @@ public final class Checkpoints {
    */
   public static List<String> write(Path root, String baseDirectory, DType dtype)
       throws IOException {
+    return write(root, baseDirectory, dtype, Map.of());
+  }
+
+  /**
+   * Like {@link #write(Path, String, DType)}, and each task also changes every norm scale (the
+   * non-2-D tensors) by {@link #normChange}, so that their per-tensor merge has work to do.
+   */
+  public static List<String> writeWithNormChanges(Path root, String baseDirectory, DType dtype)
+      throws IOException {
+    HfModelFiles base = HfModelFiles.open(Fixtures.STORE, baseDirectory);
+    Map<String, Integer> norms = new HashMap<>();
+    base.tensors()
+        .forEach(
+            (name, t) -> {
+              if (t.info().rank() == 1) {
+                norms.put(name, (int) t.info().elementCount());
+              }
+            });
+    return write(root, baseDirectory, dtype, norms);
+  }
+
+  /** Task {@code task}'s change of entry {@code i} of a norm scale: small, of either sign. */
+  public static double normChange(int task, int i) {
+    return 0.01 * Math.sin(1.0 + i + 7.0 * task);
+  }
+
+  private static List<String> write(
+      Path root, String baseDirectory, DType dtype, Map<String, Integer> changedNorms)
+      throws IOException {
     HfModelFiles base = HfModelFiles.open(Fixtures.STORE, baseDirectory);
     List<String> directories = new ArrayList<>();
-    for (String task : Fixtures.TASKS) {
+    for (int t = 0; t < Fixtures.TASKS.length; t++) {
+      String task = Fixtures.TASKS[t];
       Map<String, double[]> deltas = new HashMap<>();
       Fixtures.arrays("expected/deltas/" + task + ".safetensors")
           .forEach((key, values) -> deltas.put(key.substring(DELTA_PREFIX.length()), values));
+      for (Map.Entry<String, Integer> norm : changedNorms.entrySet()) {
+        double[] change = new double[norm.getValue()];
+        for (int i = 0; i < change.length; i++) {
+          change[i] = normChange(t, i);
+        }
+        deltas.put(norm.getKey(), change);
+      }
       Path directory = root.resolve(task);
       writeModel(directory, base, dtype, deltas);
       directories.add(directory.toString());

@@ -229,6 +229,43 @@ class CheckpointMergeTest {
     assertEquals(12, changed, "the 12 adapted attention weights change");
   }
 
+  /**
+   * Norm scales are merged entry-wise by the plain counterpart: with knots-ta at top-K 100 that is
+   * {@code W + lambda * sum_i delta_i} per entry, written in the base's float32 (so within one
+   * float32 ulp of the float64 value computed here from the values the checkpoints store).
+   */
+  @Test
+  void normScalesAreMergedEntryWiseByThePlainCounterpart() throws IOException {
+    String file = "knots-ta_s0.5.safetensors";
+    List<String> changed = Checkpoints.writeWithNormChanges(temp.resolve("norms"), base, DType.F64);
+    Path out = temp.resolve("norms-out");
+    LocalMerge.run(
+        Checkpoints.request(file, changed, base, out.toString(), Optional.empty()),
+        Fixtures.STORE,
+        false);
+    HfModelFiles baseModel = HfModelFiles.open(Fixtures.STORE, base);
+    HfModelFiles merged = HfModelFiles.open(Fixtures.STORE, out.toString());
+    double lambda = Fixtures.config(file).get("scaling").get(0).asDouble();
+    int norms = 0;
+    for (String name : baseModel.tensors().keySet()) {
+      if (baseModel.require(name).info().rank() != 1) {
+        continue;
+      }
+      double[] w = doubles(baseModel, name);
+      double[] got = doubles(merged, name);
+      for (int i = 0; i < w.length; i++) {
+        double sum = 0;
+        for (int t = 0; t < Fixtures.TASKS.length; t++) {
+          sum += lambda * Checkpoints.normChange(t, i);
+        }
+        float want = (float) (w[i] + sum);
+        assertEquals(want, got[i], Math.ulp(want), name + "[" + i + "]");
+      }
+      norms++;
+    }
+    assertEquals(7, norms);
+  }
+
   private static byte[] raw(HfModelFiles model, String name) throws IOException {
     try (SafetensorsReader reader = model.openReader(model.require(name).shard())) {
       return reader.readRaw(name);

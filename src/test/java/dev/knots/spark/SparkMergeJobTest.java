@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.knots.Checkpoints;
 import dev.knots.Fixtures;
 import dev.knots.PeftCheck;
 import dev.knots.io.peft.LoraAdapter;
@@ -22,6 +23,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
 import java.util.stream.Stream;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.AfterAll;
@@ -88,6 +90,49 @@ class SparkMergeJobTest {
     assertEquals("factor", json.at("/modules/0/path").asText());
     assertTrue(report.summary().contains("Merged 8 adapters with knots-ties"), report.summary());
     PeftCheck.assertPeftReproduces(viaSpark, KNOTS_TIES);
+  }
+
+  /**
+   * Checkpoints (float32, of a sharded bf16 base, with changed norm scales) merged by the Spark job
+   * give the same bytes as the single-process merge: the layer tasks read only their tensors, and
+   * the shard tasks merge the norms that live in their shard.
+   */
+  @Test
+  void checkpointMergeIsByteIdenticalToTheSingleProcessMerge() throws IOException {
+    Path base = temp.resolve("base");
+    Fixtures.writeShardedBase(base, DType.BF16, 80_000);
+    List<String> checkpoints =
+        Checkpoints.writeWithNormChanges(temp.resolve("ft"), base.toString(), DType.F32);
+    Path viaSpark = temp.resolve("spark");
+    Path viaCore = temp.resolve("core");
+    MergeReport report =
+        SparkMergeJob.run(
+            spark,
+            Checkpoints.request(
+                KNOTS_TIES, checkpoints, base.toString(), viaSpark.toString(), Optional.empty()),
+            RunOptions.defaults(),
+            0,
+            System.nanoTime());
+    LocalMerge.run(
+        Checkpoints.request(
+            KNOTS_TIES, checkpoints, base.toString(), viaCore.toString(), Optional.empty()),
+        Fixtures.STORE,
+        false);
+    int compared = 0;
+    try (Stream<Path> files = Files.walk(viaCore)) {
+      for (Path file : files.filter(Files::isRegularFile).toList()) {
+        String relative = viaCore.relativize(file).toString();
+        if (!relative.equals(MergeReport.FILE_NAME)) {
+          assertSameFile(viaCore, viaSpark, relative);
+          compared++;
+        }
+      }
+    }
+    assertTrue(compared >= 4, "shards, index and config: " + compared);
+    assertTrue(report.summary().contains("Merged 8 checkpoints with knots-ties"), report.summary());
+    JsonNode json = new ObjectMapper().readTree(viaSpark.resolve(MergeReport.FILE_NAME).toFile());
+    assertEquals("dense", json.at("/modules/0/path").asText());
+    assertEquals(8, json.at("/inputs/finetuned").size());
   }
 
   @Test
