@@ -118,13 +118,39 @@ public final class Checkpoints {
     }
   }
 
-  /** The merge of a fixture config over checkpoints instead of adapters. */
+  /** The merge of a fixture config over checkpoints instead of adapters, writing the model. */
   public static MergeRequest request(
       String configFile,
       List<String> checkpoints,
       String base,
       String output,
       Optional<String> exclude) {
+    return request(
+        configFile, checkpoints, base, output, exclude, OutputFormat.MODEL, OptionalInt.empty());
+  }
+
+  /** The same merge writing a LoRA adapter of rank at most {@code loraRank} extracted from it. */
+  public static MergeRequest adapterRequest(
+      String configFile, List<String> checkpoints, String base, String output, int loraRank) {
+    return request(
+        configFile,
+        checkpoints,
+        base,
+        output,
+        Optional.empty(),
+        OutputFormat.ADAPTER,
+        OptionalInt.of(loraRank));
+  }
+
+  /** The merge of a fixture config over checkpoints, with every checkpoint option. */
+  public static MergeRequest request(
+      String configFile,
+      List<String> checkpoints,
+      String base,
+      String output,
+      Optional<String> exclude,
+      OutputFormat format,
+      OptionalInt loraRank) {
     MergeRequest adapters =
         Fixtures.request(Fixtures.config(configFile), output, OutputFormat.MODEL, base);
     return new MergeRequest(
@@ -133,11 +159,11 @@ public final class Checkpoints {
         adapters.parameters(),
         adapters.concat(),
         output,
-        OutputFormat.MODEL,
+        format,
         Optional.of(base),
         checkpoints,
         exclude,
         VectorPolicy.MERGE,
-        OptionalInt.empty());
+        loraRank);
   }
 }

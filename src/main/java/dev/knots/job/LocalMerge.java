@@ -71,14 +71,16 @@ public final class LocalMerge {
       MergeInputs inputs = request.openInputs(store, LoraAdapter.UnsupportedTensors.REFUSE);
       MergePlan plan = Planner.plan(inputs, request.method(), request.concat());
       List<MergedModule> merged = merge(request, plan, store);
-      MergeOutputs.write(request, inputs, merged, store, commit.staging());
+      AdapterModules adapter = AdapterModules.of(request, merged);
+      MergeOutputs.write(request, inputs, merged, adapter.written(), store, commit.staging());
       Map<String, Double> timings = Map.of("totalSeconds", (System.nanoTime() - t0) / 1e9);
       MergeReport report =
           new MergeReport(
               request,
               overwrite,
               plan,
-              new MergeResult(merged.stream().map(ModuleOutcome::of).toList()),
+              new MergeResult(
+                  adapter.outcomes(), MergeOutputs.changesNotInAdapter(request, inputs, store)),
               Map.of("engine", "local"),
               timings,
               0,

@@ -30,11 +30,15 @@ public final class MergeOutputs {
     return format == OutputFormat.BOTH ? store.resolve(root, MODEL_DIR) : root;
   }
 
-  /** Writes every output the request asks for under {@code root} (the staging directory). */
+  /**
+   * Writes every output the request asks for under {@code root} (the staging directory): the
+   * adapter holds {@code adapterModules}, the model adds {@code merged} to the base.
+   */
   public static void write(
       MergeRequest request,
       MergeInputs inputs,
       List<MergedModule> merged,
+      List<MergedModule> adapterModules,
       FileStore store,
       String root)
       throws IOException {
@@ -48,7 +52,7 @@ public final class MergeOutputs {
       store.mkdirs(directory);
       inputs
           .adapterSettings(AdapterWriter.to(store, directory))
-          .write(merged.stream().map(MergeOutputs::loraModule).toList());
+          .write(adapterModules.stream().map(MergeOutputs::loraModule).toList());
     }
     if (base != null) {
       String directory = modelDirectory(request.format(), root, store);
@@ -62,6 +66,19 @@ public final class MergeOutputs {
           PlainTensorMerge.of(request, inputs),
           inputs.fanInFanOut());
     }
+  }
+
+  /**
+   * The tensors a merge of checkpoints changes that the adapter extracted from it cannot carry:
+   * non-2-D tensors (norm scales, biases) whose merged change is not zero. Empty unless an adapter
+   * is extracted from checkpoints.
+   */
+  public static List<String> changesNotInAdapter(
+      MergeRequest request, MergeInputs inputs, FileStore store) throws IOException {
+    if (!request.mergesCheckpoints() || !request.format().writesAdapter()) {
+      return List.of();
+    }
+    return PlainTensorMerge.of(request, inputs).changedTensors(store);
   }
 
   /** The merged module as the adapter writer takes it: row-major factors. */

@@ -89,6 +89,9 @@ public record MergeReport(
       used.add(n);
     }
 
+    ArrayNode notInAdapter = root.putArray("changesNotInAdapter");
+    result.changesNotInAdapter().forEach(notInAdapter::add);
+
     ArrayNode modules = root.putArray("modules");
     for (ModulePlan module : plan.modules()) {
       ModuleOutcome outcome = result.module(module.key());
@@ -99,6 +102,11 @@ public record MergeReport(
       node.put("path", module.path().label());
       node.put("components", outcome.components());
       node.put("rank", outcome.rank());
+      if (outcome.extracted()) {
+        node.put("loraRank", outcome.loraRank());
+        node.put("loraKeptFraction", outcome.loraKeptFraction());
+        node.put("loraLeftOut", outcome.loraLeftOut());
+      }
       ArrayNode perTask = node.putArray("entriesUsedPerTask");
       for (long n : outcome.usedPerTask()) {
         perTask.add(n);

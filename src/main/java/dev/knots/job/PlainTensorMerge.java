@@ -14,6 +14,8 @@ import dev.knots.plan.MergeInputs;
 import dev.knots.plan.PlainTensor;
 import java.io.IOException;
 import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -48,6 +50,19 @@ public record PlainTensorMerge(
 
   public Optional<PlainTensor> tensor(String name) {
     return Optional.ofNullable(tensors.get(name));
+  }
+
+  /**
+   * The tensors whose merged change is not zero, by name (reads and merges each; they are small).
+   */
+  public List<String> changedTensors(FileStore store) throws IOException {
+    List<String> changed = new ArrayList<>();
+    for (PlainTensor tensor : tensors.values()) {
+      if (Arrays.stream(merge(tensor, store).values()).anyMatch(v -> v != 0)) {
+        changed.add(tensor.name());
+      }
+    }
+    return changed;
   }
 
   /** Reads the tensor's change in every task and merges them: the merged change, row-major. */

@@ -29,6 +29,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.UUID;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -178,7 +179,14 @@ public final class SparkMergeJob {
         merged.persist(StorageLevel.MEMORY_AND_DISK());
       }
       List<LayerOutput.Result> results =
-          merged.map(new LayerOutput(store, parts, layerProperty(FAIL_WRITE_CONF))).collect();
+          merged
+              .map(
+                  new LayerOutput(
+                      store,
+                      parts,
+                      request.loraRank().isPresent() ? request.loraRank().getAsInt() : null,
+                      layerProperty(FAIL_WRITE_CONF)))
+              .collect();
       aligned.unpersist(false);
       lap("mergeSeconds");
 
@@ -186,7 +194,7 @@ public final class SparkMergeJob {
         describe("assemble the merged adapter");
         AdapterOutput.assemble(
             jsc,
-            results.stream().map(LayerOutput.Result::part).toList(),
+            results.stream().map(LayerOutput.Result::part).filter(Objects::nonNull).toList(),
             store,
             adapterDirectory,
             inputs.adapterSettings(AdapterWriter.to(store, adapterDirectory)));
@@ -197,7 +205,16 @@ public final class SparkMergeJob {
       lap("writeSeconds");
 
       List<ModuleOutcome> outcomes = results.stream().flatMap(r -> r.outcomes().stream()).toList();
-      MergeResult result = new MergeResult(outcomes);
+      List<String> notInAdapter = MergeOutputs.changesNotInAdapter(request, inputs, store);
+      if (!notInAdapter.isEmpty()) {
+        LOG.warn(
+            "The extracted adapter cannot carry the merged changes of {} tensors that are not 2-D"
+                + " weights (norms, biases); the merged model (--format model or both) has them."
+                + " They are listed in {}.",
+            notInAdapter.size(),
+            MergeReport.FILE_NAME);
+      }
+      MergeResult result = new MergeResult(outcomes, notInAdapter);
       timings.put("totalSeconds", (System.nanoTime() - processStartNanos) / 1e9);
       MergeReport report =
           new MergeReport(

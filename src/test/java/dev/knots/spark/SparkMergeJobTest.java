@@ -24,6 +24,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.stream.Stream;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.AfterAll;
@@ -94,8 +95,9 @@ class SparkMergeJobTest {
 
   /**
    * Checkpoints (float32, of a sharded bf16 base, with changed norm scales) merged by the Spark job
-   * give the same bytes as the single-process merge: the layer tasks read only their tensors, and
-   * the shard tasks merge the norms that live in their shard.
+   * give the same bytes as the single-process merge, for the model and the adapter extracted at
+   * rank 8: the layer tasks read only their tensors, and the shard tasks merge the norms that live
+   * in their shard. The norms' changes cannot be LoRA and are reported.
    */
   @Test
   void checkpointMergeIsByteIdenticalToTheSingleProcessMerge() throws IOException {
@@ -108,16 +110,11 @@ class SparkMergeJobTest {
     MergeReport report =
         SparkMergeJob.run(
             spark,
-            Checkpoints.request(
-                KNOTS_TIES, checkpoints, base.toString(), viaSpark.toString(), Optional.empty()),
+            checkpointRequest(checkpoints, base, viaSpark),
             RunOptions.defaults(),
             0,
             System.nanoTime());
-    LocalMerge.run(
-        Checkpoints.request(
-            KNOTS_TIES, checkpoints, base.toString(), viaCore.toString(), Optional.empty()),
-        Fixtures.STORE,
-        false);
+    LocalMerge.run(checkpointRequest(checkpoints, base, viaCore), Fixtures.STORE, false);
     int compared = 0;
     try (Stream<Path> files = Files.walk(viaCore)) {
       for (Path file : files.filter(Files::isRegularFile).toList()) {
@@ -128,11 +125,27 @@ class SparkMergeJobTest {
         }
       }
     }
-    assertTrue(compared >= 4, "shards, index and config: " + compared);
+    assertTrue(compared >= 6, "shards, index, config and adapter: " + compared);
     assertTrue(report.summary().contains("Merged 8 checkpoints with knots-ties"), report.summary());
     JsonNode json = new ObjectMapper().readTree(viaSpark.resolve(MergeReport.FILE_NAME).toFile());
     assertEquals("dense", json.at("/modules/0/path").asText());
     assertEquals(8, json.at("/inputs/finetuned").size());
+    assertEquals(7, json.at("/changesNotInAdapter").size(), "the norms");
+    for (JsonNode module : json.at("/modules")) {
+      boolean attention = module.get("key").asText().contains("self_attn");
+      assertEquals(attention ? 8 : 0, module.get("loraRank").asInt(), module.toString());
+    }
+  }
+
+  private static MergeRequest checkpointRequest(List<String> checkpoints, Path base, Path out) {
+    return Checkpoints.request(
+        KNOTS_TIES,
+        checkpoints,
+        base.toString(),
+        out.toString(),
+        Optional.empty(),
+        OutputFormat.BOTH,
+        OptionalInt.of(8));
   }
 
   @Test
