@@ -16,6 +16,7 @@ import dev.knots.linalg.Matrix;
 import dev.knots.plan.AdapterSet;
 import dev.knots.plan.ModuleSpec;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -87,6 +88,25 @@ class ExtractedLoraTest {
     }
     assertEquals(10, leftOut, "9 mlp weights and the embeddings");
     PeftCheck.assertPeftReproduces(out, KNOTS_TIES);
+  }
+
+  /** A changed embedding cannot be lora_A/lora_B; another module of the same update can. */
+  @Test
+  void aChangedEmbeddingIsLeftOutWithTheReason() {
+    double[] column = new double[17];
+    double[] row = new double[64];
+    Arrays.fill(column, 1);
+    Arrays.fill(row, 0.5);
+    Matrix b = Matrix.fromRowMajor(17, 1, column);
+    Matrix a = Matrix.fromRowMajor(1, 64, row);
+    ExtractedLora embedding =
+        ExtractedLora.of(new MergedModule("embed_tokens", b, a, 0, new long[1]), 8);
+    assertTrue(embedding.written().isEmpty());
+    assertTrue(embedding.leftOut().contains("embedding"), embedding.leftOut());
+    ExtractedLora other =
+        ExtractedLora.of(new MergedModule("layers.0.mlp.up_proj", b, a, 0, new long[1]), 8);
+    assertEquals(1, other.lora().rank(), "rank min(8, nonzero rank 1)");
+    assertEquals(1.0, other.keptFraction(), 1e-15);
   }
 
   @Test

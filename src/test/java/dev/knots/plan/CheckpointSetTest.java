@@ -1,5 +1,6 @@
 package dev.knots.plan;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -16,6 +17,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -131,23 +133,49 @@ class CheckpointSetTest {
         e.getMessage());
   }
 
+  /** Writes a float32 checkpoint changing layer 0's q_proj by {@code change}; its update source. */
+  private UpdateSource queryUpdate(Path checkpoint, double[] change) throws IOException {
+    Checkpoints.writeModel(
+        checkpoint,
+        HfModelFiles.open(Fixtures.STORE, base),
+        DType.F32,
+        Map.of("layers.0.self_attn.q_proj.weight", change));
+    return open(checkpoint.toString()).modules().stream()
+        .filter(m -> m.key().equals("layers.0.self_attn.q_proj"))
+        .findFirst()
+        .orElseThrow()
+        .sources()
+        .get(0);
+  }
+
+  /**
+   * A row range of a dense update is exactly those rows of the whole update (the same stored values
+   * subtracted the same way), and recovers the change written into the checkpoint up to the float32
+   * rounding of base + change (half an ulp of the stored value).
+   */
+  @Test
+  void rowRangesOfAnUpdateAreThoseRowsOfTheWholeUpdate() throws IOException {
+    double[] change = new double[64 * 64];
+    for (int i = 0; i < change.length; i++) {
+      change[i] = 1e-3 * Math.cos(i);
+    }
+    UpdateSource source = queryUpdate(temp.resolve("rows"), change);
+    double[] whole = source.read(Fixtures.STORE).delta().toRowMajor();
+    double[] rows = source.readRows(Fixtures.STORE, 3, 5).toRowMajor();
+    assertArrayEquals(Arrays.copyOfRange(whole, 3 * 64, 8 * 64), rows, 0.0);
+    for (int i = 0; i < whole.length; i++) {
+      assertEquals(change[i], whole[i], 2e-7, "entry " + i);
+    }
+  }
+
   @Test
   void aNonFiniteValueNamesTheCheckpointAndTensor() throws IOException {
     double[] delta = new double[64 * 64];
     delta[70] = Double.NaN;
     Path checkpoint = temp.resolve("nan");
-    Checkpoints.writeModel(
-        checkpoint,
-        HfModelFiles.open(Fixtures.STORE, base),
-        DType.F32,
-        Map.of("layers.0.self_attn.q_proj.weight", delta));
-    ModuleSpec q =
-        open(checkpoint.toString()).modules().stream()
-            .filter(m -> m.key().equals("layers.0.self_attn.q_proj"))
-            .findFirst()
-            .orElseThrow();
+    UpdateSource source = queryUpdate(checkpoint, delta);
     FileFormatException e =
-        assertThrows(FileFormatException.class, () -> q.sources().get(0).read(Fixtures.STORE));
+        assertThrows(FileFormatException.class, () -> source.read(Fixtures.STORE));
     assertTrue(
         e.getMessage()
                 .startsWith(
