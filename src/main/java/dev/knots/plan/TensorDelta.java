@@ -48,7 +48,7 @@ public record TensorDelta(
    */
   public double[] read(FileStore store, long first, int count) throws IOException {
     double[] tuned = readFinite(store, finetuned, checkpoint, first, count);
-    double[] original = readFinite(store, base, "base model " + baseDirectory(), first, count);
+    double[] original = readFinite(store, base, "the base model", first, count);
     for (int i = 0; i < count; i++) {
       tuned[i] -= original[i];
     }
@@ -83,11 +83,5 @@ public record TensorDelta(
       }
     }
     return values;
-  }
-
-  private String baseDirectory() {
-    String location = base.location();
-    int slash = location.lastIndexOf('/');
-    return slash < 0 ? location : location.substring(0, slash);
   }
 }

@@ -134,7 +134,7 @@ class CheckpointSetTest {
   }
 
   /** Writes a float32 checkpoint changing layer 0's q_proj by {@code change}; its update source. */
-  private UpdateSource queryUpdate(Path checkpoint, double[] change) throws IOException {
+  private UpdateSource qProjUpdate(Path checkpoint, double[] change) throws IOException {
     Checkpoints.writeModel(
         checkpoint,
         HfModelFiles.open(Fixtures.STORE, base),
@@ -159,7 +159,7 @@ class CheckpointSetTest {
     for (int i = 0; i < change.length; i++) {
       change[i] = 1e-3 * Math.cos(i);
     }
-    UpdateSource source = queryUpdate(temp.resolve("rows"), change);
+    UpdateSource source = qProjUpdate(temp.resolve("rows"), change);
     double[] whole = source.read(Fixtures.STORE).delta().toRowMajor();
     double[] rows = source.readRows(Fixtures.STORE, 3, 5).toRowMajor();
     assertArrayEquals(Arrays.copyOfRange(whole, 3 * 64, 8 * 64), rows, 0.0);
@@ -173,7 +173,7 @@ class CheckpointSetTest {
     double[] delta = new double[64 * 64];
     delta[70] = Double.NaN;
     Path checkpoint = temp.resolve("nan");
-    UpdateSource source = queryUpdate(checkpoint, delta);
+    UpdateSource source = qProjUpdate(checkpoint, delta);
     FileFormatException e =
         assertThrows(FileFormatException.class, () -> source.read(Fixtures.STORE));
     assertTrue(
