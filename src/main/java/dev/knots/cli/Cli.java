@@ -78,8 +78,12 @@ final class Cli {
                 c ->
                     !c.help
                             && c.merge
-                            && (c.method == null || c.output == null || c.adapters.isEmpty())
-                        ? b.failure("merge needs --adapters, --method and --output (see --help)")
+                            && (c.method == null
+                                || c.output == null
+                                || (c.adapters.isEmpty() && c.finetuned.isEmpty()))
+                        ? b.failure(
+                            "merge needs --adapters (or --finetuned with --base), --method and"
+                                + " --output (see --help)")
                         : b.success())));
   }
 
@@ -94,7 +98,42 @@ final class Cli {
                     set(c, () -> c.adapters = new ArrayList<>(CollectionConverters.asJava(x))))
             .text(
                 "adapter directories (PEFT: adapter_config.json + adapter_model.safetensors), in task"
-                    + " order; plain paths, file://, hdfs:// or s3a://. Required."));
+                    + " order; plain paths, file://, hdfs:// or s3a://. Required unless --finetuned"
+                    + " is given."));
+    options.add(
+        b.opt("finetuned", STRINGS)
+            .valueName("<uri>,<uri>,...")
+            .action(
+                (x, c) ->
+                    set(c, () -> c.finetuned = new ArrayList<>(CollectionConverters.asJava(x))))
+            .text(
+                "instead of --adapters: full fine-tuned Hugging Face models (model.safetensors, or"
+                    + " shards + model.safetensors.index.json) of the --base model, in task order;"
+                    + " each task's update is finetuned - base. Needs --base. No default. Example:"
+                    + " --finetuned ft/math,ft/code --base models/llama"));
+    options.add(
+        b.opt("exclude", STRING)
+            .valueName("<regex>")
+            .action((x, c) -> set(c, () -> c.exclude = x))
+            .text(
+                "with --finetuned: tensors whose name this regular expression finds are taken from"
+                    + " the base unchanged; default none. Example: --exclude 'mlp|embed_tokens'"));
+    options.add(
+        b.opt("vectors", STRING)
+            .valueName("merge|base")
+            .action((x, c) -> set(c, () -> c.vectors = x))
+            .text(
+                "with --finetuned: floating tensors that are not 2-D weights (norms, biases) are"
+                    + " merged by the method's plain counterpart, each tensor on its own (merge,"
+                    + " default), or taken from the base (base). Example: --vectors base"));
+    options.add(
+        b.opt("lora-rank", LONG)
+            .valueName("<r>")
+            .action((x, c) -> set(c, () -> c.loraRank = x))
+            .text(
+                "with --finetuned and --format adapter or both: the rank of the LoRA adapter"
+                    + " extracted from the merged update (truncated SVD per module); no default,"
+                    + " required then. Example: --lora-rank 64"));
     options.add(
         b.opt("method", STRING)
             .valueName("<name>")
@@ -163,14 +202,17 @@ final class Cli {
             .valueName("adapter|model|both")
             .action((x, c) -> set(c, () -> c.format = x))
             .text(
-                "adapter (default): a PEFT LoRA adapter; model: the base model plus the merged"
-                    + " update; both: adapter/ and model/ under --output. model and both need --base"));
+                "adapter (default with --adapters): a PEFT LoRA adapter; model (default with"
+                    + " --finetuned): the base model plus the merged update; both: adapter/ and"
+                    + " model/ under --output. model and both need --base. Example: --format both"));
     options.add(
         b.opt("base", STRING)
             .valueName("<uri>")
             .action((x, c) -> set(c, () -> c.base = x))
             .text(
-                "base model directory (Hugging Face safetensors, single file or shards + index)"));
+                "base model directory (Hugging Face safetensors, single file or shards + index);"
+                    + " needed by --finetuned and by --format model or both; no default. Example:"
+                    + " --base s3a://models/llama-3-8b"));
     options.add(
         b.opt("overwrite", FLAG)
             .action((x, c) -> set(c, () -> c.overwrite = true))
@@ -198,6 +240,8 @@ final class Cli {
         "  scripts/knots-merge --master spark://host:7077 --conf spark.executor.memory=8g merge \\",
         "      --adapters s3a://models/a1,s3a://models/a2 --method ties --top-k 20 --scaling 0.3 \\",
         "      --format both --base s3a://models/llama-3-8b --output hdfs://nn/merges/m1",
+        "  knots-merge merge --finetuned ft/math,ft/code --base models/llama-3-8b \\",
+        "      --method knots-ties --top-k 20 --exclude 'embed_tokens|lm_head' --output out/full",
         "",
         "Methods:",
         MergeMethods.all().stream()

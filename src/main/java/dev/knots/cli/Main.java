@@ -6,13 +6,15 @@ import dev.knots.job.MergeReport;
 import dev.knots.job.MergeRequest;
 import dev.knots.job.RunOptions;
 import dev.knots.merge.InvalidOptionException;
-import dev.knots.plan.AdapterSet;
+import dev.knots.merge.MergeMethods;
+import dev.knots.plan.MergeInputs;
 import dev.knots.plan.MergePlan;
 import dev.knots.plan.Planner;
 import dev.knots.spark.SparkMergeJob;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.util.HashMap;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Supplier;
@@ -74,10 +76,21 @@ public final class Main {
   static String dryRun(MergeRequest request, RunOptions options) throws IOException {
     RoutingFileStore store =
         new RoutingFileStore(RoutingFileStore.hadoopConfiguration(sparkProperties()));
-    AdapterSet adapters = AdapterSet.open(store, request.adapters(), options.unsupported());
-    MergePlan plan = Planner.plan(adapters, request.method(), request.concat());
+    MergeInputs inputs = request.openInputs(store, options.unsupported());
+    MergePlan plan = Planner.plan(inputs, request.method(), request.concat());
     StringBuilder text = new StringBuilder(plan.describe());
-    adapters.warnings().forEach(w -> text.append("warning: left out ").append(w).append('\n'));
+    inputs
+        .plainTensors()
+        .forEach(
+            t ->
+                text.append(
+                    String.format(
+                        Locale.ROOT,
+                        "  %-40s merged entry-wise with %s, its own top-K and sign (not a 2-D"
+                            + " weight)%n",
+                        t.name(),
+                        MergeMethods.plainCounterpart(request.method()).name())));
+    inputs.warnings().forEach(w -> text.append("warning: left out ").append(w).append('\n'));
     if (store.exists(request.output())) {
       text.append(
           options.overwrite()

@@ -9,16 +9,22 @@ import dev.knots.merge.InvalidOptionException;
 import dev.knots.merge.MergeMethods;
 import dev.knots.merge.MergeParameters;
 import dev.knots.merge.Scope;
+import dev.knots.plan.VectorPolicy;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.OptionalInt;
 
 /** The {@code merge} subcommand's options as parsed, before validation. Mutable for the parser. */
 final class MergeCommand {
   boolean help;
   boolean merge;
   List<String> adapters = new ArrayList<>();
+  List<String> finetuned = new ArrayList<>();
+  String exclude;
+  String vectors = VectorPolicy.MERGE.optionValue();
+  Long loraRank;
   String method;
   double topK = MergeParameters.DEFAULT_TOP_K;
   List<Double> scaling = List.of(MergeParameters.DEFAULT_SCALING);
@@ -28,7 +34,10 @@ final class MergeCommand {
   String scope = Scope.GLOBAL.optionValue();
   String concat = "output";
   String output;
-  String format = OutputFormat.ADAPTER.optionValue();
+
+  /** Null until given: the default depends on the inputs. */
+  String format;
+
   String base;
   boolean overwrite;
   boolean dryRun;
@@ -52,8 +61,27 @@ final class MergeCommand {
         parameters,
         concat(),
         output,
-        OutputFormat.parse(format),
-        Optional.ofNullable(base));
+        format == null ? defaultFormat() : OutputFormat.parse(format),
+        Optional.ofNullable(base),
+        finetuned,
+        Optional.ofNullable(exclude),
+        VectorPolicy.parse(vectors),
+        loraRank());
+  }
+
+  /** Adapters merge into an adapter; full checkpoints into a full model. */
+  private OutputFormat defaultFormat() {
+    return finetuned.isEmpty() ? OutputFormat.ADAPTER : OutputFormat.MODEL;
+  }
+
+  private OptionalInt loraRank() {
+    if (loraRank == null) {
+      return OptionalInt.empty();
+    }
+    if (loraRank < 1 || loraRank > Integer.MAX_VALUE) {
+      throw new InvalidOptionException("--lora-rank", loraRank, "must be at least 1");
+    }
+    return OptionalInt.of(loraRank.intValue());
   }
 
   RunOptions runOptions() {

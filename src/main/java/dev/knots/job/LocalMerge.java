@@ -10,7 +10,7 @@ import dev.knots.merge.MergedVector;
 import dev.knots.merge.ModuleMerge;
 import dev.knots.merge.ModuleVectors;
 import dev.knots.merge.SignVote;
-import dev.knots.plan.AdapterSet;
+import dev.knots.plan.MergeInputs;
 import dev.knots.plan.MergePlan;
 import dev.knots.plan.ModulePlan;
 import dev.knots.plan.Planner;
@@ -78,8 +78,9 @@ public final class LocalMerge {
   }
 
   /**
-   * Opens the adapters, merges, writes the outputs the request asks for under a staging directory
-   * and commits them (see {@link OutputCommit}); returns the report it wrote.
+   * Opens the inputs (adapters or checkpoints), merges, writes the outputs the request asks for
+   * under a staging directory and commits them (see {@link OutputCommit}); returns the report it
+   * wrote.
    */
   public static MergeReport run(MergeRequest request, FileStore store, boolean overwrite)
       throws IOException {
@@ -87,18 +88,19 @@ public final class LocalMerge {
     long t0 = System.nanoTime();
     OutputCommit commit = OutputCommit.begin(store, request.output(), overwrite);
     try {
-      AdapterSet adapters =
-          AdapterSet.open(store, request.adapters(), LoraAdapter.UnsupportedTensors.REFUSE);
-      MergePlan plan = Planner.plan(adapters, request.method(), request.concat());
+      MergeInputs inputs = request.openInputs(store, LoraAdapter.UnsupportedTensors.REFUSE);
+      MergePlan plan = Planner.plan(inputs, request.method(), request.concat());
       List<MergedModule> merged = merge(request, plan, store);
-      MergeOutputs.write(request, adapters, merged, store, commit.staging());
+      AdapterModules adapter = AdapterModules.of(request, merged);
+      MergeOutputs.write(request, inputs, merged, adapter.written(), store, commit.staging());
       Map<String, Double> timings = Map.of("totalSeconds", (System.nanoTime() - t0) / 1e9);
       MergeReport report =
           new MergeReport(
               request,
               overwrite,
               plan,
-              new MergeResult(merged.stream().map(ModuleOutcome::of).toList()),
+              new MergeResult(
+                  adapter.outcomes(), MergeOutputs.changesNotInAdapter(request, inputs, store)),
               Map.of("engine", "local"),
               timings,
               0,

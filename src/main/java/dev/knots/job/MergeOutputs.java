@@ -5,7 +5,7 @@ import dev.knots.io.Storage;
 import dev.knots.io.peft.AdapterWriter;
 import dev.knots.io.peft.MergedLoraModule;
 import dev.knots.io.safetensors.HfModelFiles;
-import dev.knots.plan.AdapterSet;
+import dev.knots.plan.MergeInputs;
 import java.io.IOException;
 import java.util.List;
 
@@ -30,32 +30,55 @@ public final class MergeOutputs {
     return format == OutputFormat.BOTH ? store.resolve(root, MODEL_DIR) : root;
   }
 
-  /** Writes every output the request asks for under {@code root} (the staging directory). */
+  /**
+   * Writes every output the request asks for under {@code root} (the staging directory): the
+   * adapter holds {@code adapterModules}, the model adds {@code merged} to the base.
+   */
   public static void write(
       MergeRequest request,
-      AdapterSet adapters,
+      MergeInputs inputs,
       List<MergedModule> merged,
+      List<MergedModule> adapterModules,
       FileStore store,
       String root)
       throws IOException {
     HfModelFiles base = null;
     if (request.format().writesModel()) {
       base = HfModelFiles.open(store, request.base().orElseThrow());
-      ModelWriter.checkCompatible(base, adapters.modules(), adapters.firstConfig().fanInFanOut());
+      ModelWriter.checkCompatible(base, inputs.modules(), inputs.fanInFanOut());
     }
     if (request.format().writesAdapter()) {
       String directory = adapterDirectory(request.format(), root, store);
       store.mkdirs(directory);
-      AdapterWriter.to(store, directory)
-          .settingsFrom(adapters.firstConfig())
-          .write(merged.stream().map(MergeOutputs::loraModule).toList());
+      inputs
+          .adapterSettings(AdapterWriter.to(store, directory))
+          .write(adapterModules.stream().map(MergeOutputs::loraModule).toList());
     }
     if (base != null) {
       String directory = modelDirectory(request.format(), root, store);
       store.mkdirs(directory);
       copyModelSideFiles(store, base.location(), directory);
-      ModelWriter.write(store, base, directory, merged, adapters.firstConfig().fanInFanOut());
+      ModelWriter.write(
+          store,
+          base,
+          directory,
+          merged,
+          PlainTensorMerge.of(request, inputs),
+          inputs.fanInFanOut());
     }
+  }
+
+  /**
+   * The tensors a merge of checkpoints changes that the adapter extracted from it cannot carry:
+   * non-2-D tensors (norm scales, biases) whose merged change is not zero. Empty unless an adapter
+   * is extracted from checkpoints.
+   */
+  public static List<String> changesNotInAdapter(
+      MergeRequest request, MergeInputs inputs, FileStore store) throws IOException {
+    if (!request.mergesCheckpoints() || !request.format().writesAdapter()) {
+      return List.of();
+    }
+    return PlainTensorMerge.of(request, inputs).changedTensors(store);
   }
 
   /** The merged module as the adapter writer takes it: row-major factors. */

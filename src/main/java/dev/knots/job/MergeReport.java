@@ -49,6 +49,8 @@ public record MergeReport(
     ObjectNode inputs = root.putObject("inputs");
     ArrayNode adapters = inputs.putArray("adapters");
     request.adapters().forEach(a -> adapters.add(Locations.redact(a)));
+    ArrayNode finetuned = inputs.putArray("finetuned");
+    request.finetuned().forEach(f -> finetuned.add(Locations.redact(f)));
     inputs.put("base", request.base().map(Locations::redact).orElse(null));
 
     ObjectNode options = root.putObject("options");
@@ -63,6 +65,13 @@ public record MergeReport(
     options.put("format", request.format().optionValue());
     options.put("output", Locations.redact(request.output()));
     options.put("overwrite", overwrite);
+    if (request.mergesCheckpoints()) {
+      options.put("exclude", request.exclude().orElse(null));
+      options.put("vectors", request.vectors().optionValue());
+      if (request.loraRank().isPresent()) {
+        options.put("loraRank", request.loraRank().getAsInt());
+      }
+    }
 
     ObjectNode engineNode = root.putObject("engine");
     engine.forEach(engineNode::put);
@@ -80,6 +89,9 @@ public record MergeReport(
       used.add(n);
     }
 
+    ArrayNode notInAdapter = root.putArray("changesNotInAdapter");
+    result.changesNotInAdapter().forEach(notInAdapter::add);
+
     ArrayNode modules = root.putArray("modules");
     for (ModulePlan module : plan.modules()) {
       ModuleOutcome outcome = result.module(module.key());
@@ -90,6 +102,11 @@ public record MergeReport(
       node.put("path", module.path().label());
       node.put("components", outcome.components());
       node.put("rank", outcome.rank());
+      if (outcome.extracted()) {
+        node.put("loraRank", outcome.loraRank());
+        node.put("loraKeptFraction", outcome.loraKeptFraction());
+        node.put("loraLeftOut", outcome.loraLeftOut());
+      }
       ArrayNode perTask = node.putArray("entriesUsedPerTask");
       for (long n : outcome.usedPerTask()) {
         perTask.add(n);
@@ -105,10 +122,11 @@ public record MergeReport(
     int maxRank = modules.stream().mapToInt(ModuleOutcome::rank).max().orElse(0);
     return String.format(
         Locale.ROOT,
-        "Merged %d adapters with %s (top-k %s%%, scaling %s, %s scope) into %s: %d modules in %d"
+        "Merged %d %s with %s (top-k %s%%, scaling %s, %s scope) into %s: %d modules in %d"
             + " tasks, merged LoRA ranks %d..%d, %s read, %s written, %.1f s in total"
             + " (Spark start %.1f s). The report is %s/%s.",
         request.taskCount(),
+        request.mergesCheckpoints() ? "checkpoints" : "adapters",
         request.method().name(),
         trim(request.parameters().topK()),
         request.parameters().scaling(),

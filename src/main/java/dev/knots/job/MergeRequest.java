@@ -1,18 +1,34 @@
 package dev.knots.job;
 
+import dev.knots.io.FileStore;
+import dev.knots.io.peft.LoraAdapter;
 import dev.knots.knots.Concat;
 import dev.knots.merge.InvalidOptionException;
 import dev.knots.merge.MergeMethod;
 import dev.knots.merge.MergeParameters;
+import dev.knots.plan.AdapterSet;
+import dev.knots.plan.CheckpointSet;
+import dev.knots.plan.MergeInputs;
+import dev.knots.plan.VectorPolicy;
+import java.io.IOException;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
 
 /**
- * Everything a merge needs to know, validated as a whole before any file is read.
+ * Everything a merge needs to know, validated as a whole before any file is read. The tasks are
+ * either LoRA adapters or full fine-tuned checkpoints of {@code base}, never both.
  *
- * @param adapters adapter directories, in task order
- * @param base the base model directory; required for {@link OutputFormat#MODEL} and BOTH
+ * @param adapters adapter directories, in task order (empty when merging checkpoints)
+ * @param base the base model directory; required for {@link OutputFormat#MODEL}, BOTH and for
+ *     checkpoints
+ * @param finetuned full fine-tuned model directories, in task order (empty when merging adapters)
+ * @param exclude checkpoints only: tensors whose name this regex finds are taken from the base
+ * @param vectors checkpoints only: what happens to floating tensors that are not 2-D weights
+ * @param loraRank checkpoints only: the rank of the LoRA adapter extracted from the merge
  */
 public record MergeRequest(
     List<String> adapters,
@@ -21,18 +37,42 @@ public record MergeRequest(
     Concat concat,
     String output,
     OutputFormat format,
-    Optional<String> base) {
+    Optional<String> base,
+    List<String> finetuned,
+    Optional<String> exclude,
+    VectorPolicy vectors,
+    OptionalInt loraRank) {
 
   public MergeRequest {
     adapters = List.copyOf(adapters);
-    if (adapters.isEmpty()) {
+    finetuned = List.copyOf(finetuned);
+    if (!adapters.isEmpty() && !finetuned.isEmpty()) {
       throw new InvalidOptionException(
-          "--adapters", "(none)", "give at least one adapter directory");
+          "--finetuned",
+          finetuned,
+          "cannot be combined with --adapters; merge either LoRA adapters or full fine-tuned"
+              + " checkpoints");
     }
-    if (new HashSet<>(adapters).size() != adapters.size()) {
-      throw new InvalidOptionException("--adapters", adapters, "an adapter is listed twice");
+    if (adapters.isEmpty() && finetuned.isEmpty()) {
+      throw new InvalidOptionException(
+          "--adapters",
+          "(none)",
+          "give at least one adapter directory, or full fine-tuned checkpoints with --finetuned");
     }
-    parameters.checkTaskCount(adapters.size());
+    List<String> inputs = adapters.isEmpty() ? finetuned : adapters;
+    String option = adapters.isEmpty() ? "--finetuned" : "--adapters";
+    if (new HashSet<>(inputs).size() != inputs.size()) {
+      throw new InvalidOptionException(option, inputs, "a directory is listed twice");
+    }
+    parameters.checkTaskCount(inputs.size());
+    if (!finetuned.isEmpty()) {
+      checkCheckpointOptions(finetuned, format, base, exclude, loraRank);
+    } else if (exclude.isPresent() || loraRank.isPresent()) {
+      throw new InvalidOptionException(
+          exclude.isPresent() ? "--exclude" : "--lora-rank",
+          exclude.isPresent() ? exclude.get() : loraRank.getAsInt(),
+          "applies only to full fine-tuned checkpoints (--finetuned)");
+    }
     if (format.writesModel() && base.isEmpty()) {
       throw new InvalidOptionException(
           "--format",
@@ -41,7 +81,83 @@ public record MergeRequest(
     }
   }
 
+  /** A merge of LoRA adapters. */
+  public MergeRequest(
+      List<String> adapters,
+      MergeMethod method,
+      MergeParameters parameters,
+      Concat concat,
+      String output,
+      OutputFormat format,
+      Optional<String> base) {
+    this(
+        adapters,
+        method,
+        parameters,
+        concat,
+        output,
+        format,
+        base,
+        List.of(),
+        Optional.empty(),
+        VectorPolicy.MERGE,
+        OptionalInt.empty());
+  }
+
+  private static void checkCheckpointOptions(
+      List<String> finetuned,
+      OutputFormat format,
+      Optional<String> base,
+      Optional<String> exclude,
+      OptionalInt loraRank) {
+    if (base.isEmpty()) {
+      throw new InvalidOptionException(
+          "--finetuned",
+          finetuned,
+          "a checkpoint's update is finetuned - base, so --base <dir> is required: the model they"
+              + " were all fine-tuned from");
+    }
+    if (format.writesAdapter() && loraRank.isEmpty()) {
+      throw new InvalidOptionException(
+          "--format",
+          format.optionValue(),
+          "with --finetuned an adapter is a LoRA extracted from the merged update: add"
+              + " --lora-rank <r> (for example --lora-rank 64), or write the model (--format model)");
+    }
+    if (loraRank.isPresent() && loraRank.getAsInt() < 1) {
+      throw new InvalidOptionException("--lora-rank", loraRank.getAsInt(), "must be at least 1");
+    }
+    if (exclude.isPresent()) {
+      try {
+        Pattern.compile(exclude.get());
+      } catch (PatternSyntaxException e) {
+        throw new InvalidOptionException(
+            "--exclude", exclude.get(), "not a valid regular expression: " + e.getDescription());
+      }
+    }
+  }
+
+  /** True when the tasks are full fine-tuned checkpoints rather than adapters. */
+  public boolean mergesCheckpoints() {
+    return !finetuned.isEmpty();
+  }
+
+  /** The task input directories, in task order. */
+  public List<String> inputs() {
+    return mergesCheckpoints() ? finetuned : adapters;
+  }
+
   public int taskCount() {
-    return adapters.size();
+    return inputs().size();
+  }
+
+  /** Opens the inputs from their headers only and checks them against each other. */
+  public MergeInputs openInputs(FileStore store, LoraAdapter.UnsupportedTensors unsupported)
+      throws IOException {
+    if (mergesCheckpoints()) {
+      return CheckpointSet.open(
+          store, base.orElseThrow(), finetuned, exclude.map(Pattern::compile), vectors);
+    }
+    return AdapterSet.open(store, adapters, unsupported);
   }
 }

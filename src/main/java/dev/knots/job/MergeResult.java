@@ -2,11 +2,21 @@ package dev.knots.job;
 
 import java.util.List;
 
-/** The outcome of a merge, module by module, with totals. */
-public record MergeResult(List<ModuleOutcome> modules) {
+/**
+ * The outcome of a merge, module by module, with totals.
+ *
+ * @param changesNotInAdapter tensors the merge changes that an adapter extracted from it cannot
+ *     carry (non-2-D tensors of checkpoints); empty when no adapter is extracted
+ */
+public record MergeResult(List<ModuleOutcome> modules, List<String> changesNotInAdapter) {
 
   public MergeResult {
     modules = List.copyOf(modules);
+    changesNotInAdapter = List.copyOf(changesNotInAdapter);
+  }
+
+  public MergeResult(List<ModuleOutcome> modules) {
+    this(modules, List.of());
   }
 
   /** Per task, the entries that went into the merge over all modules. */

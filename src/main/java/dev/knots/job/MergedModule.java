@@ -31,6 +31,14 @@ public record MergedModule(String key, Matrix b, Matrix a, int components, long[
     return a.cols;
   }
 
+  /**
+   * True when the merged update is exactly zero (everything pruned, or no task changed the module),
+   * so a model writer can keep the base weight's exact bytes.
+   */
+  public boolean isZero() {
+    return b.maxAbs() == 0 || a.maxAbs() == 0;
+  }
+
   /** The merged update {@code dW}, O x I. */
   public Matrix update() {
     return b.multiply(a);

@@ -10,10 +10,13 @@ import dev.knots.io.safetensors.TensorInfo;
 import dev.knots.io.safetensors.TensorSpec;
 import dev.knots.linalg.Matrix;
 import dev.knots.plan.ModuleSpec;
+import dev.knots.plan.PlainTensor;
 import java.io.IOException;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Writes the merged full model: every tensor of the base model, in the base's own shard layout,
@@ -91,13 +94,15 @@ public final class ModelWriter {
       HfModelFiles base,
       String directory,
       List<MergedModule> merged,
+      PlainTensorMerge plain,
       boolean fanInFanOut)
       throws IOException {
     Map<String, MergedModule> byWeight = new HashMap<>();
     merged.forEach(m -> byWeight.put(weightName(m.key()), m));
     List<HfModelFiles.Shard> shards = base.shards();
     for (int shard = 0; shard < shards.size(); shard++) {
-      writeShard(store, shards.get(shard), shard, shards.size(), directory, byWeight, fanInFanOut);
+      writeShard(
+          store, shards.get(shard), shard, shards.size(), directory, byWeight, plain, fanInFanOut);
     }
     if (base.isSharded()) {
       ShardedModelWriter.writeIndex(store, directory, base.layout());
@@ -107,8 +112,8 @@ public final class ModelWriter {
   /**
    * Writes shard {@code shard} (0-based, of {@code shardCount}) of the merged model: the base shard
    * {@code source}'s tensors in its order, with {@code W + dW} where {@code mergedByWeight} has a
-   * module for the tensor. Shards are independent, so parallel tasks may each write one; the index
-   * comes after all of them.
+   * module for the tensor and {@code W + merged change} where {@code plain} has the tensor. Shards
+   * are independent, so parallel tasks may each write one; the index comes after all of them.
    */
   public static void writeShard(
       FileStore store,
@@ -117,6 +122,7 @@ public final class ModelWriter {
       int shardCount,
       String directory,
       Map<String, MergedModule> mergedByWeight,
+      PlainTensorMerge plain,
       boolean fanInFanOut)
       throws IOException {
     List<TensorSpec> layout = source.header().tensors().stream().map(TensorSpec::of).toList();
@@ -126,10 +132,13 @@ public final class ModelWriter {
             SafetensorsWriter.open(store.outputFile(file), layout, Map.of())) {
       for (TensorInfo tensor : source.header().tensors()) {
         MergedModule module = mergedByWeight.get(tensor.name());
-        if (module == null) {
-          copy(reader, writer, tensor);
-        } else {
+        Optional<PlainTensor> merged = plain.tensor(tensor.name());
+        if (module != null && !module.isZero()) {
           addUpdate(reader, writer, tensor, module, fanInFanOut);
+        } else if (merged.isPresent()) {
+          addPlainUpdate(reader, writer, tensor, plain.merge(merged.get(), store).values());
+        } else {
+          copy(reader, writer, tensor);
         }
       }
     }
@@ -145,6 +154,21 @@ public final class ModelWriter {
     if (tensor.byteLength() == 0) {
       writer.writeRaw(tensor.name(), new byte[0]);
     }
+  }
+
+  /** {@code W + dW} for a small tensor merged whole; a zero change keeps the base's exact bytes. */
+  private static void addPlainUpdate(
+      SafetensorsReader reader, SafetensorsWriter writer, TensorInfo tensor, double[] update)
+      throws IOException {
+    if (Arrays.stream(update).allMatch(v -> v == 0)) {
+      copy(reader, writer, tensor);
+      return;
+    }
+    double[] values = reader.readDoubles(tensor.name());
+    for (int j = 0; j < values.length; j++) {
+      values[j] += update[j];
+    }
+    writer.write(tensor.name(), values);
   }
 
   /** Streams {@code W + dW} in row blocks; {@code dW} rows come from the low-rank factors. */

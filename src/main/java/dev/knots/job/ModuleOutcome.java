@@ -4,10 +4,24 @@ import java.io.Serializable;
 
 /**
  * What became of one module: its shape, the KnOTS components aligned (0 for plain methods), the
- * merged rank written, and per task how many entries went into the merge.
+ * merged rank, and per task how many entries went into the merge. When a LoRA is extracted from the
+ * merge ({@code --lora-rank}), also its rank, the share of the update's Frobenius norm it keeps
+ * and, for a module left out of the adapter, why.
+ *
+ * @param loraRank the extracted rank; 0 when left out or when nothing is extracted
+ * @param loraKeptFraction {@code ||dW_r||_F / ||dW||_F}; NaN when nothing is extracted
+ * @param loraLeftOut why the module is not in the extracted adapter, or null
  */
 public record ModuleOutcome(
-    String key, int out, int in, int components, int rank, long[] usedPerTask)
+    String key,
+    int out,
+    int in,
+    int components,
+    int rank,
+    long[] usedPerTask,
+    int loraRank,
+    double loraKeptFraction,
+    String loraLeftOut)
     implements Serializable {
 
   public static ModuleOutcome of(MergedModule merged) {
@@ -17,6 +31,28 @@ public record ModuleOutcome(
         merged.in(),
         merged.components(),
         merged.rank(),
-        merged.usedPerTask().clone());
+        merged.usedPerTask().clone(),
+        0,
+        Double.NaN,
+        null);
+  }
+
+  /** This outcome with what the LoRA extraction made of the module. */
+  public ModuleOutcome with(ExtractedLora lora) {
+    return new ModuleOutcome(
+        key,
+        out,
+        in,
+        components,
+        rank,
+        usedPerTask,
+        lora.written().map(MergedModule::rank).orElse(0),
+        lora.keptFraction(),
+        lora.leftOut());
+  }
+
+  /** True when a LoRA was extracted from the merge for the report. */
+  public boolean extracted() {
+    return !Double.isNaN(loraKeptFraction);
   }
 }

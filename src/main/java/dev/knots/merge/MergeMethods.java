@@ -33,6 +33,8 @@ public final class MergeMethods {
               Combine.DISJOINT_MEAN),
           knots("knots-dare-linear", "DARE-linear in the KnOTS-aligned space", true, Combine.SUM));
 
+  private static final String KNOTS_PREFIX = "knots-";
+
   private MergeMethods() {}
 
   /** The method called {@code name}; fails naming the known methods otherwise. */
@@ -43,6 +45,14 @@ public final class MergeMethods {
           "--method", name, "unknown method; choose one of " + String.join(", ", names()));
     }
     return method;
+  }
+
+  /**
+   * The method that merges plain updates the same way: {@code ties} for {@code knots-ties}, the
+   * method itself when it is plain. For tensors KnOTS cannot align (vectors).
+   */
+  public static MergeMethod plainCounterpart(MergeMethod method) {
+    return method.aligned() ? byName(method.name().substring(KNOTS_PREFIX.length())) : method;
   }
 
   /** Every method, in the order {@code --help} lists them. */

@@ -4,6 +4,7 @@ import dev.knots.io.FileFormatException;
 import dev.knots.io.FileStore;
 import dev.knots.io.Locations;
 import dev.knots.io.peft.AdapterConfig;
+import dev.knots.io.peft.AdapterWriter;
 import dev.knots.io.peft.LoraAdapter;
 import dev.knots.io.peft.LoraModule;
 import java.io.IOException;
@@ -19,7 +20,7 @@ import java.util.TreeSet;
  * The adapters of one merge, opened from their configs and safetensors headers only (no tensor
  * data), checked against each other, and turned into one {@link ModuleSpec} per adapted module.
  */
-public final class AdapterSet {
+public final class AdapterSet implements MergeInputs {
   private final List<LoraAdapter> adapters;
   private final List<ModuleSpec> modules;
 
@@ -48,7 +49,29 @@ public final class AdapterSet {
     return adapters;
   }
 
+  @Override
+  public String kind() {
+    return "adapter";
+  }
+
+  @Override
+  public List<String> locations() {
+    return adapters.stream().map(LoraAdapter::location).toList();
+  }
+
+  @Override
+  public boolean fanInFanOut() {
+    return firstConfig().fanInFanOut();
+  }
+
+  /** The merged adapter keeps the inputs' base model, task type and orientation. */
+  @Override
+  public AdapterWriter adapterSettings(AdapterWriter writer) {
+    return writer.settingsFrom(firstConfig());
+  }
+
   /** Every module some adapter adapts, sorted by key. */
+  @Override
   public List<ModuleSpec> modules() {
     return modules;
   }
@@ -59,6 +82,7 @@ public final class AdapterSet {
   }
 
   /** What was left out (lenient mode), one line per tensor, prefixed by the adapter. */
+  @Override
   public List<String> warnings() {
     List<String> warnings = new ArrayList<>();
     for (LoraAdapter adapter : adapters) {

@@ -10,15 +10,15 @@ import java.util.stream.Collectors;
  * modules, and the path each module takes with the reason. {@code --dry-run} prints it.
  */
 public record MergePlan(
-    String method, List<String> adapters, String concat, List<LayerPlan> layers) {
+    String method, String inputKind, List<String> inputs, String concat, List<LayerPlan> layers) {
 
   public MergePlan {
-    adapters = List.copyOf(adapters);
+    inputs = List.copyOf(inputs);
     layers = List.copyOf(layers);
   }
 
   public int taskCount() {
-    return adapters.size();
+    return inputs.size();
   }
 
   public int moduleCount() {
@@ -39,16 +39,18 @@ public record MergePlan(
     out.append(
         String.format(
             Locale.ROOT,
-            "Plan: %s over %d adapters, %d modules in %d tasks, concat %s, reading %s of factors%n",
+            "Plan: %s over %d %ss, %d modules in %d tasks, concat %s, reading %s%n",
             method,
             taskCount(),
+            inputKind,
             moduleCount(),
             layers.size(),
             concat,
             bytes(inputBytes())));
-    for (int i = 0; i < adapters.size(); i++) {
+    for (int i = 0; i < inputs.size(); i++) {
       out.append(
-          String.format(Locale.ROOT, "  adapter %d: %s%n", i, Locations.redact(adapters.get(i))));
+          String.format(
+              Locale.ROOT, "  %s %d: %s%n", inputKind, i, Locations.redact(inputs.get(i))));
     }
     for (LayerPlan layer : layers) {
       out.append(

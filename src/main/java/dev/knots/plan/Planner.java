@@ -23,9 +23,9 @@ public final class Planner {
 
   private Planner() {}
 
-  public static MergePlan plan(AdapterSet adapters, MergeMethod method, Concat concat) {
+  public static MergePlan plan(MergeInputs inputs, MergeMethod method, Concat concat) {
     Map<String, List<ModulePlan>> byLayer = new LinkedHashMap<>();
-    for (ModuleSpec spec : adapters.modules()) {
+    for (ModuleSpec spec : inputs.modules()) {
       byLayer
           .computeIfAbsent(layerOf(spec.key()), k -> new ArrayList<>())
           .add(decide(spec, method, concat));
@@ -36,8 +36,12 @@ public final class Planner {
     for (String name : names) {
       layers.add(new LayerPlan(layers.size(), name, byLayer.get(name)));
     }
-    List<String> locations = adapters.adapters().stream().map(a -> a.location()).toList();
-    return new MergePlan(method.name(), locations, concat.name().toLowerCase(Locale.ROOT), layers);
+    return new MergePlan(
+        method.name(),
+        inputs.kind(),
+        inputs.locations(),
+        concat.name().toLowerCase(Locale.ROOT),
+        layers);
   }
 
   /** The layer a module belongs to, or the module itself when it is outside the layers. */
@@ -58,6 +62,9 @@ public final class Planner {
               spec.out(),
               spec.in()));
     }
+    if (!spec.factored()) {
+      return denseAlignment(spec);
+    }
     int s = spec.totalRank();
     return new ModulePlan(
         spec,
@@ -69,6 +76,21 @@ public final class Planner {
             s,
             spec.out(),
             spec.in()));
+  }
+
+  /** Dense updates (full checkpoints) have no factors: the joint SVD of the stacked updates. */
+  private static ModulePlan denseAlignment(ModuleSpec spec) {
+    long bytes = (long) spec.out() * spec.in() * spec.taskCount() * Double.BYTES;
+    return new ModulePlan(
+        spec,
+        AlignPath.DENSE,
+        String.format(
+            Locale.ROOT,
+            "dense updates (finetuned - base): local joint SVD of the stacked %d x %d float64"
+                + " matrix (%s)",
+            spec.out(),
+            (long) spec.in() * spec.taskCount(),
+            MergePlan.bytes(bytes)));
   }
 
   /** model.layers.2 before model.layers.10, then modules outside the layers by name. */

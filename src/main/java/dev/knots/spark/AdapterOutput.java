@@ -11,6 +11,7 @@ import dev.knots.io.safetensors.SafetensorsReader;
 import dev.knots.io.safetensors.SafetensorsWriter;
 import dev.knots.io.safetensors.TensorInfo;
 import dev.knots.job.MergeOutputs;
+import dev.knots.job.MergedModule;
 import java.io.IOException;
 import java.io.Serializable;
 import java.util.ArrayList;
@@ -59,15 +60,20 @@ final class AdapterOutput {
     configWriter.writeConfig(ordered.stream().flatMap(p -> p.modules().stream()).toList());
   }
 
-  /** Writes one merged layer's tensors to its part file (replacing a failed attempt's). */
-  static Part writePart(FileStore store, String parts, MergedLayer layer) throws IOException {
+  /**
+   * Writes one layer's adapter modules to its part file (replacing a failed attempt's).
+   *
+   * @param layer the layer's index
+   * @param written the layer's modules as the adapter holds them, at least one
+   */
+  static Part writePart(FileStore store, String parts, int layer, List<MergedModule> written)
+      throws IOException {
     String location =
-        store.resolve(parts, String.format(Locale.ROOT, "layer-%05d.safetensors", layer.index()));
+        store.resolve(parts, String.format(Locale.ROOT, "layer-%05d.safetensors", layer));
     if (store.exists(location)) {
       store.deleteRecursively(location);
     }
-    List<MergedLoraModule> modules =
-        layer.modules().stream().map(MergeOutputs::loraModule).toList();
+    List<MergedLoraModule> modules = written.stream().map(MergeOutputs::loraModule).toList();
     AdapterWriter.to(store, parts)
         .dtype(DType.F32)
         .writeTensors(store.outputFile(location), modules);

@@ -2,6 +2,7 @@ package dev.knots.spark;
 
 import dev.knots.io.FileStore;
 import dev.knots.io.Locations;
+import dev.knots.job.AdapterModules;
 import dev.knots.job.ModuleOutcome;
 import dev.knots.merge.SignVote;
 import java.io.IOException;
@@ -25,18 +26,30 @@ final class LayerOutput implements Function<MergedLayer, LayerOutput.Result> {
   /** The adapter's parts directory, or null when no adapter is written. */
   private final String parts;
 
+  /** The rank of the LoRA extracted from the merge ({@code --lora-rank}), or null: exact. */
+  private final Integer loraRank;
+
   /** Test seam: every attempt of this layer fails right after writing its part; -1 for none. */
   private final int failAfterWritingLayer;
 
-  LayerOutput(FileStore store, String parts, int failAfterWritingLayer) {
+  LayerOutput(FileStore store, String parts, Integer loraRank, int failAfterWritingLayer) {
     this.store = store;
     this.parts = parts;
+    this.loraRank = loraRank;
     this.failAfterWritingLayer = failAfterWritingLayer;
   }
 
+  /** The layer's part is null when no adapter is written or none of its modules goes in it. */
   @Override
   public Result call(MergedLayer layer) throws IOException {
-    AdapterOutput.Part part = parts == null ? null : AdapterOutput.writePart(store, parts, layer);
+    AdapterModules modules =
+        loraRank == null
+            ? AdapterModules.exact(layer.modules())
+            : AdapterModules.extracted(layer.modules(), loraRank);
+    AdapterOutput.Part part =
+        parts == null || modules.written().isEmpty()
+            ? null
+            : AdapterOutput.writePart(store, parts, layer.index(), modules.written());
     if (layer.index() == failAfterWritingLayer) {
       throw new IOException(
           "Injected write failure after writing "
@@ -45,6 +58,6 @@ final class LayerOutput implements Function<MergedLayer, LayerOutput.Result> {
               + SparkMergeJob.FAIL_WRITE_CONF
               + ")");
     }
-    return new Result(layer.modules().stream().map(ModuleOutcome::of).toList(), part, layer.vote());
+    return new Result(modules.outcomes(), part, layer.vote());
   }
 }

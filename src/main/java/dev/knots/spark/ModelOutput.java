@@ -6,6 +6,7 @@ import dev.knots.io.safetensors.ShardedModelWriter;
 import dev.knots.io.safetensors.TensorInfo;
 import dev.knots.job.MergedModule;
 import dev.knots.job.ModelWriter;
+import dev.knots.job.PlainTensorMerge;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -20,8 +21,9 @@ import scala.Tuple2;
 
 /**
  * Writes the merged full model: one task per shard of the base model, each streaming its base
- * tensors and adding the merged updates that fall in it (shipped there as low-rank factors); the
- * driver writes the shard index last.
+ * tensors and adding the merged updates that fall in it (shipped there as low-rank factors) and
+ * merging the small tensors KnOTS cannot align that live in it; the driver writes the shard index
+ * last.
  */
 final class ModelOutput {
 
@@ -32,6 +34,7 @@ final class ModelOutput {
       FileStore store,
       HfModelFiles base,
       String directory,
+      PlainTensorMerge plain,
       boolean fanInFanOut)
       throws IOException {
     List<HfModelFiles.Shard> shards = base.shards();
@@ -45,7 +48,7 @@ final class ModelOutput {
     merged
         .flatMapToPair(new ByShard(shardOfWeight))
         .partitionBy(new HashPartitioner(shards.size()))
-        .mapPartitionsWithIndex(new WriteShard(store, shards, directory, fanInFanOut), true)
+        .mapPartitionsWithIndex(new WriteShard(store, shards, directory, plain, fanInFanOut), true)
         .count();
     if (base.isSharded()) {
       ShardedModelWriter.writeIndex(store, directory, base.layout());
@@ -77,13 +80,19 @@ final class ModelOutput {
     private final FileStore store;
     private final List<HfModelFiles.Shard> shards;
     private final String directory;
+    private final PlainTensorMerge plain;
     private final boolean fanInFanOut;
 
     WriteShard(
-        FileStore store, List<HfModelFiles.Shard> shards, String directory, boolean fanInFanOut) {
+        FileStore store,
+        List<HfModelFiles.Shard> shards,
+        String directory,
+        PlainTensorMerge plain,
+        boolean fanInFanOut) {
       this.store = store;
       this.shards = List.copyOf(shards);
       this.directory = directory;
+      this.plain = plain;
       this.fanInFanOut = fanInFanOut;
     }
 
@@ -99,7 +108,7 @@ final class ModelOutput {
         store.deleteRecursively(file);
       }
       ModelWriter.writeShard(
-          store, shards.get(shard), shard, shards.size(), directory, byWeight, fanInFanOut);
+          store, shards.get(shard), shard, shards.size(), directory, byWeight, plain, fanInFanOut);
       return List.of(file).iterator();
     }
   }

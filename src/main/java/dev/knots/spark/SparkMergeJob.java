@@ -14,10 +14,11 @@ import dev.knots.job.MergeResult;
 import dev.knots.job.ModelWriter;
 import dev.knots.job.ModuleOutcome;
 import dev.knots.job.OutputCommit;
+import dev.knots.job.PlainTensorMerge;
 import dev.knots.job.RunOptions;
 import dev.knots.merge.MergeStatistics;
 import dev.knots.merge.SignVote;
-import dev.knots.plan.AdapterSet;
+import dev.knots.plan.MergeInputs;
 import dev.knots.plan.MergePlan;
 import dev.knots.plan.Planner;
 import java.io.IOException;
@@ -29,6 +30,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.UUID;
 import org.apache.spark.api.java.JavaRDD;
@@ -106,19 +108,20 @@ public final class SparkMergeJob {
     JavaRDD<AlignedLayer> aligned = null;
     JavaRDD<MergedLayer> merged = null;
     try {
-      AdapterSet adapters = AdapterSet.open(store, request.adapters(), options.unsupported());
-      adapters.warnings().forEach(w -> LOG.warn("Left out (--skip-unsupported): {}", w));
-      MergePlan plan = Planner.plan(adapters, request.method(), request.concat());
+      MergeInputs inputs = request.openInputs(store, options.unsupported());
+      inputs.warnings().forEach(w -> LOG.warn("Left out: {}", w));
+      MergePlan plan = Planner.plan(inputs, request.method(), request.concat());
       HfModelFiles base = null;
       if (request.format().writesModel()) {
         base = HfModelFiles.open(store, request.base().orElseThrow());
-        ModelWriter.checkCompatible(base, adapters.modules(), adapters.firstConfig().fanInFanOut());
+        ModelWriter.checkCompatible(base, inputs.modules(), inputs.fanInFanOut());
       }
       LOG.info(
-          "Planned {} modules in {} tasks for {} adapters ({}).",
+          "Planned {} modules in {} tasks for {} {}s ({}).",
           plan.moduleCount(),
           plan.layers().size(),
           plan.taskCount(),
+          inputs.kind(),
           request.method().name());
       lap("planSeconds");
 
@@ -194,7 +197,14 @@ public final class SparkMergeJob {
           merged.persist(StorageLevel.MEMORY_AND_DISK());
         }
         results =
-            merged.map(new LayerOutput(store, parts, layerProperty(FAIL_WRITE_CONF))).collect();
+            merged
+                .map(
+                    new LayerOutput(
+                        store,
+                        parts,
+                        request.loraRank().isPresent() ? request.loraRank().getAsInt() : null,
+                        layerProperty(FAIL_WRITE_CONF)))
+                .collect();
         SignVote vote =
             results.stream().map(LayerOutput.Result::vote).reduce(SignVote.NONE, SignVote::plus);
         Optional<MergeStatistics> again = statistics.afterMergePass(vote);
@@ -216,18 +226,27 @@ public final class SparkMergeJob {
         describe("assemble the merged adapter");
         AdapterOutput.assemble(
             jsc,
-            results.stream().map(LayerOutput.Result::part).toList(),
+            results.stream().map(LayerOutput.Result::part).filter(Objects::nonNull).toList(),
             store,
             adapterDirectory,
-            AdapterWriter.to(store, adapterDirectory).settingsFrom(adapters.firstConfig()));
+            inputs.adapterSettings(AdapterWriter.to(store, adapterDirectory)));
       }
       if (base != null) {
-        writeModel(store, commit.staging(), adapters, base, merged);
+        writeModel(store, commit.staging(), inputs, base, merged);
       }
       lap("writeSeconds");
 
       List<ModuleOutcome> outcomes = results.stream().flatMap(r -> r.outcomes().stream()).toList();
-      MergeResult result = new MergeResult(outcomes);
+      List<String> notInAdapter = MergeOutputs.changesNotInAdapter(request, inputs, store);
+      if (!notInAdapter.isEmpty()) {
+        LOG.warn(
+            "The extracted adapter cannot carry the merged changes of {} tensors that are not 2-D"
+                + " weights (norms, biases); the merged model (--format model or both) has them."
+                + " They are listed in {}.",
+            notInAdapter.size(),
+            MergeReport.FILE_NAME);
+      }
+      MergeResult result = new MergeResult(outcomes, notInAdapter);
       timings.put("totalSeconds", (System.nanoTime() - processStartNanos) / 1e9);
       MergeReport report =
           new MergeReport(
@@ -263,7 +282,7 @@ public final class SparkMergeJob {
   private void writeModel(
       FileStore store,
       String root,
-      AdapterSet adapters,
+      MergeInputs inputs,
       HfModelFiles base,
       JavaRDD<MergedLayer> merged)
       throws IOException {
@@ -272,7 +291,8 @@ public final class SparkMergeJob {
     String directory = MergeOutputs.modelDirectory(request.format(), root, store);
     store.mkdirs(directory);
     MergeOutputs.copyModelSideFiles(store, base.location(), directory);
-    ModelOutput.write(merged, store, base, directory, adapters.firstConfig().fanInFanOut());
+    ModelOutput.write(
+        merged, store, base, directory, PlainTensorMerge.of(request, inputs), inputs.fanInFanOut());
   }
 
   /** A layer index set as a Spark local property (a test seam), or -1. */

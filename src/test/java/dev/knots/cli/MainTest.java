@@ -4,7 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.knots.Checkpoints;
 import dev.knots.Fixtures;
+import dev.knots.io.safetensors.DType;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -67,8 +69,22 @@ class MainTest {
             "--base",
             "--overwrite",
             "--dry-run",
-            "--skip-unsupported")) {
+            "--skip-unsupported",
+            "--finetuned",
+            "--exclude",
+            "--vectors",
+            "--lora-rank")) {
       assertTrue(result.out().contains(option), option + " missing from --help");
+    }
+    for (String documented :
+        List.of(
+            "--finetuned ft/math,ft/code --base",
+            "--exclude 'mlp|embed_tokens'",
+            "(merge, default)",
+            "--vectors base",
+            "--lora-rank 64",
+            "model (default with --finetuned)")) {
+      assertTrue(result.out().contains(documented), documented + " missing from --help");
     }
     assertTrue(result.out().contains("default 100"), "top-k default");
     assertTrue(result.out().contains("Examples:"));
@@ -121,6 +137,104 @@ class MainTest {
     assertEquals(2, result.code(), result.err());
     assertTrue(result.err().contains(message), result.err());
     assertFalse(Files.exists(temp.resolve("out")));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "--base missing|--method ties|--finetuned;--base",
+        "--adapters too|--method ties --base b --adapters a1,a2|--finetuned;--adapters",
+        "adapter without rank|--method ties --base b --format adapter|--format;--lora-rank",
+        "both without rank|--method ties --base b --format both|--format;--lora-rank",
+        "bad vectors|--method ties --base b --vectors all|--vectors;merge or base",
+        "bad exclude|--method ties --base b --exclude (mlp|--exclude;regular expression",
+        "rank below 1|--method ties --base b --format adapter --lora-rank 0|--lora-rank;at least 1"
+      })
+  void checkpointOptionsAreCheckedBeforeAnyWork(String name, String options, String messages) {
+    List<String> args =
+        new ArrayList<>(
+            List.of("merge", "--finetuned", "ft1,ft2", "--output", temp.resolve("out").toString()));
+    args.addAll(List.of(options.split(" ")));
+    Result result = run(args.toArray(new String[0]));
+    assertEquals(2, result.code(), result.err());
+    for (String message : messages.split(";")) {
+      assertTrue(result.err().contains(message), message + " not in: " + result.err());
+    }
+  }
+
+  @Test
+  void loraRankAndExcludeOnlyApplyToCheckpoints() {
+    Result result =
+        run(
+            "merge",
+            "--adapters",
+            twoAdapters(),
+            "--method",
+            "ties",
+            "--lora-rank",
+            "8",
+            "--output",
+            temp.resolve("out").toString());
+    assertEquals(2, result.code());
+    assertTrue(
+        result.err().contains("--lora-rank") && result.err().contains("--finetuned"), result.err());
+  }
+
+  @Test
+  void dryRunOfCheckpointsPrintsThemAndEachModulesPath() throws Exception {
+    List<String> checkpoints =
+        Checkpoints.write(temp.resolve("ft"), Fixtures.path("base_model"), DType.F64);
+    Path out = temp.resolve("out");
+    Result result =
+        run(
+            "merge",
+            "--finetuned",
+            checkpoints.get(0) + "," + checkpoints.get(1),
+            "--base",
+            Fixtures.path("base_model"),
+            "--method",
+            "knots-ties",
+            "--exclude",
+            "embed_tokens",
+            "--output",
+            out.toString(),
+            "--dry-run");
+    assertEquals(0, result.code(), result.err());
+    String plan = result.out();
+    assertTrue(plan.contains("Plan: knots-ties over 2 checkpoints, 21 modules"), plan);
+    assertTrue(plan.contains("checkpoint 1: " + checkpoints.get(1)), plan);
+    assertTrue(
+        plan.contains("DENSE: dense updates (finetuned - base): local joint SVD of the stacked"),
+        plan);
+    assertTrue(plan.contains("layers.2.mlp.down_proj"), plan);
+    assertTrue(plan.contains("layers.0.input_layernorm.weight"), plan);
+    assertTrue(plan.contains("merged entry-wise with ties"), plan);
+    assertTrue(plan.contains("(--exclude): 1 tensors [embed_tokens.weight]"), plan);
+    assertFalse(Files.exists(out), "a dry run writes nothing");
+  }
+
+  @Test
+  void aPickledCheckpointIsRefusedPointingAtSafetensors() throws Exception {
+    Path pickled = Files.createDirectories(temp.resolve("pickled"));
+    Files.write(pickled.resolve("pytorch_model.bin"), new byte[] {1});
+    Result result =
+        run(
+            "merge",
+            "--finetuned",
+            pickled.toString(),
+            "--base",
+            Fixtures.path("base_model"),
+            "--method",
+            "ties",
+            "--output",
+            temp.resolve("out").toString(),
+            "--dry-run");
+    assertEquals(1, result.code());
+    assertTrue(
+        result.err().contains(pickled + ": it contains pickled weights (pytorch_model.bin)")
+            && result.err().contains("safetensors"),
+        result.err());
   }
 
   @Test

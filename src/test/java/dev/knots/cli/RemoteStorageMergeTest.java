@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.knots.Checkpoints;
 import dev.knots.Fixtures;
 import dev.knots.io.FileStore;
 import dev.knots.io.InputFile;
@@ -225,6 +226,26 @@ class RemoteStorageMergeTest {
     String output = s3.uri("merges/model");
     runJob(request(s3Adapters, output, OutputFormat.MODEL, s3Base));
     assertSameOutput(localMerge("model", OutputFormat.MODEL, base.toString()), output);
+  }
+
+  /** Checkpoints read from HDFS and the base from S3 by ranged reads; the model written to S3. */
+  @Test
+  void checkpointsOnHdfsBaseOnS3ModelOnS3() throws IOException {
+    String base = Fixtures.path("base_model");
+    List<String> local = Checkpoints.write(temp.resolve("checkpoints"), base, DType.F64);
+    List<String> onHdfs = new ArrayList<>();
+    for (String checkpoint : local) {
+      onHdfs.add(copy(checkpoint, hdfs.uri("/checkpoints/" + Path.of(checkpoint).getFileName())));
+    }
+    String s3Base = copy(base, s3.uri("models/fixture-base"));
+    String output = s3.uri("merges/checkpoints");
+    runJob(Checkpoints.request(KNOTS_TIES, onHdfs, s3Base, output, Optional.empty()));
+    Path expected = temp.resolve("checkpoints-local");
+    LocalMerge.run(
+        Checkpoints.request(KNOTS_TIES, local, base, expected.toString(), Optional.empty()),
+        Fixtures.STORE,
+        false);
+    assertSameOutput(expected, output);
   }
 
   private static String[] mergeArgs(String adapters, String output, String... more) {

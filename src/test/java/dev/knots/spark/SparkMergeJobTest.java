@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.knots.Checkpoints;
 import dev.knots.Fixtures;
 import dev.knots.PeftCheck;
 import dev.knots.io.peft.LoraAdapter;
@@ -44,6 +45,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.stream.Stream;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.AfterAll;
@@ -110,6 +112,61 @@ class SparkMergeJobTest {
     assertEquals("factor", json.at("/modules/0/path").asText());
     assertTrue(report.summary().contains("Merged 8 adapters with knots-ties"), report.summary());
     PeftCheck.assertPeftReproduces(viaSpark, KNOTS_TIES);
+  }
+
+  /**
+   * Checkpoints (float32, of a sharded bf16 base, with changed norm scales) merged by the Spark job
+   * give the same bytes as the single-process merge, for the model and the adapter extracted at
+   * rank 8: the layer tasks read only their tensors, and the shard tasks merge the norms that live
+   * in their shard. The norms' changes cannot be LoRA and are reported.
+   */
+  @Test
+  void checkpointMergeIsByteIdenticalToTheSingleProcessMerge() throws IOException {
+    Path base = temp.resolve("base");
+    Fixtures.writeShardedBase(base, DType.BF16, 80_000);
+    List<String> checkpoints =
+        Checkpoints.writeWithNormChanges(temp.resolve("ft"), base.toString(), DType.F32);
+    Path viaSpark = temp.resolve("spark");
+    Path viaCore = temp.resolve("core");
+    MergeReport report =
+        SparkMergeJob.run(
+            spark,
+            checkpointRequest(checkpoints, base, viaSpark),
+            RunOptions.defaults(),
+            0,
+            System.nanoTime());
+    LocalMerge.run(checkpointRequest(checkpoints, base, viaCore), Fixtures.STORE, false);
+    int compared = 0;
+    try (Stream<Path> files = Files.walk(viaCore)) {
+      for (Path file : files.filter(Files::isRegularFile).toList()) {
+        String relative = viaCore.relativize(file).toString();
+        if (!relative.equals(MergeReport.FILE_NAME)) {
+          assertSameFile(viaCore, viaSpark, relative);
+          compared++;
+        }
+      }
+    }
+    assertTrue(compared >= 6, "shards, index, config and adapter: " + compared);
+    assertTrue(report.summary().contains("Merged 8 checkpoints with knots-ties"), report.summary());
+    JsonNode json = new ObjectMapper().readTree(viaSpark.resolve(MergeReport.FILE_NAME).toFile());
+    assertEquals("dense", json.at("/modules/0/path").asText());
+    assertEquals(8, json.at("/inputs/finetuned").size());
+    assertEquals(7, json.at("/changesNotInAdapter").size(), "the norms");
+    for (JsonNode module : json.at("/modules")) {
+      boolean attention = module.get("key").asText().contains("self_attn");
+      assertEquals(attention ? 8 : 0, module.get("loraRank").asInt(), module.toString());
+    }
+  }
+
+  private static MergeRequest checkpointRequest(List<String> checkpoints, Path base, Path out) {
+    return Checkpoints.request(
+        KNOTS_TIES,
+        checkpoints,
+        base.toString(),
+        out.toString(),
+        Optional.empty(),
+        OutputFormat.BOTH,
+        OptionalInt.of(8));
   }
 
   @Test
