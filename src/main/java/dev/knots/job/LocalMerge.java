@@ -54,11 +54,19 @@ public final class LocalMerge {
     MergeStatistics statistics =
         MergeStatistics.compute(
             method, parameters, request.taskCount(), new InMemoryModuleScan(prepared));
-    List<MergedVector> vectors = mergePass(request, statistics, prepared);
+    List<MergedVector> vectors = new ArrayList<>();
+    for (ModuleVectors module : prepared) {
+      vectors.add(ModuleMerge.merge(method, parameters, statistics, module));
+    }
     SignVote vote = vectors.stream().map(MergedVector::vote).reduce(SignVote.NONE, SignVote::plus);
     Optional<MergeStatistics> again = statistics.afterMergePass(vote);
     if (again.isPresent()) {
-      vectors = mergePass(request, again.get(), prepared);
+      // Only modules with an entry the majority decides can change; the others stand.
+      for (int m = 0; m < vectors.size(); m++) {
+        if (vectors.get(m).vote().needsMajority()) {
+          vectors.set(m, ModuleMerge.merge(method, parameters, again.get(), prepared.get(m)));
+        }
+      }
     }
     List<MergedModule> merged = new ArrayList<>();
     for (int m = 0; m < aligned.size(); m++) {
@@ -66,15 +74,6 @@ public final class LocalMerge {
       merged.add(MergedModule.of(aligned.get(m), vector.values(), vector.usedPerTask()));
     }
     return merged;
-  }
-
-  private static List<MergedVector> mergePass(
-      MergeRequest request, MergeStatistics statistics, List<ModuleVectors> prepared) {
-    List<MergedVector> vectors = new ArrayList<>();
-    for (ModuleVectors module : prepared) {
-      vectors.add(ModuleMerge.merge(request.method(), request.parameters(), statistics, module));
-    }
-    return vectors;
   }
 
   /**

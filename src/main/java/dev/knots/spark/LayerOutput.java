@@ -17,8 +17,8 @@ import org.apache.spark.api.java.function.Function;
 final class LayerOutput implements Function<MergedLayer, LayerOutput.Result> {
   private static final long serialVersionUID = 1L;
 
-  /** The layer's outcomes and, when an adapter is written, its part. */
-  record Result(List<ModuleOutcome> outcomes, AdapterOutput.Part part, SignVote vote)
+  /** The layer's outcomes, its part when an adapter is written, and its majority-sign vote. */
+  record Result(int layer, List<ModuleOutcome> outcomes, AdapterOutput.Part part, SignVote vote)
       implements Serializable {}
 
   private final FileStore store;
@@ -58,6 +58,6 @@ final class LayerOutput implements Function<MergedLayer, LayerOutput.Result> {
               + SparkMergeJob.FAIL_WRITE_CONF
               + ")");
     }
-    return new Result(modules.outcomes(), part, layer.vote());
+    return new Result(layer.index(), modules.outcomes(), part, layer.vote());
   }
 }

@@ -26,12 +26,15 @@ import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -107,6 +110,7 @@ public final class SparkMergeJob {
     jsc.sc().addSparkListener(progress);
     JavaRDD<AlignedLayer> aligned = null;
     JavaRDD<MergedLayer> merged = null;
+    JavaRDD<MergedLayer> remerged = null;
     try {
       MergeInputs inputs = request.openInputs(store, options.unsupported());
       inputs.warnings().forEach(w -> LOG.warn("Left out: {}", w));
@@ -183,41 +187,61 @@ public final class SparkMergeJob {
         parts = AdapterOutput.partsDirectory(store, adapterDirectory);
         store.mkdirs(parts);
       }
-      String merge =
+      describe(
           String.format(
               Locale.ROOT,
               "merge %d layers%s",
               layers,
-              parts == null ? "" : " and write their adapter parts");
-      List<LayerOutput.Result> results;
-      while (true) {
-        describe(merge);
-        merged = aligned.map(new MergeLayer(request.method(), request.parameters(), statistics));
-        if (base != null) {
-          merged.persist(StorageLevel.MEMORY_AND_DISK());
+              parts == null ? "" : " and write their adapter parts"));
+      LayerOutput output =
+          new LayerOutput(
+              store,
+              parts,
+              request.loraRank().isPresent() ? request.loraRank().getAsInt() : null,
+              layerProperty(FAIL_WRITE_CONF));
+      merged = aligned.map(new MergeLayer(request.method(), request.parameters(), statistics));
+      if (base != null) {
+        merged.persist(StorageLevel.MEMORY_AND_DISK());
+      }
+      JavaRDD<MergedLayer> mergedForModel = merged;
+      // Partition i holds layer i, so the results are indexed by layer.
+      List<LayerOutput.Result> results = new ArrayList<>(merged.map(output).collect());
+      SignVote vote =
+          results.stream().map(LayerOutput.Result::vote).reduce(SignVote.NONE, SignVote::plus);
+      Optional<MergeStatistics> again = statistics.afterMergePass(vote);
+      if (again.isPresent()) {
+        // Only layers with an entry the majority decides can change; the others stand.
+        Set<Integer> undecided = new HashSet<>();
+        for (LayerOutput.Result result : results) {
+          if (result.vote().needsMajority()) {
+            undecided.add(result.layer());
+          }
         }
-        results =
-            merged
-                .map(
-                    new LayerOutput(
-                        store,
-                        parts,
-                        request.loraRank().isPresent() ? request.loraRank().getAsInt() : null,
-                        layerProperty(FAIL_WRITE_CONF)))
-                .collect();
-        SignVote vote =
-            results.stream().map(LayerOutput.Result::vote).reduce(SignVote.NONE, SignVote::plus);
-        Optional<MergeStatistics> again = statistics.afterMergePass(vote);
-        if (again.isEmpty()) {
-          break;
-        }
-        statistics = again.get();
         LOG.info(
-            "Some entry's pruned sum cancelled exactly, so the global majority sign ({}) decides"
-                + " its sign: merging again with it.",
-            statistics.majoritySign() > 0 ? "+" : "-");
-        merged.unpersist(false);
-        merge += " again, with the majority sign";
+            "In {} of {} layers some entry's pruned sum cancelled exactly, so the global majority"
+                + " sign ({}) decides it: merging those layers again.",
+            undecided.size(),
+            layers,
+            again.get().majoritySign() > 0 ? "+" : "-");
+        describe(
+            String.format(
+                Locale.ROOT,
+                "merge again the %d layers the majority sign decides entries of",
+                undecided.size()));
+        JavaRDD<MergedLayer> redone =
+            aligned
+                .filter(layer -> undecided.contains(layer.index()))
+                .map(new MergeLayer(request.method(), request.parameters(), again.get()));
+        if (base != null) {
+          redone.persist(StorageLevel.MEMORY_AND_DISK());
+          remerged = redone;
+        }
+        for (LayerOutput.Result result : redone.map(output).collect()) {
+          results.set(result.layer(), result);
+        }
+        if (base != null) {
+          mergedForModel = merged.filter(layer -> !undecided.contains(layer.index())).union(redone);
+        }
       }
       aligned.unpersist(false);
       lap("mergeSeconds");
@@ -232,7 +256,7 @@ public final class SparkMergeJob {
             inputs.adapterSettings(AdapterWriter.to(store, adapterDirectory)));
       }
       if (base != null) {
-        writeModel(store, commit.staging(), inputs, base, merged);
+        writeModel(store, commit.staging(), inputs, base, mergedForModel);
       }
       lap("writeSeconds");
 
@@ -274,6 +298,9 @@ public final class SparkMergeJob {
       }
       if (merged != null) {
         merged.unpersist(false);
+      }
+      if (remerged != null) {
+        remerged.unpersist(false);
       }
       jsc.clearJobGroup();
     }

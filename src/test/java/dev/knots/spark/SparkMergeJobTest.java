@@ -237,7 +237,9 @@ class SparkMergeJobTest {
         0,
         System.nanoTime());
     LocalMerge.run(core, Fixtures.STORE, false);
-    assertSameFile(temp.resolve("core"), temp.resolve("spark"), LoraAdapter.WEIGHTS_FILE);
+    assertSameFile(
+        temp.resolve("core"), temp.resolve("spark"), "adapter/" + LoraAdapter.WEIGHTS_FILE);
+    assertSameFile(temp.resolve("core"), temp.resolve("spark"), "model/model.safetensors");
   }
 
   private static MergeRequest cancellingRequest(List<String> adapters, Path output) {
@@ -247,8 +249,8 @@ class SparkMergeJobTest {
         MergeParameters.defaults().withTopK(20),
         Concat.OUTPUT,
         output.toString(),
-        OutputFormat.ADAPTER,
-        Optional.empty());
+        OutputFormat.BOTH,
+        Optional.of(Fixtures.path("base_model")));
   }
 
   private static boolean firstPassNeedsTheMajority(MergeRequest request) throws IOException {
