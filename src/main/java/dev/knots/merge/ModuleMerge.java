@@ -36,7 +36,7 @@ public final class ModuleMerge {
       ModuleVectors vectors) {
     int n = vectors.taskCount();
     float[][] x = vectors.tasks();
-    double[] thresholds = thresholds(parameters, statistics, vectors);
+    float[] thresholds = thresholds(parameters, statistics, vectors);
     double[] lambda = new double[n];
     for (int i = 0; i < n; i++) {
       lambda[i] = parameters.scaling(i);
@@ -68,31 +68,60 @@ public final class ModuleMerge {
     long signSum = 0;
     boolean needsMajority = false;
     for (int j = 0; j < length; j++) {
-      double sign = Math.signum(prunedSum(x, thresholds, j));
-      signSum += (long) sign;
-      double sigma = sign == 0 ? majority : sign;
-      double sum = 0;
-      int contributors = 0;
+      // One pass over the tasks gathers everything either elected sign needs: the pruned sum, and
+      // per sign the scaled sum, count and set of the kept non-zero entries, all in task order.
+      double pruned = 0;
+      double positive = 0;
+      double negative = 0;
+      int positiveCount = 0;
+      int negativeCount = 0;
+      long positiveTasks = 0;
+      long negativeTasks = 0;
       for (int i = 0; i < n; i++) {
         float v = x[i][j];
-        // A zero entry has sign 0 and never matches, as in the reference's "!= 0" count.
-        if (Math.abs(v) >= thresholds[i] && v != 0) {
-          if (Math.signum(v) == sigma) {
-            sum += lambda[i] * v;
-            contributors++;
-            used[i]++;
-          } else if (sigma == 0) {
-            needsMajority = true;
+        if (Math.abs(v) >= thresholds[i]) {
+          pruned += v;
+          // A zero entry has sign 0 and never contributes, as in the reference's "!= 0" count.
+          if (v > 0) {
+            positive += lambda[i] * v;
+            positiveCount++;
+            positiveTasks |= 1L << i;
+          } else if (v < 0) {
+            negative += lambda[i] * v;
+            negativeCount++;
+            negativeTasks |= 1L << i;
           }
         }
       }
-      merged[j] = contributors == 0 ? 0.0 : sum / contributors;
+      double sign = Math.signum(pruned);
+      signSum += (long) sign;
+      double sigma = sign == 0 ? majority : sign;
+      needsMajority |= sigma == 0 && positiveCount + negativeCount > 0;
+      int contributors = sigma > 0 ? positiveCount : sigma < 0 ? negativeCount : 0;
+      if (contributors == 0) {
+        continue;
+      }
+      merged[j] = (sigma > 0 ? positive : negative) / contributors;
+      if (n <= Long.SIZE) {
+        for (long tasks = sigma > 0 ? positiveTasks : negativeTasks;
+            tasks != 0;
+            tasks &= tasks - 1) {
+          used[Long.numberOfTrailingZeros(tasks)]++;
+        }
+      } else {
+        for (int i = 0; i < n; i++) {
+          float v = x[i][j];
+          if (Math.abs(v) >= thresholds[i] && Math.signum(v) == sigma) {
+            used[i]++;
+          }
+        }
+      }
     }
     return new MergedVector(merged, used, new SignVote(signSum, needsMajority));
   }
 
   /** {@code sum_j sign(sum_i pruned_i[j])}: the module's own majority vote, for module scope. */
-  private static long signSum(float[][] x, double[] thresholds, int length) {
+  private static long signSum(float[][] x, float[] thresholds, int length) {
     long sum = 0;
     for (int j = 0; j < length; j++) {
       sum += (long) Math.signum(prunedSum(x, thresholds, j));
@@ -101,7 +130,7 @@ public final class ModuleMerge {
   }
 
   /** The sum over tasks (in order) of entry {@code j} where top-K keeps it. */
-  private static double prunedSum(float[][] x, double[] thresholds, int j) {
+  private static double prunedSum(float[][] x, float[] thresholds, int j) {
     double sum = 0;
     for (int i = 0; i < x.length; i++) {
       float v = x[i][j];
@@ -112,17 +141,21 @@ public final class ModuleMerge {
     return sum;
   }
 
-  private static double[] thresholds(
+  /**
+   * Per task, the threshold as a float: every threshold is a float32 magnitude (or 0), so comparing
+   * float entries with it in float is exact and spares a widening per entry.
+   */
+  private static float[] thresholds(
       MergeParameters parameters, MergeStatistics statistics, ModuleVectors vectors) {
-    if (parameters.scope() == Scope.GLOBAL) {
-      return statistics.thresholds();
-    }
-    double[] thresholds = new double[vectors.taskCount()];
-    if (parameters.prunes()) {
-      for (int i = 0; i < thresholds.length; i++) {
-        thresholds[i] =
-            MagnitudeSelection.thresholdOf(vectors.tasks()[i], parameters.keepFraction());
-      }
+    float[] thresholds = new float[vectors.taskCount()];
+    for (int i = 0; i < thresholds.length; i++) {
+      double threshold =
+          parameters.scope() == Scope.GLOBAL
+              ? statistics.threshold(i)
+              : parameters.prunes()
+                  ? MagnitudeSelection.thresholdOf(vectors.tasks()[i], parameters.keepFraction())
+                  : 0;
+      thresholds[i] = (float) threshold;
     }
     return thresholds;
   }

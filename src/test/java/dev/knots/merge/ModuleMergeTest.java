@@ -89,6 +89,41 @@ class ModuleMergeTest {
   }
 
   @Test
+  void tiesEqualsTheSpecEntryByEntryForFewAndForMoreThan64Tasks() {
+    for (int tasks : new int[] {5, 70}) {
+      List<ModuleVectors> modules = randomModules(new Random(tasks), tasks, 2);
+      MergeParameters parameters = MergeParameters.defaults().withTopK(30);
+      MergeStatistics statistics =
+          MergeStatistics.compute(TIES, parameters, tasks, new InMemoryModuleScan(modules));
+      for (ModuleVectors module : modules) {
+        MergedVector got = ModuleMerge.merge(TIES, parameters, statistics, module);
+        long[] used = new long[tasks];
+        for (int j = 0; j < module.length(); j++) {
+          // The spec, literally: elect the sign of the pruned sum, then the disjoint mean.
+          double elected = 0;
+          for (int i = 0; i < tasks; i++) {
+            float x = module.tasks()[i][j];
+            elected += Math.abs(x) >= statistics.threshold(i) ? x : 0;
+          }
+          double sum = 0;
+          int count = 0;
+          for (int i = 0; i < tasks; i++) {
+            float x = module.tasks()[i][j];
+            if (Math.abs(x) >= statistics.threshold(i) && Math.signum(x) == Math.signum(elected)) {
+              sum += x;
+              count++;
+              used[i]++;
+            }
+          }
+          // Same additions in the same order: exact.
+          assertEquals(count == 0 ? 0 : sum / count, got.values()[j], 0.0, tasks + " tasks");
+        }
+        assertArrayEquals(used, got.usedPerTask(), tasks + " tasks");
+      }
+    }
+  }
+
+  @Test
   void zeroSignsTakeTheMajoritySignVotedOnByTheMergePass() {
     // Entry 0 cancels exactly; the other entries are positive, so the majority is +1 and only
     // the positive task contributes at entry 0. The first pass leaves entry 0 out and says that
