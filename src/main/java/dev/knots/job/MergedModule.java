@@ -57,8 +57,9 @@ public record MergedModule(String key, Matrix b, Matrix a, int components, long[
     }
     Matrix r = new Matrix(module.representationRows(), module.representationCols(), merged);
     int[] live = nonZeroRows(r);
-    Matrix keptR = r.selectRows(live);
-    Matrix keptU = module.basis().selectColumns(live);
+    boolean allLive = live.length == r.rows;
+    Matrix keptR = allLive ? r : r.selectRows(live);
+    Matrix keptU = allLive ? module.basis() : module.basis().selectColumns(live);
     Matrix b = module.concat() == Concat.OUTPUT ? keptU : keptR.transpose();
     Matrix a = module.concat() == Concat.OUTPUT ? keptR : keptU.transpose();
     return withMinimumRank(module.key(), b, a, module.components(), usedPerTask);
