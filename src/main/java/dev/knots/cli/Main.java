@@ -42,8 +42,10 @@ public final class Main {
     }
     MergeCommand command = parsed.get();
     MergeRequest request;
+    RunOptions options;
     try {
       request = command.request();
+      options = command.runOptions();
     } catch (InvalidOptionException e) {
       err.println("Error: " + e.getMessage());
       err.println("Try " + Cli.PROGRAM + " --help");
@@ -51,14 +53,14 @@ public final class Main {
     }
     try {
       if (command.dryRun) {
-        out.print(dryRun(request, command.runOptions()));
+        out.print(dryRun(request, options));
         return 0;
       }
       long sparkStart = System.nanoTime();
       SparkSession session = spark.get();
       double sparkSeconds = (System.nanoTime() - sparkStart) / 1e9;
       MergeReport report =
-          SparkMergeJob.run(session, request, command.runOptions(), sparkSeconds, PROCESS_START);
+          SparkMergeJob.run(session, request, options, sparkSeconds, PROCESS_START);
       out.println(report.summary());
       return 0;
     } catch (Exception e) {
@@ -75,7 +77,12 @@ public final class Main {
     RoutingFileStore store =
         new RoutingFileStore(RoutingFileStore.hadoopConfiguration(sparkProperties()));
     AdapterSet adapters = AdapterSet.open(store, request.adapters(), options.unsupported());
-    MergePlan plan = Planner.plan(adapters, request.method(), request.concat());
+    MergePlan plan =
+        Planner.plan(
+            adapters,
+            request.method(),
+            request.concat(),
+            options.paths().resolve(sparkProperties()));
     StringBuilder text = new StringBuilder(plan.describe());
     adapters.warnings().forEach(w -> text.append("warning: left out ").append(w).append('\n'));
     if (store.exists(request.output())) {
