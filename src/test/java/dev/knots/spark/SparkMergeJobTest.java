@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.knots.Fixtures;
+import dev.knots.LocalSpark;
 import dev.knots.PeftCheck;
 import dev.knots.io.peft.LoraAdapter;
 import dev.knots.io.safetensors.DType;
@@ -41,14 +42,7 @@ class SparkMergeJobTest {
 
   @BeforeAll
   static void start() {
-    spark =
-        SparkSession.builder()
-            .master("local[2,3]")
-            .appName("SparkMergeJobTest")
-            .config("spark.ui.enabled", "false")
-            .config("spark.driver.host", "127.0.0.1")
-            .config("spark.driver.bindAddress", "127.0.0.1")
-            .getOrCreate();
+    spark = LocalSpark.builder("local[2,3]", "SparkMergeJobTest").getOrCreate();
   }
 
   @AfterAll

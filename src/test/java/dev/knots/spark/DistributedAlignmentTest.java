@@ -1,0 +1,235 @@
+package dev.knots.spark;
+
+import static dev.knots.linalg.TestMatrices.assertOrthonormalColumns;
+import static dev.knots.linalg.TestMatrices.gaussian;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.knots.Fixtures;
+import dev.knots.LocalSpark;
+import dev.knots.io.peft.LoraAdapter;
+import dev.knots.job.AlignedModule;
+import dev.knots.job.LocalMerge;
+import dev.knots.job.MergeRequest;
+import dev.knots.job.MergedModule;
+import dev.knots.job.ModuleAligner;
+import dev.knots.job.OutputFormat;
+import dev.knots.knots.Concat;
+import dev.knots.linalg.Matrix;
+import dev.knots.merge.MergeMethods;
+import dev.knots.merge.MergeParameters;
+import dev.knots.plan.AdapterSet;
+import dev.knots.plan.AlignPath;
+import dev.knots.plan.DenseFileSource;
+import dev.knots.plan.ModulePlan;
+import dev.knots.plan.ModuleSpec;
+import dev.knots.plan.PathCosts;
+import dev.knots.plan.UpdateSource;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Random;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * The distributed path (MLlib's Gramian of the stacked matrix, rows read by row ranges in
+ * executors) against the local dense path (dgesdd on the stacked matrix, no Gramian), on local[2].
+ *
+ * <p>Tolerance. The dense path is backward stable: its factors reproduce {@code M} to {@code ~eps
+ * ||M||}. The Gramian squares the condition number: eigenvalues {@code s_j^2} carry an absolute
+ * error of about {@code eps s_max^2}, so the kept basis can turn towards the dropped (zero)
+ * components by an angle of about {@code eps (s_max / s_k)^2}, {@code s_k} the smallest kept value,
+ * and each {@code s_j} moves by about {@code eps s_max^2 / s_j}. We bound relative errors of the
+ * reconstructed updates {@code U R_i} and of the merged update by {@code 1e3 eps cond^2 + 1e-12},
+ * {@code cond = s_max / s_k} from the dense path: {@code 1e3} covers the dimension factors of these
+ * small matrices (at most a few hundred), {@code 1e-12} the float64 rounding of the products
+ * themselves. A lost or extra component, or a flipped top-K entry, costs 1e-3 or more.
+ */
+class DistributedAlignmentTest {
+  private static final double EPS = Math.ulp(1.0);
+  private static SparkSession spark;
+  private static JavaSparkContext jsc;
+
+  @TempDir Path temp;
+
+  @BeforeAll
+  static void start() {
+    spark = LocalSpark.builder("local[2]", "DistributedAlignmentTest").getOrCreate();
+    jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+  }
+
+  @AfterAll
+  static void stop() {
+    spark.stop();
+  }
+
+  /**
+   * Three shapes that, over both orientations, put the Gramian on each side: 40 x 30 (M is 40 x 90
+   * or 30 x 120: Gramian M M^T), 90 x 7 (OUTPUT: M is 90 x 21, Gramian M^T M on the n I side;
+   * INPUT: M M^T) and 7 x 90 (INPUT: M is 90 x 21, Gramian M^T M on the n O side). Low-rank updates
+   * leave exactly-zero components for the cut to drop.
+   */
+  @ParameterizedTest
+  @EnumSource(Concat.class)
+  void randomDenseUpdatesAgreeWithTheDensePath(Concat concat) throws IOException {
+    Random random = new Random(7);
+    int[][] shapes = {{40, 30, 3, 5}, {90, 7, 3, 7}, {7, 90, 3, 7}, {33, 20, 4, 20}};
+    for (int[] shape : shapes) {
+      List<Matrix> updates = new ArrayList<>();
+      for (int i = 0; i < shape[2]; i++) {
+        int rank = Math.min(shape[3], Math.min(shape[0], shape[1]));
+        updates.add(gaussian(shape[0], rank, random).multiply(gaussian(rank, shape[1], random)));
+      }
+      ModuleSpec spec = denseSpec("m" + shape[0] + "x" + shape[1], updates);
+      for (int rowsPerRead : new int[] {4, 1000}) {
+        assertAgree(spec, concat, new DistributedAlignment.Route(true, rowsPerRead));
+      }
+    }
+  }
+
+  /** The route past MLlib's local-svd limit (Gramian + dsyevd), exercised on small shapes. */
+  @ParameterizedTest
+  @EnumSource(Concat.class)
+  void theEigenRouteAgreesToo(Concat concat) throws IOException {
+    Random random = new Random(8);
+    for (int[] shape : new int[][] {{40, 30, 3}, {90, 7, 3}, {7, 90, 3}}) {
+      List<Matrix> updates = new ArrayList<>();
+      for (int i = 0; i < shape[2]; i++) {
+        updates.add(gaussian(shape[0], shape[1], random));
+      }
+      assertAgree(
+          denseSpec("eigen" + shape[0], updates), concat, new DistributedAlignment.Route(false, 5));
+    }
+  }
+
+  /**
+   * The fixture's eight LoRA adapters (every module, U side in both orientations) and its first
+   * adapter alone under INPUT (k_proj and v_proj, 32 x 64: M is 64 x 32, the Gramian on the n O
+   * side).
+   */
+  @ParameterizedTest
+  @EnumSource(Concat.class)
+  void fixtureAdaptersAgreeWithTheDensePath(Concat concat) throws IOException {
+    List<String> all = new ArrayList<>();
+    for (String task : Fixtures.TASKS) {
+      all.add(Fixtures.path("adapters/" + task));
+    }
+    for (List<String> adapters : List.of(all, all.subList(0, 1))) {
+      AdapterSet set =
+          AdapterSet.open(Fixtures.STORE, adapters, LoraAdapter.UnsupportedTensors.REFUSE);
+      List<AlignedModule> local = new ArrayList<>();
+      List<AlignedModule> distributed = new ArrayList<>();
+      for (ModuleSpec spec : set.modules()) {
+        Pair pair = assertAgree(spec, concat, new DistributedAlignment.Route(true, 16));
+        local.add(pair.local());
+        distributed.add(pair.distributed());
+      }
+      assertMergesAgree(adapters, concat, local, distributed);
+    }
+  }
+
+  @Test
+  void theFixtureCoversBothGramianSides() throws IOException {
+    AdapterSet one =
+        AdapterSet.open(
+            Fixtures.STORE,
+            List.of(Fixtures.path("adapters/rot90")),
+            LoraAdapter.UnsupportedTensors.REFUSE);
+    long nSide =
+        one.modules().stream().filter(s -> !PathCosts.of(s, Concat.INPUT).gramianGivesU()).count();
+    assertTrue(nSide >= 2, "k_proj and v_proj put the Gramian on the n O side under INPUT");
+  }
+
+  record Pair(AlignedModule local, AlignedModule distributed) {}
+
+  private Pair assertAgree(ModuleSpec spec, Concat concat, DistributedAlignment.Route route)
+      throws IOException {
+    String what = spec.key() + " " + concat + " " + route;
+    AlignedModule local =
+        ModuleAligner.align(new ModulePlan(spec, AlignPath.DENSE, "test"), concat, Fixtures.STORE);
+    AlignedModule distributed =
+        DistributedAlignment.align(jsc, 0, spec, concat, Fixtures.STORE, d -> {}, route)
+            .values()
+            .first();
+    assertEquals(local.components(), distributed.components(), what + ": components kept");
+    assertEquals(local.basis().rows, distributed.basis().rows, what + ": U rows");
+    if (local.components() == 0) {
+      return new Pair(local, distributed);
+    }
+    assertOrthonormalColumns(distributed.basis(), what + ": U");
+    double[] s = local.singularValues();
+    double sMax = s[0];
+    double tolerance = tolerance(s);
+    for (int j = 0; j < s.length; j++) {
+      // Weyl for the dense path, eps s_max^2 / s_j for the Gramian's square root
+      double bound = 1e3 * EPS * sMax * sMax / s[j] + 1e-12 * sMax;
+      assertEquals(s[j], distributed.singularValues()[j], bound, what + ": s[" + j + "]");
+    }
+    double scale = 0.0;
+    for (int i = 0; i < spec.taskCount(); i++) {
+      scale = Math.hypot(scale, update(local, i).frobeniusNorm());
+    }
+    for (int i = 0; i < spec.taskCount(); i++) {
+      double error = update(distributed, i).minus(update(local, i)).frobeniusNorm() / scale;
+      assertTrue(
+          error <= tolerance,
+          what + ": U R_" + i + " differs from the dense path by " + error + " > " + tolerance);
+    }
+    return new Pair(local, distributed);
+  }
+
+  /** A knots-ties merge (top-K 20, global scope) of both alignments gives the same updates. */
+  private static void assertMergesAgree(
+      List<String> adapters, Concat concat, List<AlignedModule> local, List<AlignedModule> dist) {
+    MergeRequest request =
+        new MergeRequest(
+            adapters,
+            MergeMethods.byName("knots-ties"),
+            MergeParameters.defaults().withTopK(20).withScaling(List.of(0.6)),
+            concat,
+            "unused",
+            OutputFormat.ADAPTER,
+            Optional.empty());
+    List<MergedModule> viaLocal = LocalMerge.mergeAligned(request, local);
+    List<MergedModule> viaDistributed = LocalMerge.mergeAligned(request, dist);
+    for (int m = 0; m < viaLocal.size(); m++) {
+      Matrix want = viaLocal.get(m).update();
+      double error =
+          viaDistributed.get(m).update().minus(want).frobeniusNorm() / want.frobeniusNorm();
+      double tolerance = tolerance(local.get(m).singularValues());
+      assertTrue(
+          error <= tolerance,
+          local.get(m).key() + " " + concat + ": merged update differs by " + error);
+    }
+  }
+
+  private static double tolerance(double[] s) {
+    double cond = s[0] / s[s.length - 1];
+    return 1e3 * EPS * cond * cond + 1e-12;
+  }
+
+  /** Task {@code i}'s update {@code orient(U R_i)}, O x I. */
+  private static Matrix update(AlignedModule module, int task) {
+    int width = module.representationCols();
+    Matrix r = new Matrix(module.components(), width, module.representations()[task]);
+    Matrix oriented = module.basis().multiply(r);
+    return module.concat() == Concat.OUTPUT ? oriented : oriented.transpose();
+  }
+
+  private ModuleSpec denseSpec(String key, List<Matrix> updates) throws IOException {
+    List<UpdateSource> sources = new ArrayList<>();
+    for (int i = 0; i < updates.size(); i++) {
+      sources.add(DenseFileSource.write(temp, key + "-task" + i, updates.get(i)));
+    }
+    return new ModuleSpec(key, updates.get(0).rows, updates.get(0).cols, sources);
+  }
+}
