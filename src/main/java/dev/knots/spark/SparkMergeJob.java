@@ -371,7 +371,7 @@ public final class SparkMergeJob {
   }
 
   /** The driver JVM's peak heap use (in local mode the executors share this JVM). */
-  private static long peakHeapBytes() {
+  public static long peakHeapBytes() {
     long peak = 0;
     for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
       if (pool.getType() == MemoryType.HEAP && pool.getPeakUsage() != null) {
