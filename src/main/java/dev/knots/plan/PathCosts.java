@@ -73,7 +73,7 @@ public record PathCosts(
         (int) m,
         (int) w,
         (int) n,
-        (int) Math.min(c, Integer.MAX_VALUE),
+        (int) c, // <= m
         (int) s,
         BYTES * factor,
         BYTES * dense,

@@ -90,9 +90,8 @@ class DistributedAlignmentTest {
         updates.add(gaussian(shape[0], rank, random).multiply(gaussian(rank, shape[1], random)));
       }
       ModuleSpec spec = denseSpec("m" + shape[0] + "x" + shape[1], updates);
-      for (int rowsPerRead : new int[] {4, 1000}) {
-        assertAgree(spec, concat, new DistributedAlignment.Route(true, rowsPerRead));
-      }
+      // 4 rows a read: every task's update is split over several reads
+      assertAgree(spec, concat, new DistributedAlignment.Route(true, 4));
     }
   }
 
@@ -112,9 +111,9 @@ class DistributedAlignmentTest {
   }
 
   /**
-   * The fixture's eight LoRA adapters (every module, U side in both orientations) and its first
-   * adapter alone under INPUT (k_proj and v_proj, 32 x 64: M is 64 x 32, the Gramian on the n O
-   * side).
+   * The fixture's eight LoRA adapters (the modules of layer 0, Gramian M M^T in both orientations)
+   * and, under INPUT, its first adapter alone (k_proj and v_proj, 32 x 64: M is 64 x 32, the
+   * Gramian M^T M on the n O side). The Spark job test covers every module.
    */
   @ParameterizedTest
   @EnumSource(Concat.class)
@@ -123,12 +122,15 @@ class DistributedAlignmentTest {
     for (String task : Fixtures.TASKS) {
       all.add(Fixtures.path("adapters/" + task));
     }
-    for (List<String> adapters : List.of(all, all.subList(0, 1))) {
+    List<List<String>> sets =
+        concat == Concat.INPUT ? List.of(all, all.subList(0, 1)) : List.of(all);
+    for (List<String> adapters : sets) {
       AdapterSet set =
           AdapterSet.open(Fixtures.STORE, adapters, LoraAdapter.UnsupportedTensors.REFUSE);
       List<AlignedModule> local = new ArrayList<>();
       List<AlignedModule> distributed = new ArrayList<>();
-      for (ModuleSpec spec : set.modules()) {
+      for (ModuleSpec spec : set.modules().subList(0, 4)) {
+        assertTrue(spec.key().startsWith("layers.0."), spec.key());
         Pair pair = assertAgree(spec, concat, new DistributedAlignment.Route(true, 16));
         local.add(pair.local());
         distributed.add(pair.distributed());
