@@ -93,7 +93,18 @@ public final class PathBenchmark {
   private static void run(SparkSession spark, String name, Path dir, Spec spec, AlignPath local)
       throws IOException {
     LocalFileStore store = new LocalFileStore();
-    String adapters = dir.resolve("adapters").toString();
+    // one directory per spec, so a set is generated once and never mixed with another
+    String adapters =
+        dir.resolve(
+                String.format(
+                    Locale.ROOT,
+                    "%d-adapters-h%d-kv%d-r%d-%d-layers",
+                    spec.adapters(),
+                    spec.hidden(),
+                    spec.kv(),
+                    spec.rank(),
+                    spec.layers()))
+            .toString();
     if (!SyntheticAdapters.isComplete(store, adapters, spec, false)) {
       SyntheticAdapters.writeSet(store, adapters, spec, false);
     }

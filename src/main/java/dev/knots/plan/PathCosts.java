@@ -67,7 +67,7 @@ public record PathCosts(
     long factor = m * s + s * w + m * s + w * s + 4 * s * s + m * k + n * k * w;
     long dense = 3 * m * wide + c * wide + 5 * c * c;
     long driver = 6 * c * c + (wide < m ? 2 * m * c : 0);
-    long block = (long) rowsPerRead(spec.out(), spec.in()) * spec.in();
+    long block = (long) rowsPerRead(spec, concat) * rowWidth(spec, concat);
     long task = 2 * block + c * c + c * wide;
     return new PathCosts(
         (int) m,
@@ -82,10 +82,22 @@ public record PathCosts(
   }
 
   /**
-   * Rows of {@code dW} one read of the distributed path takes: about {@link #BLOCK_VALUES} entries.
+   * Rows of {@code dW} one read of the distributed path takes, so that a read holds about {@link
+   * #BLOCK_VALUES} entries.
    */
-  public static int rowsPerRead(int out, int in) {
-    return Math.max(1, Math.min(out, BLOCK_VALUES / Math.max(1, in)));
+  public static int rowsPerRead(ModuleSpec spec, Concat concat) {
+    long perRow = Math.max(1, rowWidth(spec, concat));
+    return (int) Math.max(1, Math.min(spec.out(), BLOCK_VALUES / perRow));
+  }
+
+  /**
+   * Entries one row of a read holds: {@code I}, or {@code n I} when the Gramian is {@code M^T M}
+   * under OUTPUT, where a row of M is that row of every task's update, read together.
+   */
+  private static long rowWidth(ModuleSpec spec, Concat concat) {
+    long wide = (long) spec.taskCount() * spec.in();
+    boolean rowsOfEveryTask = concat == Concat.OUTPUT && wide < spec.out();
+    return rowsOfEveryTask ? wide : spec.in();
   }
 
   /** Whether the Gramian is {@code M M^T}, whose eigenvectors are {@code U} ({@code m <= N}). */

@@ -80,7 +80,7 @@ final class DistributedAlignment {
     static Route of(ModuleSpec spec, Concat concat) {
       return new Route(
           PathCosts.of(spec, concat).smallerSide() <= PathCosts.LOCAL_SVD_MAX_COLUMNS,
-          PathCosts.rowsPerRead(spec.out(), spec.in()));
+          PathCosts.rowsPerRead(spec, concat));
     }
   }
 
@@ -197,7 +197,8 @@ final class DistributedAlignment {
   /**
    * X = M: {@code Y = M V} in executors, then on the driver {@code Y = Q T}, {@code T = W diag(s)
    * Z^T}: {@code U = Q W}, {@code V' = V Z}, {@code R_i = diag(s) V'_i^T}, cut at the absolute
-   * {@link JointSvd#CUTOFF}.
+   * {@link JointSvd#CUTOFF}. The driver holds this module's representations for a moment: {@code N
+   * x k <= c^2} entries, no more than the Gramian it already held.
    */
   private static JavaPairRDD<Integer, AlignedModule> rotateFromV(
       JavaSparkContext jsc,

@@ -131,6 +131,16 @@ class PlannerTest {
   }
 
   @Test
+  void aReadHoldsAboutOneBlockWhateverTheOrientation() {
+    ModuleSpec tall = module(100_000, 100, 32, 100, false);
+    // INPUT: a read is rows of one task's update, 100 entries each
+    assertEquals(PathCosts.BLOCK_VALUES / 100, PathCosts.rowsPerRead(tall, Concat.INPUT));
+    // OUTPUT, Gramian M^T M: a row of M is that row of all 32 updates, 3200 entries
+    assertEquals(PathCosts.BLOCK_VALUES / 3200, PathCosts.rowsPerRead(tall, Concat.OUTPUT));
+    assertEquals(1, PathCosts.rowsPerRead(module(10, 1 << 23, 1, 1, false), Concat.OUTPUT));
+  }
+
+  @Test
   void aForcedPathIsTaken() {
     ModuleSpec lora = module(64, 64, 2, 8, true);
     for (AlignPath path : List.of(AlignPath.FACTOR, AlignPath.DENSE, AlignPath.DISTRIBUTED)) {
