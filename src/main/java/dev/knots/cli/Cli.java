@@ -3,6 +3,7 @@ package dev.knots.cli;
 import dev.knots.merge.MergeMethod;
 import dev.knots.merge.MergeMethods;
 import dev.knots.merge.MergeParameters;
+import dev.knots.plan.PathRequest;
 import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.List;
@@ -221,7 +222,37 @@ final class Cli {
         b.opt("dry-run", FLAG)
             .action((x, c) -> set(c, () -> c.dryRun = true))
             .text(
-                "read the headers, print the plan (modules, shapes, ranks, path per module) and exit"));
+                "read the headers, print the plan (modules, shapes, ranks, each module's alignment path"
+                    + " with its reason and memory estimate) and exit"));
+    options.add(
+        b.opt("align-path", STRING)
+            .valueName("auto|factor|dense|distributed")
+            .action((x, c) -> set(c, () -> c.alignPath = x))
+            .text(
+                "how KnOTS modules are aligned: auto (default) takes the exact LoRA factor path if it"
+                    + " fits --task-memory, else the dense SVD in one task if it fits, else the"
+                    + " distributed SVD (MLlib Gramian on the driver, rows read by many tasks);"
+                    + " the others force one path for every module. Example: --align-path"
+                    + " distributed"));
+    options.add(
+        b.opt("task-memory", STRING)
+            .valueName("<size>")
+            .action((x, c) -> set(c, () -> c.taskMemory = x))
+            .text(
+                "memory one Spark task may use to align one module; default "
+                    + Math.round(PathRequest.HEAP_SHARE * 100)
+                    + "% of spark.executor.memory per executor core (Spark's default 1g)."
+                    + " Example: --task-memory 2g"));
+    options.add(
+        b.opt("driver-memory-budget", STRING)
+            .valueName("<size>")
+            .action((x, c) -> set(c, () -> c.driverMemoryBudget = x))
+            .text(
+                "memory the driver may use for one module's distributed SVD (its n x n Gramian,"
+                    + " n the smaller side of the stacked matrix); default "
+                    + Math.round(PathRequest.HEAP_SHARE * 100)
+                    + "% of spark.driver.memory (Spark's default 1g). Example:"
+                    + " --driver-memory-budget 6g"));
     options.add(
         b.opt("skip-unsupported", FLAG)
             .action((x, c) -> set(c, () -> c.skipUnsupported = true))

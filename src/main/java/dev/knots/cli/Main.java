@@ -44,8 +44,10 @@ public final class Main {
     }
     MergeCommand command = parsed.get();
     MergeRequest request;
+    RunOptions options;
     try {
       request = command.request();
+      options = command.runOptions();
     } catch (InvalidOptionException e) {
       err.println("Error: " + e.getMessage());
       err.println("Try " + Cli.PROGRAM + " --help");
@@ -53,14 +55,14 @@ public final class Main {
     }
     try {
       if (command.dryRun) {
-        out.print(dryRun(request, command.runOptions()));
+        out.print(dryRun(request, options));
         return 0;
       }
       long sparkStart = System.nanoTime();
       SparkSession session = spark.get();
       double sparkSeconds = (System.nanoTime() - sparkStart) / 1e9;
       MergeReport report =
-          SparkMergeJob.run(session, request, command.runOptions(), sparkSeconds, PROCESS_START);
+          SparkMergeJob.run(session, request, options, sparkSeconds, PROCESS_START);
       out.println(report.summary());
       return 0;
     } catch (Exception e) {
@@ -77,7 +79,9 @@ public final class Main {
     RoutingFileStore store =
         new RoutingFileStore(RoutingFileStore.hadoopConfiguration(sparkProperties()));
     MergeInputs inputs = request.openInputs(store, options.unsupported());
-    MergePlan plan = Planner.plan(inputs, request.method(), request.concat());
+    MergePlan plan =
+        Planner.plan(
+            inputs, request.method(), request.concat(), options.paths().resolve(sparkProperties()));
     StringBuilder text = new StringBuilder(plan.describe());
     inputs
         .plainTensors()

@@ -9,12 +9,16 @@ import dev.knots.merge.InvalidOptionException;
 import dev.knots.merge.MergeMethods;
 import dev.knots.merge.MergeParameters;
 import dev.knots.merge.Scope;
+import dev.knots.plan.AlignPath;
+import dev.knots.plan.Budget;
+import dev.knots.plan.PathRequest;
 import dev.knots.plan.VectorPolicy;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.OptionalInt;
+import java.util.OptionalLong;
 
 /** The {@code merge} subcommand's options as parsed, before validation. Mutable for the parser. */
 final class MergeCommand {
@@ -42,6 +46,9 @@ final class MergeCommand {
   boolean overwrite;
   boolean dryRun;
   boolean skipUnsupported;
+  String alignPath = "auto";
+  String taskMemory;
+  String driverMemoryBudget;
 
   /** The validated request; every invalid value fails here, naming its option. */
   MergeRequest request() {
@@ -84,12 +91,32 @@ final class MergeCommand {
     return OptionalInt.of(loraRank.intValue());
   }
 
+  /** How to run; every invalid value fails here, naming its option. */
   RunOptions runOptions() {
     return new RunOptions(
         overwrite,
         skipUnsupported
             ? LoraAdapter.UnsupportedTensors.SKIP_WITH_WARNING
-            : LoraAdapter.UnsupportedTensors.REFUSE);
+            : LoraAdapter.UnsupportedTensors.REFUSE,
+        new PathRequest(
+            AlignPath.parseOption(alignPath),
+            size(PathRequest.TASK_MEMORY, taskMemory),
+            size(PathRequest.DRIVER_MEMORY, driverMemoryBudget)));
+  }
+
+  private static OptionalLong size(String option, String value) {
+    if (value == null) {
+      return OptionalLong.empty();
+    }
+    try {
+      long bytes = Budget.parse(value, 1);
+      if (bytes <= 0) {
+        throw new IllegalArgumentException("it must be more than 0 bytes");
+      }
+      return OptionalLong.of(bytes);
+    } catch (IllegalArgumentException e) {
+      throw new InvalidOptionException(option, value, e.getMessage());
+    }
   }
 
   private Concat concat() {

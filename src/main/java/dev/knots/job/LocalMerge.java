@@ -24,7 +24,8 @@ import java.util.Optional;
 /**
  * The whole merge in this JVM: align -> statistics -> merge, module by module, with every module's
  * representations held in memory. The reference the Spark job is tested against, and the right tool
- * for small adapter sets.
+ * for small adapter sets. Modules planned DISTRIBUTED are aligned as DENSE here (there is no
+ * cluster to distribute to; see {@link ModuleAligner#align}).
  */
 public final class LocalMerge {
 

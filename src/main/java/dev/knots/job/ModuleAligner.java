@@ -25,7 +25,9 @@ public final class ModuleAligner {
    * merge works on, by the module's path: {@link AlignPath#FACTOR}, KnOTS's {@code R_i} from the
    * exact factor-space joint SVD (never forming an O x I matrix); {@link AlignPath#DENSE}, the same
    * from the SVD of the stacked dense updates; {@link AlignPath#NONE}, each {@code dW_i = g_i B_i
-   * A_i} itself.
+   * A_i} itself. {@link AlignPath#DISTRIBUTED} reaches here only in the single-process merge, which
+   * has no cluster to distribute to: it runs as DENSE, the same joint SVD without the Gramian's
+   * loss of precision, so a plan made for Spark still runs (slowly, if the module is large).
    */
   public static AlignedModule align(ModulePlan module, Concat concat, FileStore store)
       throws IOException {
@@ -36,7 +38,8 @@ public final class ModuleAligner {
     }
     return switch (module.path()) {
       case FACTOR -> fromAlignment(spec.key(), JointSvd.ofFactors(factors(spec, updates), concat));
-      case DENSE -> fromAlignment(spec.key(), JointSvd.ofDense(deltas(updates), concat));
+      case DENSE, DISTRIBUTED ->
+          fromAlignment(spec.key(), JointSvd.ofDense(deltas(updates), concat));
       case NONE -> {
         float[][] deltas = new float[updates.size()][];
         for (int i = 0; i < deltas.length; i++) {

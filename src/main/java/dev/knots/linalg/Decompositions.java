@@ -108,6 +108,52 @@ public final class Decompositions {
     return new Svd(new Matrix(m, n, work.data), s, new Matrix(n, n, vt));
   }
 
+  /**
+   * SVD of a symmetric positive semidefinite matrix {@code G = V diag(s) V^T}, such as a Gramian,
+   * from its eigendecomposition (LAPACK dsyevd, divide and conquer): {@code u} is {@code V}, {@code
+   * vt} is {@code V^T} and {@code s} the eigenvalues in descending order, where the tiny negative
+   * ones that rounding gives a semidefinite matrix are set to 0. Only the lower triangle of {@code
+   * g} is read; {@code g} is not modified. dsyevd's workspace {@code 1 + 6n + 2n^2} must fit an
+   * int, so {@code n <= 32766}.
+   *
+   * @throws IllegalArgumentException if {@code g} is not square or has a NaN or infinite entry
+   */
+  public static Svd psdSvd(Matrix g) {
+    int n = g.rows;
+    if (g.cols != n) {
+      throw new IllegalArgumentException(
+          "Cannot decompose a "
+              + g.rows
+              + "x"
+              + g.cols
+              + " matrix as symmetric: it is not square.");
+    }
+    if (n == 0) {
+      return new Svd(Matrix.zeros(0, 0), new double[0], Matrix.zeros(0, 0));
+    }
+    requireFinite(g, "eigendecomposition");
+    double[] v = g.data.clone();
+    double[] ascending = new double[n];
+    intW info = new intW(0);
+    double[] query = new double[1];
+    int[] iquery = new int[1];
+    LAPACK_.dsyevd("V", "L", n, v, n, ascending, query, -1, iquery, -1, info);
+    check("dsyevd", info, g, "eigendecomposition");
+    double[] work = new double[workspace(query)];
+    int[] iwork = new int[Math.max(1, iquery[0])];
+    LAPACK_.dsyevd("V", "L", n, v, n, ascending, work, work.length, iwork, iwork.length, info);
+    check("dsyevd", info, g, "eigendecomposition");
+    // descending, as an SVD: column j of V is eigenvector n-1-j
+    double[] s = new double[n];
+    double[] u = new double[n * n];
+    for (int j = 0; j < n; j++) {
+      s[j] = Math.max(0.0, ascending[n - 1 - j]);
+      System.arraycopy(v, (n - 1 - j) * n, u, j * n, n);
+    }
+    Matrix vectors = new Matrix(n, n, u);
+    return new Svd(vectors, s, vectors.transpose());
+  }
+
   private static int workspace(double[] query) {
     // the optimal size comes back as a double; round up so a large size is not cut short
     return Math.max(1, (int) Math.ceil(query[0]));

@@ -1,8 +1,10 @@
 package dev.knots.plan;
 
 import dev.knots.io.Locations;
+import java.util.EnumMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.stream.Collectors;
 
 /**
@@ -10,7 +12,12 @@ import java.util.stream.Collectors;
  * modules, and the path each module takes with the reason. {@code --dry-run} prints it.
  */
 public record MergePlan(
-    String method, String inputKind, List<String> inputs, String concat, List<LayerPlan> layers) {
+    String method,
+    String inputKind,
+    List<String> inputs,
+    String concat,
+    List<LayerPlan> layers,
+    PathOptions pathOptions) {
 
   public MergePlan {
     inputs = List.copyOf(inputs);
@@ -47,6 +54,13 @@ public record MergePlan(
             layers.size(),
             concat,
             bytes(inputBytes())));
+    out.append(
+        String.format(
+            Locale.ROOT,
+            "Alignment paths: %s; budgets: task %s, driver %s%n",
+            pathOptions.forced().map(p -> "forced " + p.label()).orElse("auto"),
+            pathOptions.task().describe(),
+            pathOptions.driver().describe()));
     for (int i = 0; i < inputs.size(); i++) {
       out.append(
           String.format(
@@ -56,11 +70,12 @@ public record MergePlan(
       out.append(
           String.format(
               Locale.ROOT,
-              "task %d: %s (%d modules, reads %s)%n",
+              "task %d: %s (%d modules, reads %s; %s)%n",
               layer.index(),
               layer.name(),
               layer.modules().size(),
-              bytes(layer.inputBytes())));
+              bytes(layer.inputBytes()),
+              pathCounts(layer)));
       for (ModulePlan module : layer.modules()) {
         ModuleSpec spec = module.spec();
         String ranks =
@@ -80,6 +95,15 @@ public record MergePlan(
       }
     }
     return out.toString();
+  }
+
+  /** How many of the layer's modules take each path, e.g. {@code 3 factor, 1 distributed}. */
+  private static String pathCounts(LayerPlan layer) {
+    Map<AlignPath, Long> counts = new EnumMap<>(AlignPath.class);
+    layer.modules().forEach(m -> counts.merge(m.path(), 1L, Long::sum));
+    return counts.entrySet().stream()
+        .map(e -> e.getValue() + " " + e.getKey().label())
+        .collect(Collectors.joining(", "));
   }
 
   /** Bytes in binary units, for people. */

@@ -1,5 +1,6 @@
 package dev.knots.plan;
 
+import dev.knots.io.Locations;
 import dev.knots.knots.Concat;
 import dev.knots.merge.MergeMethod;
 import java.util.ArrayList;
@@ -8,6 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -23,12 +25,25 @@ public final class Planner {
 
   private Planner() {}
 
+  /** Plans with {@link PathOptions#defaults()}: auto paths, Spark's default budgets. */
   public static MergePlan plan(MergeInputs inputs, MergeMethod method, Concat concat) {
+    return plan(inputs, method, concat, PathOptions.defaults());
+  }
+
+  /**
+   * Plans every module's path from headers alone.
+   *
+   * @throws PlanningException naming the layer, the module, the reason and the option to change,
+   *     when a module fits no path or cannot take the forced one
+   */
+  public static MergePlan plan(
+      MergeInputs inputs, MergeMethod method, Concat concat, PathOptions options) {
     Map<String, List<ModulePlan>> byLayer = new LinkedHashMap<>();
     for (ModuleSpec spec : inputs.modules()) {
+      String layer = layerOf(spec.key());
       byLayer
-          .computeIfAbsent(layerOf(spec.key()), k -> new ArrayList<>())
-          .add(decide(spec, method, concat));
+          .computeIfAbsent(layer, k -> new ArrayList<>())
+          .add(decide(layer, spec, method, concat, options));
     }
     List<String> names = new ArrayList<>(byLayer.keySet());
     names.sort(LAYER_ORDER);
@@ -41,7 +56,8 @@ public final class Planner {
         inputs.kind(),
         inputs.locations(),
         concat.name().toLowerCase(Locale.ROOT),
-        layers);
+        layers,
+        options);
   }
 
   /** The layer a module belongs to, or the module itself when it is outside the layers. */
@@ -50,7 +66,12 @@ public final class Planner {
     return m.find() ? m.group(1) : key;
   }
 
-  private static ModulePlan decide(ModuleSpec spec, MergeMethod method, Concat concat) {
+  /**
+   * FACTOR if every source is factored and it fits one task, else DENSE if it fits, else
+   * DISTRIBUTED within MLlib's limits and the driver's and a task's budgets; or the forced path.
+   */
+  static ModulePlan decide(
+      String layer, ModuleSpec spec, MergeMethod method, Concat concat, PathOptions options) {
     if (!method.aligned()) {
       return new ModulePlan(
           spec,
@@ -62,35 +83,184 @@ public final class Planner {
               spec.out(),
               spec.in()));
     }
-    if (!spec.factored()) {
-      return denseAlignment(spec);
+    PathCosts costs = PathCosts.of(spec, concat);
+    Budget task = options.task();
+    if (options.forced().isPresent()) {
+      return forced(layer, spec, concat, costs, options, options.forced().get());
     }
-    int s = spec.totalRank();
+    if (spec.factored() && costs.factor() <= task.bytes()) {
+      return new ModulePlan(spec, AlignPath.FACTOR, factorReason(spec, costs, task));
+    }
+    String factorTooBig =
+        spec.factored() ? "the factor path needs " + MergePlan.bytes(costs.factor()) + " and " : "";
+    if (costs.dense() <= task.bytes()) {
+      return new ModulePlan(
+          spec,
+          AlignPath.DENSE,
+          denseReason(costs, task)
+              + (spec.factored()
+                  ? "; the factor path would need " + MergePlan.bytes(costs.factor())
+                  : ""));
+    }
+    String overTask =
+        factorTooBig
+            + "the dense path needs "
+            + MergePlan.bytes(costs.dense())
+            + ", over the task budget "
+            + task.describe();
+    Optional<String> problem = distributedProblem(costs, options);
+    if (problem.isPresent()) {
+      throw new PlanningException(
+          cannotAlign(layer, spec, concat) + overTask + "; " + problem.get());
+    }
     return new ModulePlan(
-        spec,
-        AlignPath.FACTOR,
-        String.format(
-            Locale.ROOT,
-            "LoRA factors: exact joint SVD of a %d x %d core (sum of ranks), never forming the %d x %d update",
-            s,
-            s,
-            spec.out(),
-            spec.in()));
+        spec, AlignPath.DISTRIBUTED, distributedReason(costs, options) + "; " + overTask);
   }
 
-  /** Dense updates (full checkpoints) have no factors: the joint SVD of the stacked updates. */
-  private static ModulePlan denseAlignment(ModuleSpec spec) {
-    long bytes = (long) spec.out() * spec.in() * spec.taskCount() * Double.BYTES;
-    return new ModulePlan(
-        spec,
-        AlignPath.DENSE,
-        String.format(
-            Locale.ROOT,
-            "dense updates (finetuned - base): local joint SVD of the stacked %d x %d float64"
-                + " matrix (%s)",
-            spec.out(),
-            (long) spec.in() * spec.taskCount(),
-            MergePlan.bytes(bytes)));
+  private static ModulePlan forced(
+      String layer,
+      ModuleSpec spec,
+      Concat concat,
+      PathCosts costs,
+      PathOptions options,
+      AlignPath path) {
+    String by = "forced by --align-path " + path.label() + ": ";
+    return switch (path) {
+      case FACTOR -> {
+        for (int i = 0; i < spec.taskCount(); i++) {
+          UpdateSource source = spec.sources().get(i);
+          if (source != null && !source.factored()) {
+            throw new PlanningException(
+                cannotAlign(layer, spec, concat)
+                    + "--align-path factor needs LoRA factors, but task "
+                    + i
+                    + "'s update ("
+                    + Locations.redact(source.origin())
+                    + ") is a dense weight difference. Use --align-path auto or dense.");
+          }
+        }
+        yield new ModulePlan(spec, path, by + factorReason(spec, costs, options.task()));
+      }
+      case DENSE -> new ModulePlan(spec, path, by + denseReason(costs, options.task()));
+      case DISTRIBUTED -> {
+        Optional<String> problem = distributedProblem(costs, options);
+        if (problem.isPresent()) {
+          throw new PlanningException(
+              cannotAlign(layer, spec, concat) + "--align-path distributed: " + problem.get());
+        }
+        yield new ModulePlan(spec, path, by + distributedReason(costs, options));
+      }
+      case NONE -> throw new IllegalArgumentException("NONE is not a path one can force");
+    };
+  }
+
+  /** Why the distributed path cannot take this module, with what to change; empty if it can. */
+  private static Optional<String> distributedProblem(PathCosts costs, PathOptions options) {
+    int c = costs.smallerSide();
+    String otherConcat =
+        " Stacking the other way (--concat input/output) or merging fewer adapters at once"
+            + " makes the smaller side smaller.";
+    if (c > PathCosts.GRAMIAN_MAX_COLUMNS) {
+      return Optional.of(
+          String.format(
+              Locale.ROOT,
+              "the smaller side of the stacked %d x %d matrix has %d columns; MLlib's Gramian is"
+                  + " limited to %d.%s",
+              costs.stacked(),
+              (long) costs.tasks() * costs.width(),
+              c,
+              PathCosts.GRAMIAN_MAX_COLUMNS,
+              otherConcat));
+    }
+    if (c > PathCosts.EIGEN_MAX_COLUMNS) {
+      return Optional.of(
+          String.format(
+              Locale.ROOT,
+              "the smaller side of the stacked matrix has %d columns; past MLlib's local-svd limit"
+                  + " of %d the %d x %d Gramian is decomposed with LAPACK dsyevd, whose workspace"
+                  + " is limited to %d columns.%s",
+              c,
+              PathCosts.LOCAL_SVD_MAX_COLUMNS,
+              c,
+              c,
+              PathCosts.EIGEN_MAX_COLUMNS,
+              otherConcat));
+    }
+    if (costs.distributedDriver() > options.driver().bytes()) {
+      return Optional.of(
+          String.format(
+              Locale.ROOT,
+              "the distributed path holds the %d x %d Gramian and its decomposition on the driver,"
+                  + " %s, over the driver budget %s. Raise %s together with spark.driver.memory.",
+              c,
+              c,
+              MergePlan.bytes(costs.distributedDriver()),
+              options.driver().describe(),
+              PathRequest.DRIVER_MEMORY));
+    }
+    if (costs.distributedTask() > options.task().bytes()) {
+      return Optional.of(
+          String.format(
+              Locale.ROOT,
+              "even the distributed path needs %s in one task (the module's representations, which"
+                  + " its layer's merge holds, a row block and the basis), over the task budget %s."
+                  + " Raise %s together with spark.executor.memory.",
+              MergePlan.bytes(costs.distributedTask()),
+              options.task().describe(),
+              PathRequest.TASK_MEMORY));
+    }
+    return Optional.empty();
+  }
+
+  private static String cannotAlign(String layer, ModuleSpec spec, Concat concat) {
+    return String.format(
+        Locale.ROOT,
+        "Cannot align module %s of layer %s (%d x %d, %d adapters, concat %s): ",
+        spec.key(),
+        layer,
+        spec.out(),
+        spec.in(),
+        spec.taskCount(),
+        concat.name().toLowerCase(Locale.ROOT));
+  }
+
+  private static String factorReason(ModuleSpec spec, PathCosts costs, Budget task) {
+    int s = spec.totalRank();
+    return String.format(
+        Locale.ROOT,
+        "LoRA factors: exact joint SVD of a %d x %d core (sum of ranks), never forming the %d x %d"
+            + " update; needs %s of the task budget %s",
+        s,
+        s,
+        spec.out(),
+        spec.in(),
+        MergePlan.bytes(costs.factor()),
+        MergePlan.bytes(task.bytes()));
+  }
+
+  private static String denseReason(PathCosts costs, Budget task) {
+    return String.format(
+        Locale.ROOT,
+        "dense SVD of the stacked %d x %d matrix in one task; needs %s of the task budget %s",
+        costs.stacked(),
+        (long) costs.tasks() * costs.width(),
+        MergePlan.bytes(costs.dense()),
+        MergePlan.bytes(task.bytes()));
+  }
+
+  private static String distributedReason(PathCosts costs, PathOptions options) {
+    int c = costs.smallerSide();
+    return String.format(
+        Locale.ROOT,
+        "MLlib SVD of the %d x %d Gramian (%s, %s) on the driver, %s of the driver budget %s;"
+            + " rows read and projected by tasks of %s each",
+        c,
+        c,
+        costs.gramianGivesU() ? "M M^T, eigenvectors U" : "M^T M, eigenvectors V",
+        c <= PathCosts.LOCAL_SVD_MAX_COLUMNS ? "local-svd" : "Gramian + LAPACK dsyevd",
+        MergePlan.bytes(costs.distributedDriver()),
+        MergePlan.bytes(options.driver().bytes()),
+        MergePlan.bytes(costs.distributedTask()));
   }
 
   /** model.layers.2 before model.layers.10, then modules outside the layers by name. */

@@ -8,18 +8,28 @@ import dev.knots.merge.MergeMethod;
 import dev.knots.merge.MergeParameters;
 import dev.knots.merge.ModuleMerge;
 import dev.knots.merge.ModuleVectors;
+import dev.knots.plan.AlignPath;
 import dev.knots.plan.LayerPlan;
 import dev.knots.plan.ModulePlan;
+import java.io.IOException;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import org.apache.spark.TaskContext;
-import org.apache.spark.api.java.function.Function;
+import org.apache.spark.api.java.function.FlatMapFunction2;
+import scala.Tuple2;
 
 /**
  * The align task of one layer: reads only the layer's factor byte ranges, runs each module's joint
- * SVD and applies DARE. Holds nothing but what the executor needs.
+ * SVD and applies DARE. Modules planned DISTRIBUTED arrive already aligned, zipped in by layer
+ * index (see {@link DistributedAlignment}); the merge treats them like any other. Holds nothing but
+ * what the executor needs.
  */
-final class AlignLayer implements Function<LayerPlan, AlignedLayer> {
+final class AlignLayer
+    implements FlatMapFunction2<
+        Iterator<LayerPlan>, Iterator<Tuple2<Integer, AlignedModule>>, AlignedLayer> {
   private static final long serialVersionUID = 1L;
 
   private final MergeMethod method;
@@ -44,7 +54,20 @@ final class AlignLayer implements Function<LayerPlan, AlignedLayer> {
   }
 
   @Override
-  public AlignedLayer call(LayerPlan layer) throws Exception {
+  public Iterator<AlignedLayer> call(
+      Iterator<LayerPlan> layers, Iterator<Tuple2<Integer, AlignedModule>> distributed)
+      throws Exception {
+    Map<String, AlignedModule> alignedElsewhere = new HashMap<>();
+    distributed.forEachRemaining(m -> alignedElsewhere.put(m._2().key(), m._2()));
+    List<AlignedLayer> out = new ArrayList<>();
+    while (layers.hasNext()) {
+      out.add(align(layers.next(), alignedElsewhere));
+    }
+    return out.iterator();
+  }
+
+  private AlignedLayer align(LayerPlan layer, Map<String, AlignedModule> alignedElsewhere)
+      throws IOException {
     TaskContext task = TaskContext.get();
     if (layer.index() == failFirstAttemptOfLayer && task != null && task.attemptNumber() == 0) {
       throw new IllegalStateException(
@@ -57,11 +80,29 @@ final class AlignLayer implements Function<LayerPlan, AlignedLayer> {
     List<AlignedModule> modules = new ArrayList<>();
     List<ModuleVectors> prepared = new ArrayList<>();
     for (ModulePlan module : layer.modules()) {
-      AlignedModule aligned = ModuleAligner.align(module, concat, store);
+      AlignedModule aligned =
+          module.path() == AlignPath.DISTRIBUTED
+              ? requireAligned(alignedElsewhere, module, layer)
+              : ModuleAligner.align(module, concat, store);
       modules.add(aligned);
       prepared.add(
           ModuleMerge.prepare(method, parameters, aligned.key(), aligned.representations()));
     }
     return new AlignedLayer(layer.index(), modules, prepared);
+  }
+
+  private static AlignedModule requireAligned(
+      Map<String, AlignedModule> alignedElsewhere, ModulePlan module, LayerPlan layer) {
+    AlignedModule aligned = alignedElsewhere.get(module.key());
+    if (aligned == null) {
+      throw new IllegalStateException(
+          "Module "
+              + module.key()
+              + " of "
+              + layer.name()
+              + " was planned distributed but its alignment did not reach the layer's task."
+              + " This is a bug in the knots-merge job.");
+    }
+    return aligned;
   }
 }

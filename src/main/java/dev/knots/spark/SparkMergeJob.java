@@ -7,6 +7,7 @@ import dev.knots.io.hadoop.Redacted;
 import dev.knots.io.hadoop.RoutingFileStore;
 import dev.knots.io.peft.AdapterWriter;
 import dev.knots.io.safetensors.HfModelFiles;
+import dev.knots.job.AlignedModule;
 import dev.knots.job.MergeOutputs;
 import dev.knots.job.MergeReport;
 import dev.knots.job.MergeRequest;
@@ -18,8 +19,11 @@ import dev.knots.job.PlainTensorMerge;
 import dev.knots.job.RunOptions;
 import dev.knots.merge.MergeStatistics;
 import dev.knots.merge.SignVote;
+import dev.knots.plan.AlignPath;
+import dev.knots.plan.LayerPlan;
 import dev.knots.plan.MergeInputs;
 import dev.knots.plan.MergePlan;
+import dev.knots.plan.ModulePlan;
 import dev.knots.plan.Planner;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
@@ -36,6 +40,8 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import org.apache.spark.HashPartitioner;
+import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
@@ -43,6 +49,7 @@ import org.apache.spark.storage.StorageLevel;
 import org.apache.spark.util.LongAccumulator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import scala.Tuple2;
 
 /**
  * The merge as a Spark job: plan (driver, headers only) -> align (one task per layer, persisted) ->
@@ -69,6 +76,7 @@ public final class SparkMergeJob {
   private final RunOptions options;
   private final String jobGroup = "knots-merge-" + UUID.randomUUID();
   private final Map<String, Double> timings = new LinkedHashMap<>();
+  private final List<JavaPairRDD<Integer, AlignedModule>> distributedModules = new ArrayList<>();
   private long phaseStart = System.nanoTime();
 
   private SparkMergeJob(JavaSparkContext jsc, MergeRequest request, RunOptions options) {
@@ -114,7 +122,9 @@ public final class SparkMergeJob {
     try {
       MergeInputs inputs = request.openInputs(store, options.unsupported());
       inputs.warnings().forEach(w -> LOG.warn("Left out: {}", w));
-      MergePlan plan = Planner.plan(inputs, request.method(), request.concat());
+      MergePlan plan =
+          Planner.plan(
+              inputs, request.method(), request.concat(), options.paths().resolve(sparkConf()));
       HfModelFiles base = null;
       if (request.format().writesModel()) {
         base = HfModelFiles.open(store, request.base().orElseThrow());
@@ -127,9 +137,19 @@ public final class SparkMergeJob {
           plan.taskCount(),
           inputs.kind(),
           request.method().name());
+      plan.layers()
+          .forEach(
+              layer ->
+                  layer
+                      .modules()
+                      .forEach(
+                          m ->
+                              LOG.info("{}: {} path ({})", m.key(), m.path().label(), m.reason())));
       lap("planSeconds");
 
       int layers = plan.layers().size();
+      JavaPairRDD<Integer, AlignedModule> distributed = alignDistributedModules(plan, store);
+      lap("distributedAlignSeconds");
       String align =
           String.format(
               Locale.ROOT,
@@ -137,9 +157,11 @@ public final class SparkMergeJob {
               layers,
               plan.taskCount(),
               request.method().name());
+      // one layer per partition on both sides: parallelize slices evenly, keys are 0..layers-1
       aligned =
           jsc.parallelize(plan.layers(), layers)
-              .map(
+              .zipPartitions(
+                  distributed.partitionBy(new HashPartitioner(layers)),
                   new AlignLayer(
                       request.method(),
                       request.parameters(),
@@ -179,6 +201,7 @@ public final class SparkMergeJob {
         aligned.count();
       }
       lap(round[0] <= 1 ? "alignSeconds" : "statisticsSeconds");
+      unpersistDistributedModules();
 
       String adapterDirectory =
           MergeOutputs.adapterDirectory(request.format(), commit.staging(), store);
@@ -302,8 +325,54 @@ public final class SparkMergeJob {
       if (remerged != null) {
         remerged.unpersist(false);
       }
+      unpersistDistributedModules();
       jsc.clearJobGroup();
     }
+  }
+
+  /**
+   * Runs the alignment of every module planned DISTRIBUTED, one after another (each is several
+   * Spark jobs over the whole cluster), and returns them keyed by layer index, persisted.
+   */
+  private JavaPairRDD<Integer, AlignedModule> alignDistributedModules(
+      MergePlan plan, FileStore store) {
+    for (LayerPlan layer : plan.layers()) {
+      for (ModulePlan module : layer.modules()) {
+        if (module.path() == AlignPath.DISTRIBUTED) {
+          long start = System.nanoTime();
+          distributedModules.add(
+              DistributedAlignment.align(
+                  jsc,
+                  layer.index(),
+                  module.spec(),
+                  request.concat(),
+                  store,
+                  this::describe,
+                  DistributedAlignment.Route.of(module.spec(), request.concat())));
+          LOG.info(
+              "{}: aligned distributed in {} s",
+              module.key(),
+              String.format(Locale.ROOT, "%.1f", (System.nanoTime() - start) / 1e9));
+        }
+      }
+    }
+    JavaPairRDD<Integer, AlignedModule> none = jsc.parallelizePairs(List.of(), 1);
+    return distributedModules.stream().reduce(none, JavaPairRDD::union);
+  }
+
+  /** The aligned layers hold the distributed modules from here on. */
+  private void unpersistDistributedModules() {
+    distributedModules.forEach(m -> m.unpersist(false));
+    distributedModules.clear();
+  }
+
+  /** The Spark configuration as a map, for the planner's default budgets. */
+  private Map<String, String> sparkConf() {
+    Map<String, String> conf = new LinkedHashMap<>();
+    for (Tuple2<String, String> entry : jsc.getConf().getAll()) {
+      conf.put(entry._1(), entry._2());
+    }
+    return conf;
   }
 
   private void writeModel(
@@ -380,7 +449,7 @@ public final class SparkMergeJob {
   }
 
   /** The driver JVM's peak heap use (in local mode the executors share this JVM). */
-  private static long peakHeapBytes() {
+  public static long peakHeapBytes() {
     long peak = 0;
     for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
       if (pool.getType() == MemoryType.HEAP && pool.getPeakUsage() != null) {

@@ -73,7 +73,10 @@ class MainTest {
             "--finetuned",
             "--exclude",
             "--vectors",
-            "--lora-rank")) {
+            "--lora-rank",
+            "--align-path",
+            "--task-memory",
+            "--driver-memory-budget")) {
       assertTrue(result.out().contains(option), option + " missing from --help");
     }
     for (String documented :
@@ -87,6 +90,9 @@ class MainTest {
       assertTrue(result.out().contains(documented), documented + " missing from --help");
     }
     assertTrue(result.out().contains("default 100"), "top-k default");
+    assertTrue(result.out().contains("Example: --task-memory 2g"), result.out());
+    assertTrue(result.out().contains("Example: --driver-memory-budget 6g"), result.out());
+    assertTrue(result.out().contains("auto (default)"), "align-path default");
     assertTrue(result.out().contains("Examples:"));
     assertTrue(result.out().contains("knots-dare-linear"), "methods listed");
     assertEquals(0, run("merge", "--help").code());
@@ -114,6 +120,9 @@ class MainTest {
         "--scaling|1,2,3|one per adapter",
         "--dare-drop|0.5|only DARE methods",
         "--seed|x|--seed",
+        "--align-path|fast|must be auto, factor, dense or distributed",
+        "--task-memory|lots|--task-memory",
+        "--driver-memory-budget|0g|more than 0 bytes",
         "--bogus|1|Unknown option --bogus"
       })
   void invalidOptionsFailBeforeAnyWorkNamingTheOption(String option, String value, String message) {
@@ -204,9 +213,7 @@ class MainTest {
     String plan = result.out();
     assertTrue(plan.contains("Plan: knots-ties over 2 checkpoints, 21 modules"), plan);
     assertTrue(plan.contains("checkpoint 1: " + checkpoints.get(1)), plan);
-    assertTrue(
-        plan.contains("DENSE: dense updates (finetuned - base): local joint SVD of the stacked"),
-        plan);
+    assertTrue(plan.contains("DENSE: dense SVD of the stacked"), plan);
     assertTrue(plan.contains("layers.2.mlp.down_proj"), plan);
     assertTrue(plan.contains("layers.0.input_layernorm.weight"), plan);
     assertTrue(plan.contains("merged entry-wise with ties"), plan);
@@ -288,6 +295,49 @@ class MainTest {
         result.out().contains("FACTOR: LoRA factors: exact joint SVD of a 12 x 12 core"),
         result.out());
     assertFalse(Files.exists(out), "a dry run writes nothing");
+  }
+
+  @Test
+  void dryRunShowsAForcedPathAndItsEstimates() {
+    Result result = dryRunDistributed("1g");
+    assertEquals(0, result.code(), result.err());
+    assertTrue(
+        result.out().contains("Alignment paths: forced distributed; budgets: task"), result.out());
+    assertTrue(result.out().contains("driver 1.0 GiB (--driver-memory-budget 1.0 GiB)"));
+    assertTrue(
+        result
+            .out()
+            .contains(
+                "DISTRIBUTED: forced by --align-path distributed: MLlib SVD of the 32 x 32 Gramian"
+                    + " (M M^T, eigenvectors U, local-svd)"),
+        result.out());
+    assertTrue(result.out().contains("(4 modules, reads"), result.out());
+  }
+
+  @Test
+  void aDistributedPlanOverTheDriverBudgetFailsNamingModuleAndOption() {
+    Result result = dryRunDistributed("1k");
+    assertEquals(1, result.code(), result.out());
+    assertTrue(
+        result.err().contains("Cannot align module layers.0.self_attn.k_proj of layer layers.0")
+            && result.err().contains("Raise --driver-memory-budget"),
+        result.err());
+  }
+
+  private Result dryRunDistributed(String driverMemoryBudget) {
+    return run(
+        "merge",
+        "--adapters",
+        twoAdapters(),
+        "--method",
+        "knots-ties",
+        "--output",
+        temp.resolve("out").toString(),
+        "--align-path",
+        "distributed",
+        "--driver-memory-budget",
+        driverMemoryBudget,
+        "--dry-run");
   }
 
   @Test

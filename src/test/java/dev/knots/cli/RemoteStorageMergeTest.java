@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.knots.Checkpoints;
 import dev.knots.Fixtures;
+import dev.knots.LocalSpark;
 import dev.knots.io.FileStore;
 import dev.knots.io.InputFile;
 import dev.knots.io.Storage;
@@ -93,13 +94,7 @@ class RemoteStorageMergeTest {
     failFast.put("spark.hadoop.fs.s3a.retry.interval", "100ms");
     failFast.put("spark.hadoop.fs.s3a.connection.establish.timeout", "2s");
     failFast.put("spark.hadoop.fs.s3a.connection.timeout", "2s");
-    SparkSession.Builder builder =
-        SparkSession.builder()
-            .master("local[2,3]")
-            .appName("RemoteStorageMergeTest")
-            .config("spark.ui.enabled", "false")
-            .config("spark.driver.host", "127.0.0.1")
-            .config("spark.driver.bindAddress", "127.0.0.1");
+    SparkSession.Builder builder = LocalSpark.builder("local[2,3]", "RemoteStorageMergeTest");
     s3.sparkProperties().forEach(builder::config);
     hdfs.sparkProperties().forEach(builder::config);
     failFast.forEach(builder::config);

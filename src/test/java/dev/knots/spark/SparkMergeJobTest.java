@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.knots.Checkpoints;
 import dev.knots.Fixtures;
+import dev.knots.LocalSpark;
 import dev.knots.PeftCheck;
 import dev.knots.io.peft.LoraAdapter;
 import dev.knots.io.safetensors.DType;
@@ -27,6 +28,7 @@ import dev.knots.job.OutputCommit;
 import dev.knots.job.OutputFormat;
 import dev.knots.job.RunOptions;
 import dev.knots.knots.Concat;
+import dev.knots.linalg.Matrix;
 import dev.knots.merge.InMemoryModuleScan;
 import dev.knots.merge.MergeMethods;
 import dev.knots.merge.MergeParameters;
@@ -35,8 +37,11 @@ import dev.knots.merge.ModuleMerge;
 import dev.knots.merge.ModuleVectors;
 import dev.knots.merge.SignVote;
 import dev.knots.plan.AdapterSet;
+import dev.knots.plan.AlignPath;
 import dev.knots.plan.MergePlan;
 import dev.knots.plan.ModulePlan;
+import dev.knots.plan.ModuleSpec;
+import dev.knots.plan.PathRequest;
 import dev.knots.plan.Planner;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -46,12 +51,15 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
+import java.util.OptionalLong;
 import java.util.stream.Stream;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The Spark job on local[2] (three attempts per task, so a failed task is retried) against the
@@ -65,14 +73,7 @@ class SparkMergeJobTest {
 
   @BeforeAll
   static void start() {
-    spark =
-        SparkSession.builder()
-            .master("local[2,3]")
-            .appName("SparkMergeJobTest")
-            .config("spark.ui.enabled", "false")
-            .config("spark.driver.host", "127.0.0.1")
-            .config("spark.driver.bindAddress", "127.0.0.1")
-            .getOrCreate();
+    spark = LocalSpark.builder("local[2,3]", "SparkMergeJobTest").getOrCreate();
   }
 
   @AfterAll
@@ -328,6 +329,55 @@ class SparkMergeJobTest {
         System.nanoTime());
     assertFalse(Files.exists(out.resolve("keep.txt")), "replaced by the new merge");
     assertTrue(Files.exists(out.resolve(OutputCommit.SUCCESS)));
+  }
+
+  /**
+   * Every KnOTS module forced onto the distributed path (MLlib's Gramian, here M M^T of 32 or 64
+   * columns) reproduces the expected merge within the fixture tolerance (1e-4 relative per module;
+   * the Gramian's error on these modules, eps cond^2 with cond <= 1e4, is below 1e-7) with exactly
+   * the expected number of components per module.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {KNOTS_TIES, "knots-ties_topk20_s0.6_concat-input.safetensors"})
+  void forcedDistributedAlignmentReproducesTheExpectedMerge(String file) throws IOException {
+    Path out = temp.resolve("distributed");
+    RunOptions distributed =
+        new RunOptions(
+            false,
+            LoraAdapter.UnsupportedTensors.REFUSE,
+            new PathRequest(
+                Optional.of(AlignPath.DISTRIBUTED), OptionalLong.empty(), OptionalLong.empty()));
+    SparkMergeJob.run(
+        spark, request(file, out, OutputFormat.ADAPTER, null), distributed, 0, System.nanoTime());
+
+    Map<String, Matrix> expected = Fixtures.matrices("expected/" + file);
+    AdapterSet merged =
+        AdapterSet.open(
+            Fixtures.STORE, List.of(out.toString()), LoraAdapter.UnsupportedTensors.REFUSE);
+    List<String> failures = new ArrayList<>();
+    for (ModuleSpec module : merged.modules()) {
+      Matrix update = module.source(0).orElseThrow().read(Fixtures.STORE).delta();
+      String failure =
+          Fixtures.compare(
+              module.key(), update, expected.get("base_model.model." + module.key() + ".weight"));
+      if (failure != null) {
+        failures.add(failure);
+      }
+    }
+    assertEquals(List.of(), failures);
+    assertEquals(expected.size(), merged.modules().size());
+
+    JsonNode report = new ObjectMapper().readTree(out.resolve(MergeReport.FILE_NAME).toFile());
+    JsonNode components = Fixtures.config(file).at("/diagnostics/components_kept_per_module");
+    assertEquals(12, components.size());
+    for (JsonNode module : report.get("modules")) {
+      String key = module.get("key").asText();
+      assertEquals("distributed", module.get("path").asText(), key);
+      assertEquals(
+          components.get("base_model.model." + key).asInt(),
+          module.get("components").asInt(),
+          "components of " + key);
+    }
   }
 
   private List<Path> stagingLeftovers() throws IOException {

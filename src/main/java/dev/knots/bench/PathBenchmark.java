@@ -1,0 +1,204 @@
+package dev.knots.bench;
+
+import dev.knots.bench.SyntheticAdapters.Spec;
+import dev.knots.io.LocalFileStore;
+import dev.knots.io.peft.LoraAdapter;
+import dev.knots.io.safetensors.DType;
+import dev.knots.job.MergeRequest;
+import dev.knots.job.OutputFormat;
+import dev.knots.job.RunOptions;
+import dev.knots.knots.Concat;
+import dev.knots.linalg.Matrix;
+import dev.knots.merge.MergeMethods;
+import dev.knots.merge.MergeParameters;
+import dev.knots.plan.AdapterSet;
+import dev.knots.plan.AlignPath;
+import dev.knots.plan.ModuleSpec;
+import dev.knots.plan.PathRequest;
+import dev.knots.spark.SparkMergeJob;
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.stream.IntStream;
+import org.apache.spark.sql.SparkSession;
+
+/**
+ * The same knots-ties merge down a local path and down the distributed path, on one Spark session:
+ * wall time, peak heap and the agreement of the merged updates. Two cases: {@code dense}, full-rank
+ * LoRA updates (rank = hidden, so every {@code dW} is dense) merged with the dense path vs
+ * distributed; {@code lora}, a large pool of LoRA adapters merged with the factor path vs
+ * distributed. Run through {@code scripts/benchmark-paths}, which documents the options.
+ *
+ * <p>Peak heap is the JVM's heap pools' peak, reset before each run; on a {@code local[...]} master
+ * the executors live in the driver's JVM, so this is driver and executors together.
+ */
+public final class PathBenchmark {
+
+  private PathBenchmark() {}
+
+  public static void main(String[] args) throws IOException {
+    Map<String, String> o = options(args);
+    Path work = Path.of(o.get("--work"));
+    int layers = Integer.parseInt(o.get("--layers"));
+    SparkSession spark =
+        SparkSession.builder()
+            .master(o.get("--master"))
+            .appName("knots-path-benchmark")
+            .config("spark.ui.enabled", "false")
+            .getOrCreate();
+    try {
+      System.out.println("case     path         seconds  peak heap  max rel. diff vs first path");
+      if (!o.get("--case").equals("lora")) {
+        int hidden = Integer.parseInt(o.get("--dense-hidden"));
+        Spec dense =
+            new Spec(
+                Integer.parseInt(o.get("--dense-adapters")),
+                layers,
+                hidden,
+                hidden,
+                hidden,
+                hidden,
+                DType.F32,
+                1);
+        run(spark, "dense", work.resolve("dense"), dense, AlignPath.DENSE);
+      }
+      if (!o.get("--case").equals("dense")) {
+        int rank = Integer.parseInt(o.get("--lora-rank"));
+        int hidden = Integer.parseInt(o.get("--lora-hidden"));
+        Spec pool =
+            new Spec(
+                Integer.parseInt(o.get("--lora-adapters")),
+                layers,
+                hidden,
+                Math.max(rank, hidden / 4),
+                rank,
+                2.0 * rank,
+                DType.F32,
+                2);
+        run(spark, "lora", work.resolve("lora"), pool, AlignPath.FACTOR);
+      }
+    } finally {
+      spark.stop();
+    }
+  }
+
+  /** Merges {@code spec}'s set down {@code local}, then distributed; prints one line for each. */
+  private static void run(SparkSession spark, String name, Path dir, Spec spec, AlignPath local)
+      throws IOException {
+    LocalFileStore store = new LocalFileStore();
+    // one directory per spec, so a set is generated once and never mixed with another
+    String adapters =
+        dir.resolve(
+                String.format(
+                    Locale.ROOT,
+                    "%d-adapters-h%d-kv%d-r%d-%d-layers",
+                    spec.adapters(),
+                    spec.hidden(),
+                    spec.kv(),
+                    spec.rank(),
+                    spec.layers()))
+            .toString();
+    if (!SyntheticAdapters.isComplete(store, adapters, spec, false)) {
+      SyntheticAdapters.writeSet(store, adapters, spec, false);
+    }
+    List<String> locations =
+        IntStream.range(0, spec.adapters())
+            .mapToObj(i -> store.resolve(adapters, SyntheticAdapters.adapterName(i)))
+            .toList();
+    Map<String, Matrix> reference = null;
+    for (AlignPath path : List.of(local, AlignPath.DISTRIBUTED)) {
+      String output = dir.resolve("merged-" + path.label()).toString();
+      MergeRequest request =
+          new MergeRequest(
+              locations,
+              MergeMethods.byName("knots-ties"),
+              MergeParameters.defaults().withTopK(20).withScaling(List.of(0.6)),
+              Concat.OUTPUT,
+              output,
+              OutputFormat.ADAPTER,
+              Optional.empty());
+      // the heap is the only limit that matters here: budget it all, so no forced path is refused
+      long heap = Runtime.getRuntime().maxMemory();
+      RunOptions options =
+          new RunOptions(
+              true,
+              LoraAdapter.UnsupportedTensors.REFUSE,
+              new PathRequest(Optional.of(path), OptionalLong.of(heap), OptionalLong.of(heap)));
+      resetPeakHeap();
+      long start = System.nanoTime();
+      SparkMergeJob.run(spark, request, options, 0, start);
+      double seconds = (System.nanoTime() - start) / 1e9;
+      long peak = SparkMergeJob.peakHeapBytes();
+      Map<String, Matrix> updates = updates(store, output);
+      String agreement = "-";
+      if (reference == null) {
+        reference = updates;
+      } else {
+        agreement = String.format(Locale.ROOT, "%.2e", maxRelativeDifference(reference, updates));
+      }
+      System.out.printf(
+          Locale.ROOT,
+          "%-8s %-12s %7.1f  %6d MiB  %s%n",
+          name,
+          path.label(),
+          seconds,
+          peak >> 20,
+          agreement);
+    }
+  }
+
+  private static Map<String, Matrix> updates(LocalFileStore store, String adapter)
+      throws IOException {
+    AdapterSet merged =
+        AdapterSet.open(store, List.of(adapter), LoraAdapter.UnsupportedTensors.REFUSE);
+    Map<String, Matrix> updates = new HashMap<>();
+    for (ModuleSpec module : merged.modules()) {
+      updates.put(module.key(), module.source(0).orElseThrow().read(store).delta());
+    }
+    return updates;
+  }
+
+  /** {@code max_m ||a_m - b_m||_F / ||a_m||_F} over the modules. */
+  private static double maxRelativeDifference(Map<String, Matrix> a, Map<String, Matrix> b) {
+    double worst = 0;
+    for (Map.Entry<String, Matrix> e : a.entrySet()) {
+      Matrix other = b.get(e.getKey());
+      worst =
+          Math.max(worst, e.getValue().minus(other).frobeniusNorm() / e.getValue().frobeniusNorm());
+    }
+    return worst;
+  }
+
+  private static void resetPeakHeap() {
+    System.gc();
+    ManagementFactory.getMemoryPoolMXBeans().forEach(MemoryPoolMXBean::resetPeakUsage);
+  }
+
+  private static Map<String, String> options(String[] args) {
+    Map<String, String> o = new HashMap<>();
+    o.put("--work", "target/bench-paths");
+    o.put("--master", "local[2]");
+    o.put("--case", "both");
+    o.put("--layers", "2");
+    o.put("--dense-adapters", "8");
+    o.put("--dense-hidden", "512");
+    o.put("--lora-adapters", "32");
+    o.put("--lora-rank", "64");
+    o.put("--lora-hidden", "1024");
+    for (int i = 0; i + 1 < args.length; i += 2) {
+      if (!o.containsKey(args[i])) {
+        throw new IllegalArgumentException(
+            "Unknown option " + args[i] + "; known: " + String.join(" ", o.keySet()));
+      }
+      o.put(args[i], args[i + 1]);
+    }
+    return o;
+  }
+}
