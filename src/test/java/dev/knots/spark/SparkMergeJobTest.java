@@ -380,6 +380,59 @@ class SparkMergeJobTest {
     }
   }
 
+  /**
+   * Full fine-tuned checkpoints (float64, base + each task's expected delta) forced onto the
+   * distributed path: the dense sources' row reads feed MLlib, and the merged model reproduces the
+   * adapters' expected knots-ties merge on the adapted weights (fixture tolerance, 1e-4; the
+   * Gramian's error there is below 1e-7, see above) while every other tensor stays the base's, bit
+   * for bit (their updates are zero, so no component survives the 1e-5 cut).
+   */
+  @Test
+  void checkpointsForcedOntoTheDistributedPathReproduceTheExpectedMerge() throws IOException {
+    List<String> checkpoints =
+        Checkpoints.write(temp.resolve("ft"), Fixtures.path("base_model"), DType.F64);
+    Path out = temp.resolve("distributed");
+    RunOptions distributed =
+        new RunOptions(
+            false,
+            LoraAdapter.UnsupportedTensors.REFUSE,
+            new PathRequest(
+                Optional.of(AlignPath.DISTRIBUTED), OptionalLong.empty(), OptionalLong.empty()));
+    SparkMergeJob.run(
+        spark,
+        Checkpoints.request(
+            KNOTS_TIES, checkpoints, Fixtures.path("base_model"), out.toString(), Optional.empty()),
+        distributed,
+        0,
+        System.nanoTime());
+
+    Map<String, Matrix> expected = Fixtures.matrices("expected/" + KNOTS_TIES);
+    Map<String, double[]> base = Fixtures.arrays("base_model/model.safetensors");
+    Map<String, double[]> model = Fixtures.arrays(out.resolve("model.safetensors").toString());
+    List<String> failures = new ArrayList<>();
+    for (Map.Entry<String, double[]> tensor : base.entrySet()) {
+      Matrix want = expected.get("base_model.model." + tensor.getKey());
+      double[] got = model.get(tensor.getKey());
+      if (want == null) {
+        assertArrayEquals(tensor.getValue(), got, tensor.getKey() + " is the base's");
+        continue;
+      }
+      double[] update = new double[got.length];
+      for (int j = 0; j < got.length; j++) {
+        update[j] = got[j] - tensor.getValue()[j];
+      }
+      String failure =
+          Fixtures.compare(
+              tensor.getKey(), Matrix.fromRowMajor(want.rows, want.cols, update), want);
+      if (failure != null) {
+        failures.add(failure);
+      }
+    }
+    assertEquals(List.of(), failures);
+    JsonNode report = new ObjectMapper().readTree(out.resolve(MergeReport.FILE_NAME).toFile());
+    assertEquals("distributed", report.at("/modules/0/path").asText());
+  }
+
   private List<Path> stagingLeftovers() throws IOException {
     try (Stream<Path> files = Files.list(temp)) {
       return files.filter(p -> p.getFileName().toString().contains("knots-staging")).toList();
