@@ -58,6 +58,7 @@ public final class Main {
         out.print(dryRun(request, options));
         return 0;
       }
+      planBeforeSpark(request, options);
       long sparkStart = System.nanoTime();
       SparkSession session = spark.get();
       double sparkSeconds = (System.nanoTime() - sparkStart) / 1e9;
@@ -74,14 +75,37 @@ public final class Main {
     }
   }
 
+  /**
+   * Plans from headers before Spark starts, so that a module no path can take (an MLlib limit, a
+   * budget) fails in the first second, naming the layer, the module and the option to change,
+   * instead of after Spark's start-up. A store that only the Spark session's own configuration
+   * reaches is left to the job, which opens the inputs and plans again with it.
+   *
+   * @throws dev.knots.plan.PlanningException if the plan cannot be made
+   */
+  private static void planBeforeSpark(MergeRequest request, RunOptions options) {
+    RoutingFileStore store = headerStore();
+    try {
+      plan(request, options, request.openInputs(store, options.unsupported()));
+    } catch (IOException e) {
+      // The job reports it, with the full configuration, if it still fails then.
+    }
+  }
+
+  private static RoutingFileStore headerStore() {
+    return new RoutingFileStore(RoutingFileStore.hadoopConfiguration(sparkProperties()));
+  }
+
+  private static MergePlan plan(MergeRequest request, RunOptions options, MergeInputs inputs) {
+    return Planner.plan(
+        inputs, request.method(), request.concat(), options.paths().resolve(sparkProperties()));
+  }
+
   /** The plan, from headers only; no Spark is started. */
   static String dryRun(MergeRequest request, RunOptions options) throws IOException {
-    RoutingFileStore store =
-        new RoutingFileStore(RoutingFileStore.hadoopConfiguration(sparkProperties()));
+    RoutingFileStore store = headerStore();
     MergeInputs inputs = request.openInputs(store, options.unsupported());
-    MergePlan plan =
-        Planner.plan(
-            inputs, request.method(), request.concat(), options.paths().resolve(sparkProperties()));
+    MergePlan plan = plan(request, options, inputs);
     StringBuilder text = new StringBuilder(plan.describe());
     inputs
         .plainTensors()

@@ -39,7 +39,9 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.UUID;
+import java.util.stream.Collectors;
 import org.apache.spark.HashPartitioner;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
@@ -130,21 +132,25 @@ public final class SparkMergeJob {
         base = HfModelFiles.open(store, request.base().orElseThrow());
         ModelWriter.checkCompatible(base, inputs.modules(), inputs.fanInFanOut());
       }
+      Map<String, Long> paths =
+          plan.modules().stream()
+              .collect(
+                  Collectors.groupingBy(
+                      m -> m.path().label(), TreeMap::new, Collectors.counting()));
       LOG.info(
-          "Planned {} modules in {} tasks for {} {}s ({}).",
+          "Planned {} modules in {} tasks for {} {}s ({}); alignment paths {} (--dry-run lists"
+              + " each module's path and why).",
           plan.moduleCount(),
           plan.layers().size(),
           plan.taskCount(),
           inputs.kind(),
-          request.method().name());
-      plan.layers()
-          .forEach(
-              layer ->
-                  layer
-                      .modules()
-                      .forEach(
-                          m ->
-                              LOG.info("{}: {} path ({})", m.key(), m.path().label(), m.reason())));
+          request.method().name(),
+          paths);
+      plan.modules().stream()
+          .filter(m -> m.path() == AlignPath.DISTRIBUTED)
+          .forEach(m -> LOG.info("{}: distributed path ({})", m.key(), m.reason()));
+      plan.modules()
+          .forEach(m -> LOG.debug("{}: {} path ({})", m.key(), m.path().label(), m.reason()));
       lap("planSeconds");
 
       int layers = plan.layers().size();

@@ -324,6 +324,30 @@ class MainTest {
         result.err());
   }
 
+  @Test
+  void aPlanThatCannotRunFailsBeforeSparkStarts() {
+    // NO_SPARK fails the test if the session is asked for: the plan must be refused first.
+    Result result =
+        run(
+            "merge",
+            "--adapters",
+            twoAdapters(),
+            "--method",
+            "knots-ties",
+            "--output",
+            temp.resolve("out").toString(),
+            "--align-path",
+            "distributed",
+            "--driver-memory-budget",
+            "1k");
+    assertEquals(1, result.code(), result.out());
+    assertTrue(
+        result.err().contains("Cannot align module layers.0.self_attn.k_proj of layer layers.0")
+            && result.err().contains("Raise --driver-memory-budget"),
+        result.err());
+    assertFalse(Files.exists(temp.resolve("out")), "nothing written");
+  }
+
   private Result dryRunDistributed(String driverMemoryBudget) {
     return run(
         "merge",
