@@ -327,19 +327,7 @@ class MainTest {
   @Test
   void aPlanThatCannotRunFailsBeforeSparkStarts() {
     // NO_SPARK fails the test if the session is asked for: the plan must be refused first.
-    Result result =
-        run(
-            "merge",
-            "--adapters",
-            twoAdapters(),
-            "--method",
-            "knots-ties",
-            "--output",
-            temp.resolve("out").toString(),
-            "--align-path",
-            "distributed",
-            "--driver-memory-budget",
-            "1k");
+    Result result = run(distributedMerge("1k"));
     assertEquals(1, result.code(), result.out());
     assertTrue(
         result.err().contains("Cannot align module layers.0.self_attn.k_proj of layer layers.0")
@@ -349,19 +337,25 @@ class MainTest {
   }
 
   private Result dryRunDistributed(String driverMemoryBudget) {
-    return run(
-        "merge",
-        "--adapters",
-        twoAdapters(),
-        "--method",
-        "knots-ties",
-        "--output",
-        temp.resolve("out").toString(),
-        "--align-path",
-        "distributed",
-        "--driver-memory-budget",
-        driverMemoryBudget,
-        "--dry-run");
+    List<String> args = new ArrayList<>(List.of(distributedMerge(driverMemoryBudget)));
+    args.add("--dry-run");
+    return run(args.toArray(String[]::new));
+  }
+
+  private String[] distributedMerge(String driverMemoryBudget) {
+    return new String[] {
+      "merge",
+      "--adapters",
+      twoAdapters(),
+      "--method",
+      "knots-ties",
+      "--output",
+      temp.resolve("out").toString(),
+      "--align-path",
+      "distributed",
+      "--driver-memory-budget",
+      driverMemoryBudget
+    };
   }
 
   @Test
