@@ -28,6 +28,8 @@ import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.stream.IntStream;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.status.api.v1.ExecutorSummary;
+import scala.jdk.javaapi.CollectionConverters;
 
 /**
  * The same knots-ties merge down a local path and down the distributed path, on one Spark session:
@@ -36,62 +38,85 @@ import org.apache.spark.sql.SparkSession;
  * distributed; {@code lora}, a large pool of LoRA adapters merged with the factor path vs
  * distributed. Run through {@code scripts/benchmark-paths}, which documents the options.
  *
- * <p>Peak heap is the JVM's heap pools' peak, reset before each run; on a {@code local[...]} master
- * the executors live in the driver's JVM, so this is driver and executors together.
+ * <p>Peak heap is the driver JVM's heap pools' peak, reset before each run. On a {@code local[...]}
+ * master the executors live in the driver's JVM, so this is driver and executors together; on a
+ * cluster master ({@code local-cluster[...]}, {@code spark://...}) each run gets its own Spark
+ * session, so its own executors, and the executors' peak heap is reported too: the largest {@code
+ * JVMHeapMemory} any executor reported, sampled every 200 ms.
  */
 public final class PathBenchmark {
 
   private PathBenchmark() {}
 
-  public static void main(String[] args) throws IOException {
+  public static void main(String[] args) throws IOException, InterruptedException {
     Map<String, String> o = options(args);
-    Path work = Path.of(o.get("--work"));
+    // absolute, so that executor JVMs (started in their own directories) find the sets
+    Path work = Path.of(o.get("--work")).toAbsolutePath();
     int layers = Integer.parseInt(o.get("--layers"));
-    SparkSession spark =
-        SparkSession.builder()
-            .master(o.get("--master"))
-            .appName("knots-path-benchmark")
-            .config("spark.ui.enabled", "false")
-            .getOrCreate();
-    try {
-      System.out.println("case     path         seconds  peak heap  max rel. diff vs first path");
-      if (!o.get("--case").equals("lora")) {
-        int hidden = Integer.parseInt(o.get("--dense-hidden"));
-        Spec dense =
-            new Spec(
-                Integer.parseInt(o.get("--dense-adapters")),
-                layers,
-                hidden,
-                hidden,
-                hidden,
-                hidden,
-                DType.F32,
-                1);
-        run(spark, "dense", work.resolve("dense"), dense, AlignPath.DENSE);
-      }
-      if (!o.get("--case").equals("dense")) {
-        int rank = Integer.parseInt(o.get("--lora-rank"));
-        int hidden = Integer.parseInt(o.get("--lora-hidden"));
-        Spec pool =
-            new Spec(
-                Integer.parseInt(o.get("--lora-adapters")),
-                layers,
-                hidden,
-                Math.max(rank, hidden / 4),
-                rank,
-                2.0 * rank,
-                DType.F32,
-                2);
-        run(spark, "lora", work.resolve("lora"), pool, AlignPath.FACTOR);
-      }
-    } finally {
-      spark.stop();
+    String master = o.get("--master");
+    System.out.println(
+        "case     path         seconds  driver heap  executor heap  max rel. diff vs first path");
+    if (!o.get("--case").equals("lora")) {
+      int hidden = Integer.parseInt(o.get("--dense-hidden"));
+      Spec dense =
+          new Spec(
+              Integer.parseInt(o.get("--dense-adapters")),
+              layers,
+              hidden,
+              hidden,
+              hidden,
+              hidden,
+              DType.F32,
+              1);
+      run(master, "dense", work.resolve("dense"), dense, AlignPath.DENSE);
+    }
+    if (!o.get("--case").equals("dense")) {
+      int rank = Integer.parseInt(o.get("--lora-rank"));
+      int hidden = Integer.parseInt(o.get("--lora-hidden"));
+      Spec pool =
+          new Spec(
+              Integer.parseInt(o.get("--lora-adapters")),
+              layers,
+              hidden,
+              Math.max(rank, hidden / 4),
+              rank,
+              2.0 * rank,
+              DType.F32,
+              2);
+      run(master, "lora", work.resolve("lora"), pool, AlignPath.FACTOR);
     }
   }
 
+  /** A session whose executors report their heap often enough to catch a run's peak. */
+  private static SparkSession session(String master) {
+    return SparkSession.builder()
+        .master(master)
+        .appName("knots-path-benchmark")
+        .config("spark.ui.enabled", "false")
+        .config("spark.executor.metrics.pollingInterval", "200ms")
+        .config("spark.executor.heartbeatInterval", "1s")
+        .getOrCreate();
+  }
+
+  /** The largest heap any executor (not the driver) reported, or -1 if they share its JVM. */
+  private static long executorPeakHeap(SparkSession spark) throws InterruptedException {
+    if (spark.sparkContext().isLocal()) {
+      return -1;
+    }
+    Thread.sleep(2500); // the last heartbeats carry the last samples
+    long peak = 0;
+    for (ExecutorSummary executor :
+        CollectionConverters.asJava(spark.sparkContext().statusStore().executorList(false))) {
+      if (!executor.id().equals("driver") && executor.peakMemoryMetrics().isDefined()) {
+        peak = Math.max(peak, executor.peakMemoryMetrics().get().getMetricValue("JVMHeapMemory"));
+      }
+    }
+    return peak;
+  }
+
   /** Merges {@code spec}'s set down {@code local}, then distributed; prints one line for each. */
-  private static void run(SparkSession spark, String name, Path dir, Spec spec, AlignPath local)
-      throws IOException {
+  private static void run(String master, String name, Path dir, Spec spec, AlignPath local)
+      throws IOException, InterruptedException {
     LocalFileStore store = new LocalFileStore();
     // one directory per spec, so a set is generated once and never mixed with another
     String adapters =
@@ -131,11 +156,14 @@ public final class PathBenchmark {
               true,
               LoraAdapter.UnsupportedTensors.REFUSE,
               new PathRequest(Optional.of(path), OptionalLong.of(heap), OptionalLong.of(heap)));
+      SparkSession spark = session(master);
       resetPeakHeap();
       long start = System.nanoTime();
       SparkMergeJob.run(spark, request, options, 0, start);
       double seconds = (System.nanoTime() - start) / 1e9;
       long peak = SparkMergeJob.peakHeapBytes();
+      long executorPeak = executorPeakHeap(spark);
+      spark.stop();
       Map<String, Matrix> updates = updates(store, output);
       String agreement = "-";
       if (reference == null) {
@@ -145,11 +173,12 @@ public final class PathBenchmark {
       }
       System.out.printf(
           Locale.ROOT,
-          "%-8s %-12s %7.1f  %6d MiB  %s%n",
+          "%-8s %-12s %7.1f  %7d MiB  %13s  %s%n",
           name,
           path.label(),
           seconds,
           peak >> 20,
+          executorPeak < 0 ? "(in driver)" : (executorPeak >> 20) + " MiB",
           agreement);
     }
   }
