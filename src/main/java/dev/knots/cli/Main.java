@@ -58,12 +58,12 @@ public final class Main {
         out.print(dryRun(request, options));
         return 0;
       }
-      planBeforeSpark(request, options);
+      Optional<MergeInputs> opened = planBeforeSpark(request, options);
       long sparkStart = System.nanoTime();
       SparkSession session = spark.get();
       double sparkSeconds = (System.nanoTime() - sparkStart) / 1e9;
       MergeReport report =
-          SparkMergeJob.run(session, request, options, sparkSeconds, PROCESS_START);
+          SparkMergeJob.run(session, request, options, opened, sparkSeconds, PROCESS_START);
       out.println(report.summary());
       return 0;
     } catch (Exception e) {
@@ -78,18 +78,22 @@ public final class Main {
   /**
    * Plans from headers before Spark starts, so that a module no path can take (an MLlib limit, a
    * budget) fails in the first second, naming the layer, the module and the option to change,
-   * instead of after Spark's start-up. A store that only the Spark session's own configuration
-   * reaches is left to the job, which opens the inputs and plans again with it.
+   * instead of after Spark's start-up. Returns the inputs it opened, so the job does not read their
+   * headers again; empty when only the Spark session's own configuration reaches them, and the job
+   * opens them with it.
    *
    * @throws dev.knots.plan.PlanningException if the plan cannot be made
    */
-  private static void planBeforeSpark(MergeRequest request, RunOptions options) {
-    RoutingFileStore store = headerStore();
+  private static Optional<MergeInputs> planBeforeSpark(MergeRequest request, RunOptions options) {
+    MergeInputs inputs;
     try {
-      plan(request, options, request.openInputs(store, options.unsupported()));
+      inputs = request.openInputs(headerStore(), options.unsupported());
     } catch (IOException e) {
       // The job reports it, with the full configuration, if it still fails then.
+      return Optional.empty();
     }
+    plan(request, options, inputs);
+    return Optional.of(inputs);
   }
 
   private static RoutingFileStore headerStore() {

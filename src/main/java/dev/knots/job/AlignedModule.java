@@ -2,6 +2,7 @@ package dev.knots.job;
 
 import dev.knots.knots.Concat;
 import dev.knots.linalg.Matrix;
+import dev.knots.merge.ModuleVectors;
 import java.io.Serializable;
 
 /**
@@ -25,6 +26,11 @@ public record AlignedModule(
     double[] singularValues,
     float[][] representations)
     implements Serializable {
+
+  /** The representations as the merge's vectors (the same arrays). */
+  public ModuleVectors vectors() {
+    return new ModuleVectors(key, representations);
+  }
 
   public boolean isAligned() {
     return basis != null;

@@ -70,8 +70,7 @@ public record PlainTensorMerge(
   public MergedVector merge(PlainTensor tensor, FileStore store) throws IOException {
     float[][] deltas = new float[tensor.deltas().size()][];
     for (int i = 0; i < deltas.length; i++) {
-      double[] delta = tensor.deltas().get(i).read(store);
-      deltas[i] = new Matrix(1, delta.length, delta).toFloats();
+      deltas[i] = Matrix.toFloats(tensor.deltas().get(i).read(store));
     }
     ModuleVectors prepared = ModuleMerge.prepare(method, parameters, tensor.name(), deltas);
     MergeStatistics statistics =

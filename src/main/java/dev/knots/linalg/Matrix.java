@@ -203,9 +203,14 @@ public final class Matrix implements Serializable {
   /** Returns {@code factor * this}, a new matrix. */
   /** The entries in this matrix's column-major order, rounded to float32. */
   public float[] toFloats() {
-    float[] floats = new float[data.length];
-    for (int i = 0; i < data.length; i++) {
-      floats[i] = (float) data[i];
+    return toFloats(data);
+  }
+
+  /** {@code values} rounded to float32, in the same order. */
+  public static float[] toFloats(double[] values) {
+    float[] floats = new float[values.length];
+    for (int i = 0; i < values.length; i++) {
+      floats[i] = (float) values[i];
     }
     return floats;
   }

@@ -51,12 +51,14 @@ final class MagnitudeSummary implements Serializable {
 
   /**
    * Magnitudes span few exponents, so a histogram is mostly empty: only its non-empty range goes
-   * over the wire (kilobytes, not the 512 KiB of a full histogram).
+   * over the wire, or only its non-empty buckets when fewer (kilobytes, not the 512 KiB of a full
+   * histogram).
    */
   private void writeObject(ObjectOutputStream out) throws IOException {
     out.defaultWriteObject();
     int first = 0;
     int last = -1;
+    int nonEmpty = 0;
     if (counts != null) {
       while (first < buckets && counts[first] == 0) {
         first++;
@@ -65,6 +67,22 @@ final class MagnitudeSummary implements Serializable {
       while (last >= first && counts[last] == 0) {
         last--;
       }
+      for (int b = first; b <= last; b++) {
+        nonEmpty += counts[b] == 0 ? 0 : 1;
+      }
+    }
+    // A round-two histogram spreads few magnitudes over the whole low-bits range: list those.
+    boolean sparse = 12L * nonEmpty < 8L * (last - first + 1);
+    out.writeBoolean(sparse);
+    if (sparse) {
+      out.writeInt(nonEmpty);
+      for (int b = first; b <= last; b++) {
+        if (counts[b] != 0) {
+          out.writeInt(b);
+          out.writeLong(counts[b]);
+        }
+      }
+      return;
     }
     out.writeInt(first);
     out.writeInt(last);
@@ -75,6 +93,15 @@ final class MagnitudeSummary implements Serializable {
 
   private void readObject(ObjectInputStream in) throws IOException, ClassNotFoundException {
     in.defaultReadObject();
+    if (in.readBoolean()) {
+      int nonEmpty = in.readInt();
+      counts = new long[buckets];
+      for (int k = 0; k < nonEmpty; k++) {
+        int bucket = in.readInt();
+        counts[bucket] = in.readLong();
+      }
+      return;
+    }
     int first = in.readInt();
     int last = in.readInt();
     if (last >= first) {

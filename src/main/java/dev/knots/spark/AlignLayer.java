@@ -7,7 +7,6 @@ import dev.knots.knots.Concat;
 import dev.knots.merge.MergeMethod;
 import dev.knots.merge.MergeParameters;
 import dev.knots.merge.ModuleMerge;
-import dev.knots.merge.ModuleVectors;
 import dev.knots.plan.AlignPath;
 import dev.knots.plan.LayerPlan;
 import dev.knots.plan.ModulePlan;
@@ -78,17 +77,16 @@ final class AlignLayer
               + ")");
     }
     List<AlignedModule> modules = new ArrayList<>();
-    List<ModuleVectors> prepared = new ArrayList<>();
     for (ModulePlan module : layer.modules()) {
       AlignedModule aligned =
           module.path() == AlignPath.DISTRIBUTED
               ? requireAligned(alignedElsewhere, module, layer)
               : ModuleAligner.align(module, concat, store);
+      // DARE drops entries of the representations in place; the layer keeps only those.
+      ModuleMerge.prepare(method, parameters, aligned.key(), aligned.representations());
       modules.add(aligned);
-      prepared.add(
-          ModuleMerge.prepare(method, parameters, aligned.key(), aligned.representations()));
     }
-    return new AlignedLayer(layer.index(), modules, prepared);
+    return new AlignedLayer(layer.index(), modules);
   }
 
   private static AlignedModule requireAligned(

@@ -1,13 +1,11 @@
 package dev.knots.spark;
 
 import dev.knots.job.AlignedModule;
-import dev.knots.merge.ModuleVectors;
 import java.io.Serializable;
 import java.util.List;
 
 /**
- * One layer after the align step, as the persisted RDD holds it: each module's alignment and the
- * vectors the merge works on (DARE already applied; the same arrays when there is no DARE).
+ * One layer after the align step, as the persisted RDD holds it: each module's alignment, DARE
+ * already applied to its representations (see {@link AlignedModule#vectors}).
  */
-record AlignedLayer(int index, List<AlignedModule> modules, List<ModuleVectors> prepared)
-    implements Serializable {}
+record AlignedLayer(int index, List<AlignedModule> modules) implements Serializable {}

@@ -31,7 +31,7 @@ final class MergeLayer implements Function<AlignedLayer, MergedLayer> {
     SignVote vote = SignVote.NONE;
     for (int m = 0; m < layer.modules().size(); m++) {
       MergedVector vector =
-          ModuleMerge.merge(method, parameters, statistics, layer.prepared().get(m));
+          ModuleMerge.merge(method, parameters, statistics, layer.modules().get(m).vectors());
       merged.add(MergedModule.of(layer.modules().get(m), vector.values(), vector.usedPerTask()));
       vote = vote.plus(vector.vote());
     }

@@ -1,8 +1,8 @@
 package dev.knots.spark;
 
+import dev.knots.job.AlignedModule;
 import dev.knots.merge.Mergeable;
 import dev.knots.merge.ModuleScan;
-import dev.knots.merge.ModuleVectors;
 import java.io.Serializable;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.function.Function2;
@@ -37,8 +37,8 @@ final class RddModuleScan implements ModuleScan {
     @Override
     public S call(S acc, AlignedLayer layer) {
       S result = acc;
-      for (ModuleVectors module : layer.prepared()) {
-        result = add.apply(result, module);
+      for (AlignedModule module : layer.modules()) {
+        result = add.apply(result, module.vectors());
       }
       return result;
     }

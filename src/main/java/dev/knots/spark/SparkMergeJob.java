@@ -100,14 +100,29 @@ public final class SparkMergeJob {
       double sparkStartSeconds,
       long processStartNanos)
       throws IOException {
+    return run(spark, request, options, Optional.empty(), sparkStartSeconds, processStartNanos);
+  }
+
+  /**
+   * As {@link #run(SparkSession, MergeRequest, RunOptions, double, long)}, with the request's
+   * inputs already opened (headers read) when {@code opened} holds them.
+   */
+  public static MergeReport run(
+      SparkSession spark,
+      MergeRequest request,
+      RunOptions options,
+      Optional<MergeInputs> opened,
+      double sparkStartSeconds,
+      long processStartNanos)
+      throws IOException {
     SparkMergeJob job =
         new SparkMergeJob(
             JavaSparkContext.fromSparkContext(spark.sparkContext()), request, options);
     job.timings.put("sparkStartSeconds", sparkStartSeconds);
-    return job.run(processStartNanos);
+    return job.run(opened, processStartNanos);
   }
 
-  private MergeReport run(long processStartNanos) throws IOException {
+  private MergeReport run(Optional<MergeInputs> opened, long processStartNanos) throws IOException {
     Instant started = Instant.now();
     LongAccumulator bytesRead = jsc.sc().longAccumulator("knots bytes read");
     LongAccumulator bytesWritten = jsc.sc().longAccumulator("knots bytes written");
@@ -122,7 +137,8 @@ public final class SparkMergeJob {
     JavaRDD<MergedLayer> merged = null;
     JavaRDD<MergedLayer> remerged = null;
     try {
-      MergeInputs inputs = request.openInputs(store, options.unsupported());
+      MergeInputs inputs =
+          opened.isPresent() ? opened.get() : request.openInputs(store, options.unsupported());
       inputs.warnings().forEach(w -> LOG.warn("Left out: {}", w));
       MergePlan plan =
           Planner.plan(
