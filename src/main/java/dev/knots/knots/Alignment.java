@@ -15,12 +15,12 @@ import java.util.Objects;
  *   <li>{@code s}: the {@code k} kept joint singular values, descending, all {@code > } {@link
  *       JointSvd#CUTOFF}.
  *   <li>{@code representations}: {@code R_i = diag(s) @ V_i^T}, {@code k x I} (OUTPUT) or {@code k
- *       x O} (INPUT), one per task in task order.
+ *       x O} (INPUT), one per task in task order (see {@link Representation} for their form).
  * </ul>
  *
  * Float64. {@code s} and the matrices are exposed as is; do not modify them.
  */
-public record Alignment(Concat concat, Matrix u, double[] s, List<Matrix> representations) {
+public record Alignment(Concat concat, Matrix u, double[] s, List<Representation> representations) {
 
   /** Validates the shapes listed above and copies the list. */
   public Alignment {
@@ -39,15 +39,17 @@ public record Alignment(Concat concat, Matrix u, double[] s, List<Matrix> repres
     if (representations.isEmpty()) {
       throw new IllegalArgumentException("Cannot form an alignment without task representations.");
     }
-    int width = representations.get(0).cols;
+    int width = representations.get(0).cols();
     for (int i = 0; i < representations.size(); i++) {
-      Matrix r = representations.get(i);
-      if (r.rows != s.length || r.cols != width) {
+      Representation r = representations.get(i);
+      if (r.rows() != s.length || r.cols() != width) {
         throw new IllegalArgumentException(
             "Cannot form an alignment: representation of task "
                 + i
                 + " is "
-                + r
+                + r.rows()
+                + "x"
+                + r.cols()
                 + ", expected "
                 + s.length
                 + "x"
@@ -69,17 +71,22 @@ public record Alignment(Concat concat, Matrix u, double[] s, List<Matrix> repres
 
   /** Returns {@code O}, the rows of every update. */
   public int outFeatures() {
-    return concat == Concat.OUTPUT ? u.rows : representations.get(0).cols;
+    return concat == Concat.OUTPUT ? u.rows : representations.get(0).cols();
   }
 
   /** Returns {@code I}, the columns of every update. */
   public int inFeatures() {
-    return concat == Concat.OUTPUT ? representations.get(0).cols : u.rows;
+    return concat == Concat.OUTPUT ? representations.get(0).cols() : u.rows;
+  }
+
+  /** Returns task {@code task}'s representation {@code R_task} in float64. */
+  public Matrix representation(int task) {
+    return representations.get(task).matrix();
   }
 
   /** Returns task {@code task}'s update {@code orient(u @ R_task)}, {@code O x I}, a new matrix. */
   public Matrix update(int task) {
-    return reconstruct(representations.get(task));
+    return reconstruct(representation(task));
   }
 
   /**
@@ -88,17 +95,17 @@ public record Alignment(Concat concat, Matrix u, double[] s, List<Matrix> repres
    * Float64; {@code merged} is not modified.
    */
   public Matrix reconstruct(Matrix merged) {
-    Matrix like = representations.get(0);
-    if (merged.rows != like.rows || merged.cols != like.cols) {
+    Representation like = representations.get(0);
+    if (merged.rows != like.rows() || merged.cols != like.cols()) {
       throw new IllegalArgumentException(
           "Cannot reconstruct an update from a "
               + merged
               + " representation: this "
               + concat
               + " alignment expects "
-              + like.rows
+              + like.rows()
               + "x"
-              + like.cols
+              + like.cols()
               + ".");
     }
     // orient is its own inverse: it turns the oriented product back into O x I

@@ -27,24 +27,27 @@ public final class JointSvd {
   /**
    * Aligns LoRA tasks exactly, working only with the factors (spec "Computing it without dense
    * matrices"). In the oriented frame (factors of {@code dW_i^T} for INPUT, see {@link
-   * Concat#orient(LoraFactors)}), with {@code b_i} {@code m x r_i} and {@code a_i} {@code r_i x w}:
+   * Concat#orient(LoraFactors)}), with {@code b_i} {@code m x r_i}, {@code a_i} {@code r_i x w} and
+   * scale {@code g_i}:
    *
    * <pre>
    *   Bcat = [b_1 .. b_n] = Q_B R_B                  (m x S, S = sum r_i; thin QR)
-   *   (g_i a_i)^T = Q_i R_i                          (w x r_i; thin QR)
+   *   (g_i a_i)^T = Q_i R_i                          (w x r_i; thin QR, Q_i never formed)
    *   C = R_B @ blockdiag(R_i^T) = Uc diag(s) Vc^T   (min(m,S) x sum min(w,r_i); SVD)
-   *   U = Q_B Uc,   R_i = diag(s) Vc[block i]^T Q_i^T
+   *   U = Q_B Uc,   R_i = U^T (g_i b_i a_i) = (Uc^T R_B[:, block i]) g_i a_i
    * </pre>
    *
-   * Cost {@code O(m S^2 + w sum r_i^2 + S^3)}; memory is dominated by {@code Q_B}, the {@code Q_i}
-   * and the outputs ({@code U} and {@code n} representations of {@code k x w}). Rank-0 tasks get
-   * zero representations. The tasks are not modified.
+   * The last line is {@code diag(s) Vc[block i]^T Q_i^T} rewritten so that {@code R_i} is a small
+   * {@code k x r_i} matrix times the task's own {@code a_i} ({@link Representation}). Cost {@code
+   * O(m S^2 + w sum r_i^2 + S^3)}; memory is dominated by {@code Q_B} and {@code U}. Rank-0 tasks
+   * get zero representations. The tasks are not modified.
    *
    * @param tasks one entry per task, all with the same {@code O x I}; at least one
    * @throws IllegalArgumentException if the list is empty or the shapes differ
    */
   public static Alignment ofFactors(List<LoraFactors> tasks, Concat concat) {
     requireTasks(tasks);
+    List<LoraFactors> oriented = new ArrayList<>();
     for (int i = 0; i < tasks.size(); i++) {
       LoraFactors t = tasks.get(i);
       requireShape(
@@ -53,33 +56,27 @@ public final class JointSvd {
           t.inFeatures(),
           tasks.get(0).outFeatures(),
           tasks.get(0).inFeatures());
+      oriented.add(concat.orient(t));
     }
-    List<Matrix> bs = new ArrayList<>();
-    List<Qr> right = new ArrayList<>();
-    for (LoraFactors t : tasks) {
-      LoraFactors f = concat.orient(t);
-      bs.add(f.b());
-      right.add(Decompositions.thinQr(f.a().transpose().scale(f.scale())));
-    }
-    Qr left = Decompositions.thinQr(Matrix.hstack(bs));
+    Qr left = Decompositions.thinQr(Matrix.hstack(oriented.stream().map(LoraFactors::b).toList()));
 
     // C = R_B @ blockdiag(R_i^T), built block by block: task i's columns of R_B times R_i^T
     List<Matrix> coreBlocks = new ArrayList<>();
     int column = 0;
-    for (int i = 0; i < tasks.size(); i++) {
-      int r = bs.get(i).cols;
-      coreBlocks.add(left.r().columns(column, column + r).multiplyTranspose(right.get(i).r()));
-      column += r;
+    for (LoraFactors f : oriented) {
+      Matrix right = Decompositions.qrUpper(f.a().transpose()).scale(f.scale());
+      coreBlocks.add(left.r().columns(column, column + f.rank()).multiplyTranspose(right));
+      column += f.rank();
     }
     Svd core = Decompositions.thinSvd(Matrix.hstack(coreBlocks)).truncate(CUTOFF);
 
-    Matrix weighted = core.vt().scaleRows(core.s());
-    List<Matrix> representations = new ArrayList<>();
-    int offset = 0;
-    for (Qr qr : right) {
-      int q = qr.q().cols;
-      representations.add(weighted.columns(offset, offset + q).multiplyTranspose(qr.q()));
-      offset += q;
+    Matrix projected = core.u().transposeMultiply(left.r());
+    List<Representation> representations = new ArrayList<>();
+    column = 0;
+    for (LoraFactors f : oriented) {
+      Matrix coefficients = projected.columns(column, column + f.rank()).scale(f.scale());
+      representations.add(new Representation(coefficients, f.a()));
+      column += f.rank();
     }
     return new Alignment(concat, left.q().multiply(core.u()), core.s(), representations);
   }
@@ -108,9 +105,9 @@ public final class JointSvd {
     Svd svd = Decompositions.thinSvd(Matrix.hstack(oriented)).truncate(CUTOFF);
 
     Matrix weighted = svd.vt().scaleRows(svd.s());
-    List<Matrix> representations = new ArrayList<>();
+    List<Representation> representations = new ArrayList<>();
     for (int i = 0; i < oriented.size(); i++) {
-      representations.add(weighted.columns(i * width, (i + 1) * width));
+      representations.add(Representation.of(weighted.columns(i * width, (i + 1) * width)));
     }
     return new Alignment(concat, svd.u(), svd.s(), representations);
   }

@@ -119,6 +119,47 @@ public final class Matrix implements Serializable {
     return gemm("N", "N", this, b, rows, b.cols, cols, b.rows);
   }
 
+  /**
+   * Returns {@code this @ b} rounded to float32, column-major, for a product much larger than its
+   * factors: it is computed a block of columns at a time, so no float64 copy of the whole product
+   * is ever held. Each entry is the float64 dgemm result rounded once.
+   */
+  public float[] multiplyToFloats(Matrix b) {
+    requireInner("N", "N", this, b, cols, b.rows);
+    float[] out = new float[rows * b.cols];
+    if (rows == 0 || b.cols == 0 || cols == 0) {
+      return out;
+    }
+    // 256 KiB of float64 per block: the product block stays in cache until it is rounded
+    int block = Math.max(1, Math.min(b.cols, (1 << 15) / rows));
+    double[] buffer = new double[rows * block];
+    for (int j0 = 0; j0 < b.cols; j0 += block) {
+      int width = Math.min(block, b.cols - j0);
+      BLAS_.dgemm(
+          "N",
+          "N",
+          rows,
+          width,
+          cols,
+          1.0,
+          data,
+          0,
+          rows,
+          b.data,
+          j0 * b.rows,
+          b.rows,
+          0.0,
+          buffer,
+          0,
+          rows);
+      int base = j0 * rows;
+      for (int t = 0; t < rows * width; t++) {
+        out[base + t] = (float) buffer[t];
+      }
+    }
+    return out;
+  }
+
   /** Returns {@code this^T @ b}, shape {@code cols x b.cols}, without forming the transpose. */
   public Matrix transposeMultiply(Matrix b) {
     return gemm("T", "N", this, b, cols, b.cols, rows, b.rows);
@@ -136,18 +177,7 @@ public final class Matrix implements Serializable {
    */
   private static Matrix gemm(
       String ta, String tb, Matrix a, Matrix b, int m, int n, int k, int kb) {
-    if (k != kb) {
-      throw new IllegalArgumentException(
-          "Cannot multiply "
-              + describe(a, ta)
-              + " by "
-              + describe(b, tb)
-              + ": inner dimensions "
-              + k
-              + " and "
-              + kb
-              + " differ.");
-    }
+    requireInner(ta, tb, a, b, k, kb);
     Matrix c = zeros(m, n);
     if (m > 0 && n > 0 && k > 0) {
       BLAS_.dgemm(
@@ -166,6 +196,21 @@ public final class Matrix implements Serializable {
           c.leadingDimension());
     }
     return c;
+  }
+
+  private static void requireInner(String ta, String tb, Matrix a, Matrix b, int k, int kb) {
+    if (k != kb) {
+      throw new IllegalArgumentException(
+          "Cannot multiply "
+              + describe(a, ta)
+              + " by "
+              + describe(b, tb)
+              + ": inner dimensions "
+              + k
+              + " and "
+              + kb
+              + " differ.");
+    }
   }
 
   private static String describe(Matrix m, String trans) {
@@ -200,7 +245,6 @@ public final class Matrix implements Serializable {
     }
   }
 
-  /** Returns {@code factor * this}, a new matrix. */
   /** The entries in this matrix's column-major order, rounded to float32. */
   public float[] toFloats() {
     return toFloats(data);
@@ -215,6 +259,7 @@ public final class Matrix implements Serializable {
     return floats;
   }
 
+  /** Returns {@code factor * this}, a new matrix. */
   public Matrix scale(double factor) {
     double[] out = data.clone();
     for (int i = 0; i < out.length; i++) {

@@ -27,7 +27,7 @@ class AlignmentTest {
             List.of(randomLora(12, 5, 2, random), randomLora(12, 5, 3, random)), Concat.OUTPUT);
     assertEquals(5, a.rank());
     assertEquals(12, a.u().rows, "U is O x k");
-    assertEquals(5, a.representations().get(0).cols, "R_i is k x I");
+    assertEquals(5, a.representation(0).cols, "R_i is k x I");
     assertEquals(12, a.outFeatures());
     assertEquals(5, a.inFeatures());
     assertEquals(2, a.taskCount());
@@ -40,7 +40,7 @@ class AlignmentTest {
             List.of(randomLora(12, 5, 2, random), randomLora(12, 5, 3, random)), Concat.INPUT);
     assertEquals(5, a.rank(), "min(I, 2 + 3)");
     assertEquals(5, a.u().rows, "U is I x k");
-    assertEquals(12, a.representations().get(1).cols, "R_i is k x O");
+    assertEquals(12, a.representation(1).cols, "R_i is k x O");
     Matrix update = a.update(1);
     assertEquals(12, update.rows, "updates come back O x I");
     assertEquals(5, update.cols);
@@ -85,6 +85,26 @@ class AlignmentTest {
   }
 
   @Test
+  void representationsFromFactorsGiveTheSameFloatsAsTheirMatrices() {
+    Random random = new Random(5);
+    Alignment a =
+        JointSvd.ofFactors(
+            List.of(randomLora(40, 300, 3, random), randomLora(40, 300, 2, random)), Concat.OUTPUT);
+    for (int task = 0; task < a.taskCount(); task++) {
+      Representation r = a.representations().get(task);
+      assertTrue(r.factor() != null, "LoRA representations stay factored");
+      Matrix full = a.representation(task);
+      float[] floats = r.toFloats();
+      assertEquals(full.data.length, floats.length);
+      for (int t = 0; t < floats.length; t++) {
+        // both round the float64 product once; dgemm blocking may move it by one float32 ulp
+        float want = (float) full.data[t];
+        assertTrue(Math.abs(floats[t] - want) <= Math.ulp(want), "task " + task + " entry " + t);
+      }
+    }
+  }
+
+  @Test
   void alignmentRejectsInconsistentParts() {
     IllegalArgumentException e =
         assertThrows(
@@ -94,7 +114,9 @@ class AlignmentTest {
                     Concat.OUTPUT,
                     Matrix.zeros(5, 2),
                     new double[] {3, 1},
-                    List.of(Matrix.zeros(2, 4), Matrix.zeros(2, 3))));
+                    List.of(
+                        Representation.of(Matrix.zeros(2, 4)),
+                        new Representation(Matrix.zeros(2, 1), Matrix.zeros(1, 3)))));
     assertTrue(e.getMessage().contains("task 1"), e.getMessage());
   }
 

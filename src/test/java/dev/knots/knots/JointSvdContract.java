@@ -39,9 +39,9 @@ abstract class JointSvdContract {
       }
       List<Matrix> blocks = new ArrayList<>();
       List<Matrix> updates = new ArrayList<>();
-      Matrix sum = Matrix.zeros(alignment.rank(), alignment.representations().get(0).cols);
+      Matrix sum = Matrix.zeros(alignment.rank(), alignment.representation(0).cols);
       for (int i = 0; i < alignment.taskCount(); i++) {
-        Matrix r = alignment.representations().get(i);
+        Matrix r = alignment.representation(i);
         blocks.add(r.scaleRows(inverse));
         updates.add(alignment.update(i));
         sum = sum.plus(r);

@@ -49,6 +49,27 @@ class MatrixTest {
   }
 
   @Test
+  void productToFloatsIsTheFloat64ProductRoundedOnce() {
+    // 300 rows make a 109-column block, so 250 columns take three blocks, the last one partial
+    Matrix a = gaussian(300, 16, random);
+    Matrix b = gaussian(16, 250, random);
+    Matrix expected = naiveProduct(a, b);
+    float[] product = a.multiplyToFloats(b);
+    assertEquals(expected.data.length, product.length);
+    for (int t = 0; t < product.length; t++) {
+      // dgemm and the naive loop may differ by float64 rounding, which a float32 rounding can
+      // turn into at most one float32 ulp; an entry from the wrong block would be far off
+      float want = (float) expected.data[t];
+      assertTrue(
+          Math.abs(product[t] - want) <= Math.ulp(want),
+          "entry " + t + ": " + product[t] + " vs " + want);
+    }
+    float[] empty = Matrix.zeros(3, 0).multiplyToFloats(Matrix.zeros(0, 4));
+    assertArrayEquals(new float[12], empty, "an empty inner dimension gives zeros");
+    assertThrows(IllegalArgumentException.class, () -> a.multiplyToFloats(a));
+  }
+
+  @Test
   void productsWithEmptyDimensions() {
     Matrix inner = Matrix.zeros(3, 0).multiply(Matrix.zeros(0, 4));
     assertEquals(3, inner.rows);

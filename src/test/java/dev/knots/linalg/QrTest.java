@@ -3,6 +3,7 @@ package dev.knots.linalg;
 import static dev.knots.linalg.TestMatrices.assertClose;
 import static dev.knots.linalg.TestMatrices.assertOrthonormalColumns;
 import static dev.knots.linalg.TestMatrices.gaussian;
+import static dev.knots.linalg.TestMatrices.orthonormalColumns;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -32,6 +33,42 @@ class QrTest {
     Matrix half = gaussian(20, 3, random);
     Matrix a = Matrix.hstack(List.of(half, half, Matrix.zeros(20, 2)));
     assertQr(a, Decompositions.thinQr(a), "duplicated and zero columns");
+  }
+
+  @ParameterizedTest(name = "condition number {0}")
+  @CsvSource({"1e3", "1e6", "1e8", "1e10", "1e14"})
+  void factorsTallIllConditionedInputToRoundingLevel(double condition) {
+    // tall inputs may take CholeskyQR2, which is accurate only while the condition number is
+    // moderate; beyond that the factorization must still meet the same tolerances
+    int m = 400;
+    int n = 24;
+    double[] s = new double[n];
+    for (int j = 0; j < n; j++) {
+      s[j] = Math.pow(condition, -(double) j / (n - 1));
+    }
+    Matrix a =
+        orthonormalColumns(m, n, random)
+            .scaleColumns(s)
+            .multiplyTranspose(orthonormalColumns(n, n, random));
+    assertQr(a, Decompositions.thinQr(a), "cond " + condition);
+  }
+
+  @ParameterizedTest(name = "{0}x{1}")
+  @CsvSource({"4096, 16", "30, 7", "5, 12", "1, 1", "0, 4", "4, 0"})
+  void upperFactorAloneSatisfiesTheGramIdentity(int m, int n) {
+    Matrix a = gaussian(m, n, random);
+    Matrix r = Decompositions.qrUpper(a);
+    int p = Math.min(m, n);
+    assertEquals(p, r.rows, "R rows");
+    assertEquals(n, r.cols, "R columns");
+    double scale = Math.max(1, a.frobeniusNorm() * a.frobeniusNorm());
+    assertClose(
+        a.transposeMultiply(a), r.transposeMultiply(r), Tolerances.RECONSTRUCTION, scale, "R^T R");
+    for (int j = 0; j < n; j++) {
+      for (int i = j + 1; i < p; i++) {
+        assertEquals(0.0, r.get(i, j), "R(" + i + ", " + j + ") below the diagonal");
+      }
+    }
   }
 
   @Test

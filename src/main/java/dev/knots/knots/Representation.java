@@ -1,0 +1,50 @@
+package dev.knots.knots;
+
+import dev.knots.linalg.Matrix;
+import java.util.Objects;
+
+/**
+ * One task's representation {@code R_i} in a KnOTS alignment. From LoRA factors it is kept as the
+ * product {@code coefficients @ factor} ({@code k x r_i} times the task's own {@code r_i x w}
+ * factor), which is a few kilobytes where {@code R_i} is {@code k x w}; the merge needs it only as
+ * float32, which {@link #toFloats} computes without a float64 copy of {@code R_i}. From dense
+ * updates it is the matrix itself ({@code factor} null).
+ */
+public record Representation(Matrix coefficients, Matrix factor) {
+
+  /** Validates that the product is defined. */
+  public Representation {
+    Objects.requireNonNull(coefficients, "coefficients");
+    if (factor != null && coefficients.cols != factor.rows) {
+      throw new IllegalArgumentException(
+          "Cannot form a representation from "
+              + coefficients
+              + " coefficients and a "
+              + factor
+              + " factor: the inner dimensions differ.");
+    }
+  }
+
+  /** {@code r} itself. */
+  public static Representation of(Matrix r) {
+    return new Representation(r, null);
+  }
+
+  public int rows() {
+    return coefficients.rows;
+  }
+
+  public int cols() {
+    return factor == null ? coefficients.cols : factor.cols;
+  }
+
+  /** {@code R_i} in float64 (a new matrix for the factored form). */
+  public Matrix matrix() {
+    return factor == null ? coefficients : coefficients.multiply(factor);
+  }
+
+  /** {@code R_i} rounded to float32, in its column-major order. */
+  public float[] toFloats() {
+    return factor == null ? coefficients.toFloats() : coefficients.multiplyToFloats(factor);
+  }
+}
