@@ -9,8 +9,9 @@ import java.util.Optional;
  * and the majority sign of the elected signs. Thresholds come from mergeable per-module summaries
  * folded by a {@link ModuleScan}, so no engine ever gathers a task's whole vector. The majority
  * sign is voted on during the merge pass itself (see {@link SignVote}): it only matters where an
- * entry's pruned sum cancels exactly, so the pass runs with it pending, and runs again only if such
- * an entry occurred ({@link #afterMergePass}). With module scope there is nothing global, and each
+ * entry's pruned sum cancels exactly, so the pass runs with it pending, and the modules where such
+ * an entry occurred are merged again once it is known ({@link #afterMergePass}), or for each
+ * possible majority ({@link #withMajority}). With module scope there is nothing global, and each
  * module computes its own in {@link ModuleMerge}.
  *
  * @param thresholds per task, the k-th smallest magnitude over all modules (0 keeps everything)
@@ -56,7 +57,15 @@ public record MergeStatistics(double[] thresholds, int majoritySign, boolean maj
     if (!majorityPending || !vote.needsMajority() || majority == 0) {
       return Optional.empty();
     }
-    return Optional.of(new MergeStatistics(thresholds, majority, false));
+    return Optional.of(withMajority(majority));
+  }
+
+  /**
+   * These thresholds with the majority sign known to be {@code majority} (-1, 0 or +1), for an
+   * engine that merges a module for each possible majority before the vote is complete.
+   */
+  public MergeStatistics withMajority(int majority) {
+    return new MergeStatistics(thresholds, majority, false);
   }
 
   public double threshold(int task) {

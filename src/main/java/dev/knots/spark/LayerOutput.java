@@ -3,10 +3,12 @@ package dev.knots.spark;
 import dev.knots.io.FileStore;
 import dev.knots.io.Locations;
 import dev.knots.job.AdapterModules;
+import dev.knots.job.MergedModule;
 import dev.knots.job.ModuleOutcome;
 import dev.knots.merge.SignVote;
 import java.io.IOException;
 import java.io.Serializable;
+import java.util.ArrayList;
 import java.util.List;
 import org.apache.spark.api.java.function.Function;
 
@@ -17,9 +19,24 @@ import org.apache.spark.api.java.function.Function;
 final class LayerOutput implements Function<MergedLayer, LayerOutput.Result> {
   private static final long serialVersionUID = 1L;
 
-  /** The layer's outcomes, its part when an adapter is written, and its majority-sign vote. */
-  record Result(int layer, List<ModuleOutcome> outcomes, AdapterOutput.Part part, SignVote vote)
-      implements Serializable {}
+  /**
+   * A layer's module outcomes and its part (null when no adapter is written or none of its modules
+   * goes in it).
+   */
+  record Written(List<ModuleOutcome> outcomes, AdapterOutput.Part part) implements Serializable {}
+
+  /**
+   * What the task wrote for its layer, and the layer's majority-sign vote: one {@link Written}, or
+   * for a layer that awaits the global majority sign one per possible majority (see {@link
+   * MergedLayer}).
+   */
+  record Result(int layer, SignVote vote, List<Written> byMajority) implements Serializable {
+
+    /** What stands once the global majority sign is {@code majority} (-1, 0 or +1). */
+    Written decided(int majority) {
+      return byMajority.size() == 1 ? byMajority.get(0) : byMajority.get(majority + 1);
+    }
+  }
 
   private final FileStore store;
 
@@ -28,6 +45,11 @@ final class LayerOutput implements Function<MergedLayer, LayerOutput.Result> {
 
   /** The rank of the LoRA extracted from the merge ({@code --lora-rank}), or null: exact. */
   private final Integer loraRank;
+
+  /** Part name suffixes of an undecided layer's variants, for majority -1, 0 and +1. */
+  private static final String[] MAJORITY_SUFFIXES = {
+    "-majority-negative", "-majority-zero", "-majority-positive"
+  };
 
   /** Test seam: every attempt of this layer fails right after writing its part; -1 for none. */
   private final int failAfterWritingLayer;
@@ -39,18 +61,20 @@ final class LayerOutput implements Function<MergedLayer, LayerOutput.Result> {
     this.failAfterWritingLayer = failAfterWritingLayer;
   }
 
-  /** The layer's part is null when no adapter is written or none of its modules goes in it. */
   @Override
   public Result call(MergedLayer layer) throws IOException {
-    AdapterModules modules =
-        loraRank == null
-            ? AdapterModules.exact(layer.modules())
-            : AdapterModules.extracted(layer.modules(), loraRank);
-    AdapterOutput.Part part =
-        parts == null || modules.written().isEmpty()
-            ? null
-            : AdapterOutput.writePart(store, parts, layer.index(), modules.written());
+    List<Written> written = new ArrayList<>();
+    if (!layer.undecided()) {
+      written.add(write(layer.index(), layer.modules(), ""));
+    } else {
+      for (int majority = -1; majority <= 1; majority++) {
+        written.add(
+            write(
+                layer.index(), layer.decided(majority).modules(), MAJORITY_SUFFIXES[majority + 1]));
+      }
+    }
     if (layer.index() == failAfterWritingLayer) {
+      AdapterOutput.Part part = written.get(0).part();
       throw new IOException(
           "Injected write failure after writing "
               + (part == null ? "nothing" : Locations.redact(part.location()))
@@ -58,6 +82,18 @@ final class LayerOutput implements Function<MergedLayer, LayerOutput.Result> {
               + SparkMergeJob.FAIL_WRITE_CONF
               + ")");
     }
-    return new Result(layer.index(), modules.outcomes(), part, layer.vote());
+    return new Result(layer.index(), layer.vote(), written);
+  }
+
+  private Written write(int layer, List<MergedModule> merged, String suffix) throws IOException {
+    AdapterModules modules =
+        loraRank == null
+            ? AdapterModules.exact(merged)
+            : AdapterModules.extracted(merged, loraRank);
+    AdapterOutput.Part part =
+        parts == null || modules.written().isEmpty()
+            ? null
+            : AdapterOutput.writePart(store, parts, layer, suffix, modules.written());
+    return new Written(modules.outcomes(), part);
   }
 }

@@ -1,5 +1,6 @@
 package dev.knots.spark;
 
+import dev.knots.job.AlignedModule;
 import dev.knots.job.MergedModule;
 import dev.knots.merge.MergeMethod;
 import dev.knots.merge.MergeParameters;
@@ -28,13 +29,33 @@ final class MergeLayer implements Function<AlignedLayer, MergedLayer> {
   @Override
   public MergedLayer call(AlignedLayer layer) {
     List<MergedModule> merged = new ArrayList<>();
+    boolean[] needsMajority = new boolean[layer.modules().size()];
     SignVote vote = SignVote.NONE;
-    for (int m = 0; m < layer.modules().size(); m++) {
-      MergedVector vector =
-          ModuleMerge.merge(method, parameters, statistics, layer.modules().get(m).vectors());
-      merged.add(MergedModule.of(layer.modules().get(m), vector.values(), vector.usedPerTask()));
+    for (int m = 0; m < needsMajority.length; m++) {
+      AlignedModule module = layer.modules().get(m);
+      MergedVector vector = ModuleMerge.merge(method, parameters, statistics, module.vectors());
+      merged.add(MergedModule.of(module, vector.values(), vector.usedPerTask()));
+      needsMajority[m] = vector.vote().needsMajority();
       vote = vote.plus(vector.vote());
     }
-    return new MergedLayer(layer.index(), merged, vote);
+    if (!statistics.majorityPending() || !vote.needsMajority()) {
+      return new MergedLayer(layer.index(), merged, vote);
+    }
+    // Waiting for the global vote would cost another pass over the layer; merging the few modules
+    // that need it once per possible majority costs little.
+    List<List<MergedModule>> byMajority = new ArrayList<>();
+    for (int majority = -1; majority <= 1; majority++) {
+      MergeStatistics known = statistics.withMajority(majority);
+      List<MergedModule> variant = new ArrayList<>(merged);
+      for (int m = 0; m < variant.size(); m++) {
+        if (majority != 0 && needsMajority[m]) {
+          AlignedModule module = layer.modules().get(m);
+          MergedVector vector = ModuleMerge.merge(method, parameters, known, module.vectors());
+          variant.set(m, MergedModule.of(module, vector.values(), vector.usedPerTask()));
+        }
+      }
+      byMajority.add(variant);
+    }
+    return new MergedLayer(layer.index(), merged, vote, byMajority);
   }
 }

@@ -7,6 +7,30 @@ import java.util.List;
 
 /**
  * One layer after the merge step: each module's merged update as LoRA factors, and the layer's
- * share of the majority-sign vote.
+ * share of the majority-sign vote. The global majority sign is known only once every layer has
+ * voted, and it changes a merge only where an entry's pruned sum cancels exactly; a layer with such
+ * an entry is merged for each possible majority (-1, 0, +1), and {@link #decided} picks.
+ *
+ * @param modules the merge with the majority counted as 0 (for an undecided layer, the majority-0
+ *     variant; otherwise the merge, whatever the majority)
+ * @param byMajority for an undecided layer, the merges for majority -1, 0 and +1 (index majority +
+ *     1); empty otherwise
  */
-record MergedLayer(int index, List<MergedModule> modules, SignVote vote) implements Serializable {}
+record MergedLayer(
+    int index, List<MergedModule> modules, SignVote vote, List<List<MergedModule>> byMajority)
+    implements Serializable {
+
+  /** A layer whose merge does not depend on the majority sign. */
+  MergedLayer(int index, List<MergedModule> modules, SignVote vote) {
+    this(index, modules, vote, List.of());
+  }
+
+  boolean undecided() {
+    return !byMajority.isEmpty();
+  }
+
+  /** The layer as merged with the global majority sign {@code majority} (-1, 0 or +1). */
+  MergedLayer decided(int majority) {
+    return undecided() ? new MergedLayer(index, byMajority.get(majority + 1), vote) : this;
+  }
+}

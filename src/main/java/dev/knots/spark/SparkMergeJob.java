@@ -31,14 +31,12 @@ import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.Set;
 import java.util.TreeMap;
 import java.util.UUID;
 import java.util.stream.Collectors;
@@ -135,7 +133,6 @@ public final class SparkMergeJob {
     jsc.sc().addSparkListener(progress);
     JavaRDD<AlignedLayer> aligned = null;
     JavaRDD<MergedLayer> merged = null;
-    JavaRDD<MergedLayer> remerged = null;
     try {
       MergeInputs inputs =
           opened.isPresent() ? opened.get() : request.openInputs(store, options.unsupported());
@@ -249,45 +246,27 @@ public final class SparkMergeJob {
         merged.persist(StorageLevel.MEMORY_AND_DISK());
       }
       JavaRDD<MergedLayer> mergedForModel = merged;
-      // Partition i holds layer i, so the results are indexed by layer.
-      List<LayerOutput.Result> results = new ArrayList<>(merged.map(output).collect());
+      List<LayerOutput.Result> results = merged.map(output).collect();
       SignVote vote =
           results.stream().map(LayerOutput.Result::vote).reduce(SignVote.NONE, SignVote::plus);
-      Optional<MergeStatistics> again = statistics.afterMergePass(vote);
-      if (again.isPresent()) {
-        // Only layers with an entry the majority decides can change; the others stand.
-        Set<Integer> undecided = new HashSet<>();
-        for (LayerOutput.Result result : results) {
-          if (result.vote().needsMajority()) {
-            undecided.add(result.layer());
-          }
-        }
+      int majority =
+          statistics.majorityPending()
+              ? (int) Long.signum(vote.signSum())
+              : statistics.majoritySign();
+      long undecided = results.stream().filter(r -> r.byMajority().size() > 1).count();
+      if (undecided > 0) {
         LOG.info(
             "In {} of {} layers some entry's pruned sum cancelled exactly, so the global majority"
-                + " sign ({}) decides it: merging those layers again.",
-            undecided.size(),
+                + " sign ({}) decides it; those layers were merged for every possible majority.",
+            undecided,
             layers,
-            again.get().majoritySign() > 0 ? "+" : "-");
-        describe(
-            String.format(
-                Locale.ROOT,
-                "merge again the %d layers the majority sign decides entries of",
-                undecided.size()));
-        JavaRDD<MergedLayer> redone =
-            aligned
-                .filter(layer -> undecided.contains(layer.index()))
-                .map(new MergeLayer(request.method(), request.parameters(), again.get()));
+            majority > 0 ? "+" : majority < 0 ? "-" : "0");
         if (base != null) {
-          redone.persist(StorageLevel.MEMORY_AND_DISK());
-          remerged = redone;
-        }
-        for (LayerOutput.Result result : redone.map(output).collect()) {
-          results.set(result.layer(), result);
-        }
-        if (base != null) {
-          mergedForModel = merged.filter(layer -> !undecided.contains(layer.index())).union(redone);
+          mergedForModel = merged.map(layer -> layer.decided(majority));
         }
       }
+      List<LayerOutput.Written> written =
+          results.stream().map(result -> result.decided(majority)).toList();
       aligned.unpersist(false);
       lap("mergeSeconds");
 
@@ -295,7 +274,7 @@ public final class SparkMergeJob {
         describe("assemble the merged adapter");
         AdapterOutput.assemble(
             jsc,
-            results.stream().map(LayerOutput.Result::part).filter(Objects::nonNull).toList(),
+            written.stream().map(LayerOutput.Written::part).filter(Objects::nonNull).toList(),
             store,
             adapterDirectory,
             inputs.adapterSettings(AdapterWriter.to(store, adapterDirectory)));
@@ -305,7 +284,7 @@ public final class SparkMergeJob {
       }
       lap("writeSeconds");
 
-      List<ModuleOutcome> outcomes = results.stream().flatMap(r -> r.outcomes().stream()).toList();
+      List<ModuleOutcome> outcomes = written.stream().flatMap(w -> w.outcomes().stream()).toList();
       List<String> notInAdapter = MergeOutputs.changesNotInAdapter(request, inputs, store);
       if (!notInAdapter.isEmpty()) {
         LOG.warn(
@@ -343,9 +322,6 @@ public final class SparkMergeJob {
       }
       if (merged != null) {
         merged.unpersist(false);
-      }
-      if (remerged != null) {
-        remerged.unpersist(false);
       }
       unpersistDistributedModules();
       jsc.clearJobGroup();

@@ -223,7 +223,8 @@ class SparkMergeJobTest {
   @Test
   void anExactlyCancellingEntryIsDecidedByTheMajoritySignAsInTheCore() throws IOException {
     // hflip and its negation cancel exactly wherever rot90 is pruned, so the first merge pass
-    // meets entries that only the global majority sign decides, and the job must merge again.
+    // meets entries that only the global majority sign decides: the job must keep the variant of
+    // those layers that the majority picks.
     Path negated = negatedAdapter("hflip");
     List<String> adapters =
         List.of(
