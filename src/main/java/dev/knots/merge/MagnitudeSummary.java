@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.ObjectInputStream;
 import java.io.ObjectOutputStream;
 import java.io.Serializable;
+import java.nio.ByteBuffer;
 
 /**
  * One selection round's histogram of the magnitudes still in the running (see {@link
@@ -11,7 +12,7 @@ import java.io.Serializable;
  * matter.
  */
 final class MagnitudeSummary implements Serializable {
-  private static final long serialVersionUID = 2L;
+  private static final long serialVersionUID = 3L;
 
   private final int buckets;
 
@@ -52,10 +53,28 @@ final class MagnitudeSummary implements Serializable {
   /**
    * Magnitudes span few exponents, so a histogram is mostly empty: only its non-empty range goes
    * over the wire, or only its non-empty buckets when fewer (kilobytes, not the 512 KiB of a full
-   * histogram).
+   * histogram). The payload is encoded into one array and written with one call, rather than a call
+   * per bucket, which would make the object stream's block-data path hot in every task.
    */
   private void writeObject(ObjectOutputStream out) throws IOException {
     out.defaultWriteObject();
+    byte[] payload = encode();
+    out.writeInt(payload.length);
+    out.write(payload);
+  }
+
+  private void readObject(ObjectInputStream in) throws IOException, ClassNotFoundException {
+    in.defaultReadObject();
+    byte[] payload = new byte[in.readInt()];
+    in.readFully(payload);
+    decode(ByteBuffer.wrap(payload));
+  }
+
+  /**
+   * Sparse: a flag, the count of non-empty buckets, then (bucket int, count long) for each. Range:
+   * a flag, the first and last non-empty bucket (last below first when empty), then their counts.
+   */
+  private byte[] encode() {
     int first = 0;
     int last = -1;
     int nonEmpty = 0;
@@ -72,43 +91,41 @@ final class MagnitudeSummary implements Serializable {
       }
     }
     // A round-two histogram spreads few magnitudes over the whole low-bits range: list those.
-    boolean sparse = 12L * nonEmpty < 8L * (last - first + 1);
-    out.writeBoolean(sparse);
+    int range = last - first + 1;
+    boolean sparse = 12L * nonEmpty < 8L * range;
     if (sparse) {
-      out.writeInt(nonEmpty);
+      ByteBuffer payload = ByteBuffer.allocate(1 + Integer.BYTES + 12 * nonEmpty);
+      payload.put((byte) 1).putInt(nonEmpty);
       for (int b = first; b <= last; b++) {
         if (counts[b] != 0) {
-          out.writeInt(b);
-          out.writeLong(counts[b]);
+          payload.putInt(b).putLong(counts[b]);
         }
       }
-      return;
+      return payload.array();
     }
-    out.writeInt(first);
-    out.writeInt(last);
-    for (int b = first; b <= last; b++) {
-      out.writeLong(counts[b]);
+    ByteBuffer payload = ByteBuffer.allocate(1 + 2 * Integer.BYTES + 8 * range);
+    payload.put((byte) 0).putInt(first).putInt(last);
+    if (range > 0) {
+      payload.asLongBuffer().put(counts, first, range);
     }
+    return payload.array();
   }
 
-  private void readObject(ObjectInputStream in) throws IOException, ClassNotFoundException {
-    in.defaultReadObject();
-    if (in.readBoolean()) {
-      int nonEmpty = in.readInt();
+  private void decode(ByteBuffer payload) {
+    if (payload.get() != 0) {
+      int nonEmpty = payload.getInt();
       counts = new long[buckets];
       for (int k = 0; k < nonEmpty; k++) {
-        int bucket = in.readInt();
-        counts[bucket] = in.readLong();
+        int bucket = payload.getInt();
+        counts[bucket] = payload.getLong();
       }
       return;
     }
-    int first = in.readInt();
-    int last = in.readInt();
+    int first = payload.getInt();
+    int last = payload.getInt();
     if (last >= first) {
       counts = new long[buckets];
-      for (int b = first; b <= last; b++) {
-        counts[b] = in.readLong();
-      }
+      payload.asLongBuffer().get(counts, first, last - first + 1);
     }
   }
 }

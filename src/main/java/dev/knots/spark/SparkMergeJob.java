@@ -124,11 +124,18 @@ public final class SparkMergeJob {
     Instant started = Instant.now();
     LongAccumulator bytesRead = jsc.sc().longAccumulator("knots bytes read");
     LongAccumulator bytesWritten = jsc.sc().longAccumulator("knots bytes written");
+    // Tasks get the store, with its Hadoop configuration, from a broadcast: once per executor.
+    BroadcastFileStore shipped =
+        BroadcastFileStore.of(jsc, new RoutingFileStore(jsc.hadoopConfiguration()));
     FileStore store =
-        new CountingFileStore(
-            new RoutingFileStore(jsc.hadoopConfiguration()),
-            new AccumulatorCounters(bytesRead, bytesWritten));
-    OutputCommit commit = OutputCommit.begin(store, request.output(), options.overwrite());
+        new CountingFileStore(shipped, new AccumulatorCounters(bytesRead, bytesWritten));
+    OutputCommit commit;
+    try {
+      commit = OutputCommit.begin(store, request.output(), options.overwrite());
+    } catch (IOException | RuntimeException e) {
+      shipped.destroy();
+      throw e;
+    }
     ProgressListener progress = new ProgressListener(jobGroup);
     jsc.sc().addSparkListener(progress);
     JavaRDD<AlignedLayer> aligned = null;
@@ -324,6 +331,8 @@ public final class SparkMergeJob {
         merged.unpersist(false);
       }
       unpersistDistributedModules();
+      // Every job is over, so no task attempt can need the store any more.
+      shipped.destroy();
       jsc.clearJobGroup();
     }
   }

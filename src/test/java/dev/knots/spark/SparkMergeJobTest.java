@@ -12,6 +12,8 @@ import dev.knots.Checkpoints;
 import dev.knots.Fixtures;
 import dev.knots.LocalSpark;
 import dev.knots.PeftCheck;
+import dev.knots.io.FileStore;
+import dev.knots.io.hadoop.RoutingFileStore;
 import dev.knots.io.peft.LoraAdapter;
 import dev.knots.io.safetensors.DType;
 import dev.knots.io.safetensors.SafetensorsHeader;
@@ -43,7 +45,11 @@ import dev.knots.plan.ModulePlan;
 import dev.knots.plan.ModuleSpec;
 import dev.knots.plan.PathRequest;
 import dev.knots.plan.Planner;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.ObjectInputStream;
+import java.io.ObjectOutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -53,6 +59,7 @@ import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.OptionalLong;
 import java.util.stream.Stream;
+import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -342,12 +349,7 @@ class SparkMergeJobTest {
   @ValueSource(strings = {KNOTS_TIES, "knots-ties_topk20_s0.6_concat-input.safetensors"})
   void forcedDistributedAlignmentReproducesTheExpectedMerge(String file) throws IOException {
     Path out = temp.resolve("distributed");
-    RunOptions distributed =
-        new RunOptions(
-            false,
-            LoraAdapter.UnsupportedTensors.REFUSE,
-            new PathRequest(
-                Optional.of(AlignPath.DISTRIBUTED), OptionalLong.empty(), OptionalLong.empty()));
+    RunOptions distributed = forcedDistributed();
     SparkMergeJob.run(
         spark, request(file, out, OutputFormat.ADAPTER, null), distributed, 0, System.nanoTime());
 
@@ -393,12 +395,7 @@ class SparkMergeJobTest {
     List<String> checkpoints =
         Checkpoints.write(temp.resolve("ft"), Fixtures.path("base_model"), DType.F64);
     Path out = temp.resolve("distributed");
-    RunOptions distributed =
-        new RunOptions(
-            false,
-            LoraAdapter.UnsupportedTensors.REFUSE,
-            new PathRequest(
-                Optional.of(AlignPath.DISTRIBUTED), OptionalLong.empty(), OptionalLong.empty()));
+    RunOptions distributed = forcedDistributed();
     SparkMergeJob.run(
         spark,
         Checkpoints.request(
@@ -432,6 +429,85 @@ class SparkMergeJobTest {
     assertEquals(List.of(), failures);
     JsonNode report = new ObjectMapper().readTree(out.resolve(MergeReport.FILE_NAME).toFile());
     assertEquals("distributed", report.at("/modules/0/path").asText());
+  }
+
+  /**
+   * The tasks' closures carry the file store as a broadcast handle: no task deserializes the Hadoop
+   * configuration (tens of kilobytes) on its own; an executor does once, and in local mode the
+   * driver's copy serves them all. Every kind of task runs here: distributed alignment, the layer
+   * tasks, the adapter's assembly and the model's shards.
+   */
+  @Test
+  void tasksDoNotEachDeserializeTheHadoopConfiguration() throws IOException {
+    Path base = temp.resolve("base");
+    Fixtures.writeShardedBase(base, DType.BF16, 80_000);
+    String configuration = "dev.knots.io.hadoop.SerializableConfiguration";
+    long configurationsBefore = Deserializations.of(configuration);
+    long layerTasksBefore = Deserializations.of(AlignLayer.class.getName());
+    long storesBefore = Deserializations.of(BroadcastFileStore.class.getName());
+    RunOptions distributed = forcedDistributed();
+    SparkMergeJob.run(
+        spark,
+        request(KNOTS_TIES, temp.resolve("out"), OutputFormat.BOTH, base.toString()),
+        distributed,
+        0,
+        System.nanoTime());
+
+    long layerTasks = Deserializations.of(AlignLayer.class.getName()) - layerTasksBefore;
+    long stores = Deserializations.of(BroadcastFileStore.class.getName()) - storesBefore;
+    assertTrue(layerTasks >= 3, "the counter sees the layer tasks' closures: " + layerTasks);
+    assertTrue(
+        Deserializations.of(configuration) - configurationsBefore <= 1,
+        "Hadoop configurations deserialized: "
+            + (Deserializations.of(configuration) - configurationsBefore)
+            + " for "
+            + stores
+            + " task closures");
+    assertTrue(stores > layerTasks, "every kind of task gets the store: " + stores);
+  }
+
+  /**
+   * What a task's closure holds of the store is the broadcast's handle: about a kilobyte (mostly
+   * class descriptors) where the store itself, with its Hadoop configuration, is tens of kilobytes.
+   * A copy resolves the broadcast; the driver's instance still works once the broadcast is
+   * destroyed.
+   */
+  @Test
+  void aBroadcastStoreShipsAsAHandle() throws Exception {
+    RoutingFileStore routing = new RoutingFileStore(spark.sparkContext().hadoopConfiguration());
+    BroadcastFileStore shipped =
+        BroadcastFileStore.of(JavaSparkContext.fromSparkContext(spark.sparkContext()), routing);
+    byte[] handle = javaSerialized(shipped);
+    int whole = javaSerialized(routing).length;
+    assertTrue(handle.length < 2048, "the handle: " + handle.length + " bytes");
+    assertTrue(whole > 10 * handle.length, "the store itself: " + whole + " bytes");
+
+    Path file = temp.resolve("x.txt");
+    Files.writeString(file, "abc");
+    FileStore copy;
+    try (ObjectInputStream in = new ObjectInputStream(new ByteArrayInputStream(handle))) {
+      copy = (FileStore) in.readObject();
+    }
+    assertEquals(List.of("x.txt"), copy.list(temp.toString()));
+    shipped.destroy();
+    assertTrue(shipped.exists(file.toString()), "the driver's instance outlives the broadcast");
+  }
+
+  private static byte[] javaSerialized(Object value) throws IOException {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
+      out.writeObject(value);
+    }
+    return bytes.toByteArray();
+  }
+
+  /** Default options, with every KnOTS module forced onto the distributed path. */
+  private static RunOptions forcedDistributed() {
+    return new RunOptions(
+        false,
+        LoraAdapter.UnsupportedTensors.REFUSE,
+        new PathRequest(
+            Optional.of(AlignPath.DISTRIBUTED), OptionalLong.empty(), OptionalLong.empty()));
   }
 
   private List<Path> stagingLeftovers() throws IOException {

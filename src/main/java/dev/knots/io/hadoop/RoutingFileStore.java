@@ -18,7 +18,9 @@ import org.apache.hadoop.conf.Configuration;
  * ({@code hdfs://}, {@code s3a://}, ...) goes to a {@link HadoopFileStore}.
  *
  * <p>It is {@link Serializable} so that Spark can ship it to executors: the Hadoop configuration
- * travels with it, and the Hadoop store is created on first use in each JVM.
+ * travels with it (tens of kilobytes), and the Hadoop store is created on first use in each JVM.
+ * The Spark job therefore broadcasts it once ({@code dev.knots.spark.BroadcastFileStore}) rather
+ * than capturing it in every task.
  */
 public final class RoutingFileStore implements FileStore, Serializable {
 
