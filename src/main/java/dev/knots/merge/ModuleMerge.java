@@ -1,5 +1,7 @@
 package dev.knots.merge;
 
+import java.util.Arrays;
+
 /**
  * The per-module steps of a merge (spec, "Merge methods"): DARE, top-K pruning, sign election and
  * the combine rule, applied to the task vectors of one module. Runs wherever the module lives; the
@@ -27,7 +29,8 @@ public final class ModuleMerge {
 
   /**
    * Steps 2-4 on one module's prepared vectors: the merged vector (same length and layout as each
-   * task's) and how many entries of each task went into it.
+   * task's) and how many entries of each task went into it. The work is done by {@link
+   * MergeKernels}, which give the bits of the plain entry-by-entry loop without its branches.
    */
   public static MergedVector merge(
       MergeMethod method,
@@ -36,127 +39,53 @@ public final class ModuleMerge {
       ModuleVectors vectors) {
     int n = vectors.taskCount();
     float[][] x = vectors.tasks();
-    float[] thresholds = thresholds(parameters, statistics, vectors);
+    int[] keepFrom = keepFrom(parameters, statistics, vectors);
     double[] lambda = new double[n];
     for (int i = 0; i < n; i++) {
       lambda[i] = parameters.scaling(i);
     }
-    int length = vectors.length();
-    double[] merged = new double[length];
+    double[] merged = new double[vectors.length()];
     long[] used = new long[n];
-    // Entry-outer loops: one pass over the tasks' vectors with no per-entry temporaries; every
-    // per-entry sum runs over the tasks in order.
     if (!method.electsSign()) {
-      for (int j = 0; j < length; j++) {
-        double sum = 0;
-        for (int i = 0; i < n; i++) {
-          float v = x[i][j];
-          if (Math.abs(v) >= thresholds[i]) {
-            sum += lambda[i] * v;
-            used[i]++;
-          }
-        }
-        merged[j] = sum;
-      }
+      MergeKernels.scaledSum(x, keepFrom, lambda, merged, used);
       return new MergedVector(merged, used, SignVote.NONE);
     }
-    // A pending global majority counts as 0 here; the vote says whether that mattered.
-    int majority =
-        parameters.scope() == Scope.MODULE
-            ? Long.signum(signSum(x, thresholds, length))
-            : statistics.majoritySign();
-    long signSum = 0;
-    boolean needsMajority = false;
-    for (int j = 0; j < length; j++) {
-      // One pass over the tasks gathers everything either elected sign needs: the pruned sum, and
-      // per sign the scaled sum, count and set of the kept non-zero entries, all in task order.
-      double pruned = 0;
-      double positive = 0;
-      double negative = 0;
-      int positiveCount = 0;
-      int negativeCount = 0;
-      long positiveTasks = 0;
-      long negativeTasks = 0;
-      for (int i = 0; i < n; i++) {
-        float v = x[i][j];
-        if (Math.abs(v) >= thresholds[i]) {
-          pruned += v;
-          // A zero entry has sign 0 and never contributes, as in the reference's "!= 0" count.
-          if (v > 0) {
-            positive += lambda[i] * v;
-            positiveCount++;
-            positiveTasks |= 1L << i;
-          } else if (v < 0) {
-            negative += lambda[i] * v;
-            negativeCount++;
-            negativeTasks |= 1L << i;
-          }
-        }
-      }
-      double sign = Math.signum(pruned);
-      signSum += (long) sign;
-      double sigma = sign == 0 ? majority : sign;
-      needsMajority |= sigma == 0 && positiveCount + negativeCount > 0;
-      int contributors = sigma > 0 ? positiveCount : sigma < 0 ? negativeCount : 0;
-      if (contributors == 0) {
-        continue;
-      }
-      merged[j] = (sigma > 0 ? positive : negative) / contributors;
-      if (n <= Long.SIZE) {
-        for (long tasks = sigma > 0 ? positiveTasks : negativeTasks;
-            tasks != 0;
-            tasks &= tasks - 1) {
-          used[Long.numberOfTrailingZeros(tasks)]++;
-        }
-      } else {
-        for (int i = 0; i < n; i++) {
-          float v = x[i][j];
-          if (Math.abs(v) >= thresholds[i] && Math.signum(v) == sigma) {
-            used[i]++;
-          }
-        }
-      }
+    if (parameters.scope() == Scope.GLOBAL) {
+      // A pending global majority counts as 0 here; the vote says whether that mattered.
+      SignVote vote =
+          MergeKernels.disjointMean(x, keepFrom, lambda, statistics.majoritySign(), merged, used);
+      return new MergedVector(merged, used, vote);
     }
-    return new MergedVector(merged, used, new SignVote(signSum, needsMajority));
-  }
-
-  /** {@code sum_j sign(sum_i pruned_i[j])}: the module's own majority vote, for module scope. */
-  private static long signSum(float[][] x, float[] thresholds, int length) {
-    long sum = 0;
-    for (int j = 0; j < length; j++) {
-      sum += (long) Math.signum(prunedSum(x, thresholds, j));
+    // Module scope: the module's own majority, sign(sum of the elected signs). The pass run with it
+    // pending sums those signs as it goes, and its result stands unless an entry needed the
+    // majority and the majority is not 0 (an exact cancellation: rare); then it runs again.
+    SignVote vote = MergeKernels.disjointMean(x, keepFrom, lambda, 0, merged, used);
+    int majority = Long.signum(vote.signSum());
+    if (vote.needsMajority() && majority != 0) {
+      Arrays.fill(merged, 0);
+      Arrays.fill(used, 0);
+      vote = MergeKernels.disjointMean(x, keepFrom, lambda, majority, merged, used);
     }
-    return sum;
-  }
-
-  /** The sum over tasks (in order) of entry {@code j} where top-K keeps it. */
-  private static double prunedSum(float[][] x, float[] thresholds, int j) {
-    double sum = 0;
-    for (int i = 0; i < x.length; i++) {
-      float v = x[i][j];
-      if (Math.abs(v) >= thresholds[i]) {
-        sum += v;
-      }
-    }
-    return sum;
+    return new MergedVector(merged, used, vote);
   }
 
   /**
-   * Per task, the threshold as a float: every threshold is a float32 magnitude (or 0), so comparing
-   * float entries with it in float is exact and spares a widening per entry.
+   * Per task, the smallest magnitude bits a kept entry has ({@link MergeKernels#keepFrom}): every
+   * threshold is a float32 magnitude (or 0), so comparing the bits of float entries with it is
+   * exact and spares a widening per entry.
    */
-  private static float[] thresholds(
+  private static int[] keepFrom(
       MergeParameters parameters, MergeStatistics statistics, ModuleVectors vectors) {
-    float[] thresholds = new float[vectors.taskCount()];
-    for (int i = 0; i < thresholds.length; i++) {
+    int[] keepFrom = new int[vectors.taskCount()];
+    for (int i = 0; i < keepFrom.length; i++) {
       double threshold =
           parameters.scope() == Scope.GLOBAL
               ? statistics.threshold(i)
               : parameters.prunes()
                   ? MagnitudeSelection.thresholdOf(vectors.tasks()[i], parameters.keepFraction())
                   : 0;
-      thresholds[i] = (float) threshold;
+      keepFrom[i] = MergeKernels.keepFrom((float) threshold);
     }
-    return thresholds;
+    return keepFrom;
   }
 }
