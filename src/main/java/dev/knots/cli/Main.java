@@ -97,7 +97,7 @@ public final class Main {
   }
 
   private static RoutingFileStore headerStore() {
-    return new RoutingFileStore(RoutingFileStore.hadoopConfiguration(sparkProperties()));
+    return RoutingFileStore.forSparkProperties(sparkProperties());
   }
 
   private static MergePlan plan(MergeRequest request, RunOptions options, MergeInputs inputs) {

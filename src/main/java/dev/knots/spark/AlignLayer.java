@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Map;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.FlatMapFunction2;
+import org.apache.spark.broadcast.Broadcast;
 import scala.Tuple2;
 
 /**
@@ -28,13 +29,16 @@ import scala.Tuple2;
  */
 final class AlignLayer
     implements FlatMapFunction2<
-        Iterator<LayerPlan>, Iterator<Tuple2<Integer, AlignedModule>>, AlignedLayer> {
+        Iterator<Integer>, Iterator<Tuple2<Integer, AlignedModule>>, AlignedLayer> {
   private static final long serialVersionUID = 1L;
 
   private final MergeMethod method;
   private final MergeParameters parameters;
   private final Concat concat;
   private final FileStore store;
+
+  /** Every layer's plan, by index. */
+  private final Broadcast<List<LayerPlan>> layerPlans;
 
   /** Test seam: the first attempt of this layer's task fails (-1: never). */
   private final int failFirstAttemptOfLayer;
@@ -44,23 +48,25 @@ final class AlignLayer
       MergeParameters parameters,
       Concat concat,
       FileStore store,
+      Broadcast<List<LayerPlan>> layerPlans,
       int failFirstAttemptOfLayer) {
     this.method = method;
     this.parameters = parameters;
     this.concat = concat;
     this.store = store;
+    this.layerPlans = layerPlans;
     this.failFirstAttemptOfLayer = failFirstAttemptOfLayer;
   }
 
   @Override
   public Iterator<AlignedLayer> call(
-      Iterator<LayerPlan> layers, Iterator<Tuple2<Integer, AlignedModule>> distributed)
+      Iterator<Integer> layers, Iterator<Tuple2<Integer, AlignedModule>> distributed)
       throws Exception {
     Map<String, AlignedModule> alignedElsewhere = new HashMap<>();
     distributed.forEachRemaining(m -> alignedElsewhere.put(m._2().key(), m._2()));
     List<AlignedLayer> out = new ArrayList<>();
     while (layers.hasNext()) {
-      out.add(align(layers.next(), alignedElsewhere));
+      out.add(align(layerPlans.value().get(layers.next()), alignedElsewhere));
     }
     return out.iterator();
   }

@@ -40,10 +40,12 @@ import java.util.Optional;
 import java.util.TreeMap;
 import java.util.UUID;
 import java.util.stream.Collectors;
+import java.util.stream.IntStream;
 import org.apache.spark.HashPartitioner;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.storage.StorageLevel;
 import org.apache.spark.util.LongAccumulator;
@@ -138,6 +140,7 @@ public final class SparkMergeJob {
     }
     ProgressListener progress = new ProgressListener(jobGroup);
     jsc.sc().addSparkListener(progress);
+    Broadcast<List<LayerPlan>> layerPlans = null;
     JavaRDD<AlignedLayer> aligned = null;
     JavaRDD<MergedLayer> merged = null;
     try {
@@ -183,9 +186,12 @@ public final class SparkMergeJob {
               layers,
               plan.taskCount(),
               request.method().name());
-      // one layer per partition on both sides: parallelize slices evenly, keys are 0..layers-1
+      // One layer per partition on both sides: parallelize slices evenly, keys are 0..layers-1.
+      // A partition holds only its layer's index, and the plans come from a broadcast, so no task
+      // of any stage deserializes a plan's object graph.
+      layerPlans = jsc.broadcast(plan.layers());
       aligned =
-          jsc.parallelize(plan.layers(), layers)
+          jsc.parallelize(IntStream.range(0, layers).boxed().toList(), layers)
               .zipPartitions(
                   distributed.partitionBy(new HashPartitioner(layers)),
                   new AlignLayer(
@@ -193,6 +199,7 @@ public final class SparkMergeJob {
                       request.parameters(),
                       request.concat(),
                       store,
+                      layerPlans,
                       layerProperty(FAIL_ONCE_CONF)))
               .persist(StorageLevel.MEMORY_AND_DISK());
 
@@ -331,8 +338,11 @@ public final class SparkMergeJob {
         merged.unpersist(false);
       }
       unpersistDistributedModules();
-      // Every job is over, so no task attempt can need the store any more.
+      // Every job is over, so no task attempt can need the store or the plans any more.
       shipped.destroy();
+      if (layerPlans != null) {
+        layerPlans.destroy();
+      }
       jsc.clearJobGroup();
     }
   }

@@ -7,6 +7,7 @@ import dev.knots.io.Locations;
 import dev.knots.io.OutputFile;
 import java.io.IOException;
 import java.io.Serializable;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -28,7 +29,10 @@ public final class RoutingFileStore implements FileStore, Serializable {
   private static final String SPARK_HADOOP_PREFIX = "spark.hadoop.";
   private static final LocalFileStore LOCAL = new LocalFileStore();
 
-  private final SerializableConfiguration conf;
+  /** Where the Hadoop configuration comes from when it is built on first use; else null. */
+  private final HashMap<String, String> sparkProperties;
+
+  private volatile SerializableConfiguration conf;
   private transient volatile HadoopFileStore hadoop;
 
   /**
@@ -37,6 +41,20 @@ public final class RoutingFileStore implements FileStore, Serializable {
   public RoutingFileStore(Configuration conf) {
     Configuration copy = new Configuration(Objects.requireNonNull(conf, "conf"));
     this.conf = new SerializableConfiguration(HadoopFileStore.withDefaults(copy));
+    this.sparkProperties = null;
+  }
+
+  private RoutingFileStore(Map<String, String> sparkProperties) {
+    this.sparkProperties = new HashMap<>(sparkProperties);
+  }
+
+  /**
+   * A store with the Hadoop configuration of {@link #hadoopConfiguration(Map)}, built when a
+   * non-local location is first used: reading local headers before Spark starts then loads no
+   * Hadoop class and parses no Hadoop XML, work that Spark's own start does anyway.
+   */
+  public static RoutingFileStore forSparkProperties(Map<String, String> sparkProperties) {
+    return new RoutingFileStore(Objects.requireNonNull(sparkProperties, "sparkProperties"));
   }
 
   /**
@@ -67,6 +85,10 @@ public final class RoutingFileStore implements FileStore, Serializable {
       synchronized (this) {
         current = hadoop;
         if (current == null) {
+          if (conf == null) {
+            Configuration built = hadoopConfiguration(sparkProperties);
+            conf = new SerializableConfiguration(HadoopFileStore.withDefaults(built));
+          }
           current = new HadoopFileStore(conf.get());
           hadoop = current;
         }

@@ -88,6 +88,22 @@ class RoutingFileStoreTest extends FileStoreContract {
   }
 
   @Test
+  void aStoreFromSparkPropertiesBuildsItsHadoopConfigurationOnFirstRemoteUse() throws Exception {
+    RoutingFileStore lazy =
+        RoutingFileStore.forSparkProperties(Map.of("spark.hadoop.knots.test.marker", "from spark"));
+    Storage.writeAll(lazy.outputFile(at("local.bin")), new byte[] {7});
+    assertArrayEquals(new byte[] {7}, read(at("local.bin")));
+
+    // shipped before any remote use, it builds the configuration where it is first needed
+    RoutingFileStore copy = Serialization.deserialize(Serialization.serialize(lazy));
+    for (RoutingFileStore store : List.of(lazy, copy)) {
+      HadoopFileStore hadoop = assertInstanceOf(HadoopFileStore.class, store.storeFor("hdfs://x"));
+      assertEquals("from spark", hadoop.configuration().get("knots.test.marker"));
+      assertEquals("file:///", hadoop.configuration().get("fs.defaultFS"), "with the defaults");
+    }
+  }
+
+  @Test
   void survivesJavaSerializationWithItsConfiguration() throws Exception {
     Configuration conf = new Configuration();
     conf.set("knots.test.marker", "kept");
