@@ -9,11 +9,15 @@ import org.apache.spark.api.java.function.Function2;
 
 /**
  * Folds the merge's global statistics over the persisted aligned layers: each task folds its
- * layer's modules into a copy of the zero summary, and Spark merges the task results.
+ * layers' modules into a copy of the zero summary, and Spark merges the task results. The first
+ * fold runs one task per layer, the job that computes and persists the alignment; later folds only
+ * read the persisted layers, so they run one task per core (the cost of a task, not of the data,
+ * dominates them).
  */
 final class RddModuleScan implements ModuleScan {
   private final JavaRDD<AlignedLayer> layers;
   private final Runnable beforeEachRound;
+  private boolean computed;
 
   RddModuleScan(JavaRDD<AlignedLayer> layers, Runnable beforeEachRound) {
     this.layers = layers;
@@ -23,7 +27,13 @@ final class RddModuleScan implements ModuleScan {
   @Override
   public <S extends Mergeable<S> & Serializable> S aggregate(S zero, Fold<S> add) {
     beforeEachRound.run();
-    return layers.aggregate(zero, new FoldLayer<>(add), new MergeSummaries<>());
+    JavaRDD<AlignedLayer> scanned = layers;
+    if (computed) {
+      int cores = layers.context().defaultParallelism();
+      scanned = layers.coalesce(Math.max(1, Math.min(cores, layers.getNumPartitions())));
+    }
+    computed = true;
+    return scanned.aggregate(zero, new FoldLayer<>(add), new MergeSummaries<>());
   }
 
   private static final class FoldLayer<S> implements Function2<S, AlignedLayer, S> {
