@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.function.Supplier;
 import org.apache.spark.sql.SparkSession;
+import org.slf4j.LoggerFactory;
 
 /**
  * Entry point: {@code spark-submit --class dev.knots.cli.Main knots-merge-all.jar merge ...} or
@@ -143,12 +144,27 @@ public final class Main {
     return properties;
   }
 
-  private static SparkSession sparkSession() {
+  /**
+   * The application's session. The job needs Java serialization ({@link SparkMergeJob#SERIALIZER}),
+   * so a cluster-wide {@code spark.serializer} (Kryo in spark-defaults.conf, say) is overridden for
+   * this application, with a warning.
+   */
+  static SparkSession sparkSession() {
     SparkSession.Builder builder = SparkSession.builder().appName(Cli.PROGRAM);
     if (System.getProperty("spark.master") == null) {
       builder.master("local[*]");
     }
-    return builder.getOrCreate();
+    String serializer = System.getProperty("spark.serializer");
+    if (serializer != null && !serializer.equals(SparkMergeJob.SERIALIZER)) {
+      // looked up here, so that logging starts with Spark, not before it
+      LoggerFactory.getLogger("knots-merge")
+          .warn(
+              "spark.serializer={} is replaced by {} for this application: the merge's records"
+                  + " need Java serialization.",
+              serializer,
+              SparkMergeJob.SERIALIZER);
+    }
+    return builder.config("spark.serializer", SparkMergeJob.SERIALIZER).getOrCreate();
   }
 
   private static boolean helpRequested(String[] args) {

@@ -115,11 +115,31 @@ public final class SparkMergeJob {
       double sparkStartSeconds,
       long processStartNanos)
       throws IOException {
+    requireJavaSerializer(spark);
     SparkMergeJob job =
         new SparkMergeJob(
             JavaSparkContext.fromSparkContext(spark.sparkContext()), request, options);
     job.timings.put("sparkStartSeconds", sparkStartSeconds);
     return job.run(opened, processStartNanos);
+  }
+
+  /**
+   * The serializer the job needs: its task results, broadcasts and persisted layers are
+   * Java-serializable records, which Kryo cannot rebuild without registration.
+   */
+  public static final String SERIALIZER = "org.apache.spark.serializer.JavaSerializer";
+
+  private static void requireJavaSerializer(SparkSession spark) {
+    String serializer = spark.sparkContext().conf().get("spark.serializer", SERIALIZER);
+    if (!serializer.equals(SERIALIZER)) {
+      throw new IllegalArgumentException(
+          "Cannot run the merge with spark.serializer="
+              + serializer
+              + ": the job's task results, broadcasts and persisted layers need Java"
+              + " serialization. Start the Spark session with spark.serializer="
+              + SERIALIZER
+              + " (scripts/knots-merge and dev.knots.cli.Main set it).");
+    }
   }
 
   private MergeReport run(Optional<MergeInputs> opened, long processStartNanos) throws IOException {
