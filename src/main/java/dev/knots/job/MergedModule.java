@@ -89,12 +89,19 @@ public record MergedModule(String key, Matrix b, Matrix a, int components, long[
         key, Matrix.zeros(b.rows, 1), Matrix.zeros(1, a.cols), components, usedPerTask);
   }
 
-  /** The rows with a non-zero entry, scanning the column-major data in order. */
+  /**
+   * The rows with a non-zero entry, scanning the column-major data in order and stopping once every
+   * row has one (after a few columns, for a merge that kept every component).
+   */
   private static int[] nonZeroRows(Matrix m) {
     boolean[] live = new boolean[m.rows];
-    for (int column = 0; column < m.data.length; column += m.rows) {
+    int found = 0;
+    for (int column = 0; column < m.data.length && found < m.rows; column += m.rows) {
       for (int i = 0; i < m.rows; i++) {
-        live[i] |= m.data[column + i] != 0;
+        if (!live[i] && m.data[column + i] != 0) {
+          live[i] = true;
+          found++;
+        }
       }
     }
     return IntStream.range(0, m.rows).filter(i -> live[i]).toArray();

@@ -28,6 +28,22 @@ class MatrixTest {
   }
 
   @Test
+  void transposeOfTallAndWideMatricesAcrossTiles() {
+    // 70 spans three 32-wide tiles; the tall and the wide shape take different loop orders
+    for (int[] shape : new int[][] {{70, 5}, {5, 70}, {70, 70}, {1, 1}}) {
+      Matrix m = gaussian(shape[0], shape[1], random);
+      Matrix t = m.transpose();
+      double[] rowMajor = m.toRowMajor();
+      for (int i = 0; i < m.rows; i++) {
+        for (int j = 0; j < m.cols; j++) {
+          assertEquals(m.get(i, j), t.get(j, i), shape[0] + "x" + shape[1]);
+          assertEquals(m.get(i, j), rowMajor[i * m.cols + j], shape[0] + "x" + shape[1]);
+        }
+      }
+    }
+  }
+
+  @Test
   void constructorRejectsWrongLength() {
     IllegalArgumentException e =
         assertThrows(IllegalArgumentException.class, () -> new Matrix(2, 3, new double[5]));

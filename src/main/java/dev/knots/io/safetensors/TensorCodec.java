@@ -1,10 +1,16 @@
 package dev.knots.io.safetensors;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /** Little-endian element encoding and decoding between tensor bytes and Java arrays. */
 final class TensorCodec {
+
+  /** Float32 elements of a byte array: plain loads and stores, no buffer position to maintain. */
+  private static final VarHandle FLOAT =
+      MethodHandles.byteArrayViewVarHandle(float[].class, ByteOrder.LITTLE_ENDIAN);
 
   private TensorCodec() {}
 
@@ -15,7 +21,7 @@ final class TensorCodec {
       case F64 -> in.asDoubleBuffer().get(dst);
       case F32 -> {
         for (int i = 0; i < dst.length; i++) {
-          dst[i] = in.getFloat(4 * i);
+          dst[i] = (float) FLOAT.get(src, 4 * i);
         }
       }
       case F16 -> {
@@ -63,6 +69,13 @@ final class TensorCodec {
    * even.
    */
   static byte[] encode(DType dtype, double[] values, int from, int count) {
+    if (dtype == DType.F32) {
+      byte[] bytes = new byte[Math.multiplyExact(count, 4)];
+      for (int i = 0; i < count; i++) {
+        FLOAT.set(bytes, 4 * i, (float) values[from + i]);
+      }
+      return bytes;
+    }
     ByteBuffer out =
         ByteBuffer.allocate(Math.multiplyExact(count, dtype.byteSize()))
             .order(ByteOrder.LITTLE_ENDIAN);
@@ -70,11 +83,6 @@ final class TensorCodec {
       case F64 -> {
         for (int i = 0; i < count; i++) {
           out.putDouble(values[from + i]);
-        }
-      }
-      case F32 -> {
-        for (int i = 0; i < count; i++) {
-          out.putFloat((float) values[from + i]);
         }
       }
       case F16 -> {

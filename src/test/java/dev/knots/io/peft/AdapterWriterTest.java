@@ -235,6 +235,19 @@ class AdapterWriterTest {
     assertEquals(
         "Cannot write module y to adapter " + dir + ": B has NaN at index 1.", nan.getMessage());
 
+    double[] extremes = {-0.0, Double.MIN_VALUE, -Double.MAX_VALUE, Double.MIN_NORMAL};
+    double[] infinite = {1, 2, 3, Double.NEGATIVE_INFINITY};
+    IllegalArgumentException inf =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                AdapterWriter.to(local, dir)
+                    .write(List.of(new MergedLoraModule("y", 1, 4, 4, extremes, infinite))));
+    assertEquals(
+        "Cannot write module y to adapter " + dir + ": A has -Infinity at index 3.",
+        inf.getMessage(),
+        "the extreme finite values of B pass, the infinity in A does not");
+
     IllegalArgumentException shape =
         assertThrows(
             IllegalArgumentException.class,
