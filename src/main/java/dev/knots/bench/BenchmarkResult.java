@@ -81,6 +81,7 @@ record BenchmarkResult(
     row(t, "wall time", seconds(wallSeconds), "launcher start to exit");
     row(t, "Spark start", seconds(spark), "merge_report.json");
     row(t, "job total", seconds(report.totalSeconds()), "merge_report.json: main to commit");
+    report.phases().forEach((phase, s) -> row(t, "  " + phase, seconds(s), "merge_report.json"));
     row(t, "I/O floor, read", seconds(read.seconds()), bytes(read.bytes()) + rate(read));
     row(
         t,
@@ -122,6 +123,8 @@ record BenchmarkResult(
     json.put("wallSeconds", wallSeconds);
     json.put("sparkStartSeconds", report.sparkStartSeconds());
     json.put("jobTotalSeconds", report.totalSeconds());
+    ObjectNode phases = json.putObject("phaseSeconds");
+    report.phases().forEach(phases::put);
     ObjectNode floor = json.putObject("ioFloor");
     floor.put("readSeconds", read.seconds()).put("readBytes", read.bytes());
     floor.put("writeSeconds", write.seconds()).put("writeBytes", write.bytes());

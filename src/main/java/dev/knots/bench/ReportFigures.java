@@ -7,6 +7,10 @@ import dev.knots.job.MergeReport;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 
 /**
  * What the benchmark takes from the job's {@code merge_report.json}. Every value is null when the
@@ -17,19 +21,30 @@ import java.nio.file.Path;
  * @param bytesRead {@code bytes.read}
  * @param bytesWritten {@code bytes.written}
  * @param driverPeakHeapBytes {@code memory.driverPeakHeapBytes}
+ * @param phases the job's phases in {@link #PHASES} order, by name without "Seconds", with the
+ *     seconds {@code timings} gives them (the phases it lacks are left out)
  */
 record ReportFigures(
     Double sparkStartSeconds,
     Double totalSeconds,
     Long bytesRead,
     Long bytesWritten,
-    Long driverPeakHeapBytes) {
+    Long driverPeakHeapBytes,
+    Map<String, Double> phases) {
 
   static final String FILE = MergeReport.FILE_NAME;
 
+  /** The job's phases after Spark's start, in the order they run. */
+  static final List<String> PHASES =
+      List.of("plan", "distributedAlign", "align", "statistics", "merge", "write");
+
+  public ReportFigures {
+    phases = Collections.unmodifiableMap(new LinkedHashMap<>(phases));
+  }
+
   /** An empty report, for a merge that wrote none. */
   static ReportFigures none() {
-    return new ReportFigures(null, null, null, null, null);
+    return new ReportFigures(null, null, null, null, null, Map.of());
   }
 
   static ReportFigures read(Path file) throws IOException {
@@ -39,7 +54,19 @@ record ReportFigures(
         number(json.path("timings").path("totalSeconds")),
         count(json.path("bytes").path("read")),
         count(json.path("bytes").path("written")),
-        count(json.path("memory").path("driverPeakHeapBytes")));
+        count(json.path("memory").path("driverPeakHeapBytes")),
+        phases(json.path("timings")));
+  }
+
+  private static Map<String, Double> phases(JsonNode timings) {
+    Map<String, Double> phases = new LinkedHashMap<>();
+    for (String phase : PHASES) {
+      Double seconds = number(timings.path(phase + "Seconds"));
+      if (seconds != null) {
+        phases.put(phase, seconds);
+      }
+    }
+    return phases;
   }
 
   private static Double number(JsonNode node) {

@@ -13,7 +13,9 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -104,10 +106,13 @@ class MergeBenchmarkTest {
   @Test
   void readsTheReportAndTheResidentSetSize() throws IOException {
     Path report = Files.writeString(tmp.resolve("report.json"), STUB_REPORT);
-    assertEquals(new ReportFigures(2.0, 3.5, 1000L, 2048L, 1048576L), ReportFigures.read(report));
+    assertEquals(
+        new ReportFigures(2.0, 3.5, 1000L, 2048L, 1048576L, Map.of("align", 1.0)),
+        ReportFigures.read(report));
     Path partial =
         Files.writeString(tmp.resolve("partial.json"), "{\"timings\": {\"totalSeconds\": 4}}");
-    assertEquals(new ReportFigures(null, 4.0, null, null, null), ReportFigures.read(partial));
+    assertEquals(
+        new ReportFigures(null, 4.0, null, null, null, Map.of()), ReportFigures.read(partial));
     Path time =
         Files.writeString(
             tmp.resolve("time.txt"),
@@ -118,10 +123,18 @@ class MergeBenchmarkTest {
 
   @Test
   void ratioIsWallOverSparkStartPlusIoFloor() {
-    BenchmarkResult met = result(7.0, new ReportFigures(4.0, 6.5, 10L, 20L, 30L));
+    Map<String, Double> phases = new LinkedHashMap<>();
+    phases.put("align", 1.25);
+    phases.put("merge", 0.5);
+    BenchmarkResult met = result(7.0, new ReportFigures(4.0, 6.5, 10L, 20L, 30L, phases));
     assertEquals(7.0 / (4.0 + 0.5 + 0.5), met.ratio(), 1e-12);
     assertTrue(met.table().contains("target 1.5: met"), met.table());
-    BenchmarkResult missed = result(8.0, new ReportFigures(4.0, 6.5, 10L, 20L, 30L));
+    assertTrue(
+        met.table().lines().anyMatch(l -> l.trim().startsWith("align") && l.contains("1.25 s")),
+        met.table());
+    assertTrue(
+        met.table().indexOf("  align") < met.table().indexOf("  merge "), "phases in run order");
+    BenchmarkResult missed = result(8.0, new ReportFigures(4.0, 6.5, 10L, 20L, 30L, Map.of()));
     assertTrue(missed.table().contains("1.60   target 1.5: MISSED"), missed.table());
     BenchmarkResult unknown = result(8.0, ReportFigures.none());
     assertNull(unknown.ratio());
@@ -130,6 +143,7 @@ class MergeBenchmarkTest {
     assertEquals(1.4, json.get("ratio").doubleValue(), 1e-12);
     assertEquals(1.0, json.get("ioFloor").get("totalSeconds").doubleValue(), 1e-12);
     assertEquals(30, json.get("driverPeakHeapBytes").longValue());
+    assertEquals(1.25, json.get("phaseSeconds").get("align").doubleValue(), 1e-12);
   }
 
   @Test
