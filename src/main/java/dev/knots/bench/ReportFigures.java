@@ -34,9 +34,9 @@ record ReportFigures(
 
   static final String FILE = MergeReport.FILE_NAME;
 
-  /** The job's phases after Spark's start, in the order they run. */
+  /** The job's phases besides Spark's start, in the order they run. */
   static final List<String> PHASES =
-      List.of("plan", "distributedAlign", "align", "statistics", "merge", "write");
+      List.of("beforeSpark", "plan", "distributedAlign", "align", "statistics", "merge", "write");
 
   public ReportFigures {
     phases = Collections.unmodifiableMap(new LinkedHashMap<>(phases));

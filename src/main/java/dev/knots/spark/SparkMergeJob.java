@@ -119,6 +119,9 @@ public final class SparkMergeJob {
     SparkMergeJob job =
         new SparkMergeJob(
             JavaSparkContext.fromSparkContext(spark.sparkContext()), request, options);
+    // Before Spark: the command line and the headers read to plan before starting it.
+    double sinceProcessStart = (System.nanoTime() - processStartNanos) / 1e9;
+    job.timings.put("beforeSparkSeconds", Math.max(0, sinceProcessStart - sparkStartSeconds));
     job.timings.put("sparkStartSeconds", sparkStartSeconds);
     return job.run(opened, processStartNanos);
   }

@@ -4,8 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.knots.Fixtures;
 import dev.knots.LocalSpark;
+import dev.knots.io.Json;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -59,7 +61,7 @@ class MainSparkTest {
   }
 
   @Test
-  void mergePrintsASummaryAndPublishes() {
+  void mergePrintsASummaryAndPublishes() throws Exception {
     Path out = temp.resolve("merged");
     ByteArrayOutputStream stdout = new ByteArrayOutputStream();
     ByteArrayOutputStream stderr = new ByteArrayOutputStream();
@@ -69,6 +71,12 @@ class MainSparkTest {
     assertTrue(summary.contains("Merged 2 adapters with knots-ties"), summary);
     assertTrue(summary.contains("12 modules in 3 tasks"), summary);
     assertTrue(Files.exists(out.resolve("_SUCCESS")));
+    JsonNode timings =
+        Json.parseObject(Files.readAllBytes(out.resolve("merge_report.json")), "report")
+            .path("timings");
+    for (String phase : new String[] {"beforeSparkSeconds", "sparkStartSeconds", "alignSeconds"}) {
+      assertTrue(timings.path(phase).isNumber() && timings.path(phase).doubleValue() >= 0, phase);
+    }
   }
 
   @Test
