@@ -64,14 +64,9 @@ final class LayerOutput implements Function<MergedLayer, LayerOutput.Result> {
   @Override
   public Result call(MergedLayer layer) throws IOException {
     List<Written> written = new ArrayList<>();
-    if (!layer.undecided()) {
-      written.add(write(layer.index(), layer.modules(), ""));
-    } else {
-      for (int majority = -1; majority <= 1; majority++) {
-        written.add(
-            write(
-                layer.index(), layer.decided(majority).modules(), MAJORITY_SUFFIXES[majority + 1]));
-      }
+    for (int v = 0; v < layer.byMajority().size(); v++) {
+      String suffix = layer.undecided() ? MAJORITY_SUFFIXES[v] : "";
+      written.add(write(layer.index(), layer.byMajority().get(v), suffix));
     }
     if (layer.index() == failAfterWritingLayer) {
       AdapterOutput.Part part = written.get(0).part();

@@ -43,12 +43,17 @@ final class MergeLayer implements Function<AlignedLayer, MergedLayer> {
     }
     // Waiting for the global vote would cost another pass over the layer; merging the few modules
     // that need it once per possible majority costs little.
+    // The pass above ran with the majority counted as 0: that is the majority-0 variant.
     List<List<MergedModule>> byMajority = new ArrayList<>();
     for (int majority = -1; majority <= 1; majority++) {
+      if (majority == 0) {
+        byMajority.add(merged);
+        continue;
+      }
       MergeStatistics known = statistics.withMajority(majority);
       List<MergedModule> variant = new ArrayList<>(merged);
       for (int m = 0; m < variant.size(); m++) {
-        if (majority != 0 && needsMajority[m]) {
+        if (needsMajority[m]) {
           AlignedModule module = layer.modules().get(m);
           MergedVector vector = ModuleMerge.merge(method, parameters, known, module.vectors());
           variant.set(m, MergedModule.of(module, vector.values(), vector.usedPerTask()));
@@ -56,6 +61,6 @@ final class MergeLayer implements Function<AlignedLayer, MergedLayer> {
       }
       byMajority.add(variant);
     }
-    return new MergedLayer(layer.index(), merged, vote, byMajority);
+    return new MergedLayer(layer.index(), vote, byMajority);
   }
 }

@@ -11,22 +11,31 @@ import java.util.List;
  * voted, and it changes a merge only where an entry's pruned sum cancels exactly; a layer with such
  * an entry is merged for each possible majority (-1, 0, +1), and {@link #decided} picks.
  *
- * @param modules the merge with the majority counted as 0 (for an undecided layer, the majority-0
- *     variant; otherwise the merge, whatever the majority)
- * @param byMajority for an undecided layer, the merges for majority -1, 0 and +1 (index majority +
- *     1); empty otherwise
+ * @param byMajority the merge whatever the majority, or for an undecided layer one merge per
+ *     possible majority -1, 0, +1 (index majority + 1)
  */
-record MergedLayer(
-    int index, List<MergedModule> modules, SignVote vote, List<List<MergedModule>> byMajority)
+record MergedLayer(int index, SignVote vote, List<List<MergedModule>> byMajority)
     implements Serializable {
 
   /** A layer whose merge does not depend on the majority sign. */
   MergedLayer(int index, List<MergedModule> modules, SignVote vote) {
-    this(index, modules, vote, List.of());
+    this(index, vote, List.of(modules));
   }
 
   boolean undecided() {
-    return !byMajority.isEmpty();
+    return byMajority.size() > 1;
+  }
+
+  /** The merged modules of a decided layer. */
+  List<MergedModule> modules() {
+    if (undecided()) {
+      throw new IllegalStateException(
+          "Layer "
+              + index
+              + " awaits the global majority sign: take decided(majority) first. This is a bug in"
+              + " the knots-merge job.");
+    }
+    return byMajority.get(0);
   }
 
   /** The layer as merged with the global majority sign {@code majority} (-1, 0 or +1). */

@@ -8,6 +8,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.knots.Fixtures;
 import dev.knots.LocalSpark;
 import dev.knots.io.peft.LoraAdapter;
+import dev.knots.io.safetensors.DType;
+import dev.knots.io.safetensors.SafetensorsHeader;
+import dev.knots.io.safetensors.SafetensorsWriter;
+import dev.knots.io.safetensors.TensorSpec;
 import dev.knots.job.AlignedModule;
 import dev.knots.job.LocalMerge;
 import dev.knots.job.MergeRequest;
@@ -20,15 +24,17 @@ import dev.knots.merge.MergeMethods;
 import dev.knots.merge.MergeParameters;
 import dev.knots.plan.AdapterSet;
 import dev.knots.plan.AlignPath;
-import dev.knots.plan.DenseFileSource;
+import dev.knots.plan.CheckpointDeltaSource;
 import dev.knots.plan.ModulePlan;
 import dev.knots.plan.ModuleSpec;
 import dev.knots.plan.PathCosts;
+import dev.knots.plan.TensorDelta;
 import dev.knots.plan.UpdateSource;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -60,6 +66,9 @@ class DistributedAlignmentTest {
   private static final double EPS = Math.ulp(1.0);
   private static SparkSession spark;
   private static JavaSparkContext jsc;
+
+  /** The tensor name of the checkpoints {@link #denseSpec} writes. */
+  private static final String WEIGHT = "weight";
 
   @TempDir Path temp;
 
@@ -240,11 +249,32 @@ class DistributedAlignmentTest {
     return module.concat() == Concat.OUTPUT ? oriented : oriented.transpose();
   }
 
+  /**
+   * The module with each update read as a fine-tuned checkpoint's change: the update itself over an
+   * all-zero base, so the source reads back exactly {@code dW - 0 = dW}.
+   */
   private ModuleSpec denseSpec(String key, List<Matrix> updates) throws IOException {
+    int out = updates.get(0).rows;
+    int in = updates.get(0).cols;
+    SafetensorsHeader base = writeWeight(key + "-base", Matrix.zeros(out, in));
     List<UpdateSource> sources = new ArrayList<>();
     for (int i = 0; i < updates.size(); i++) {
-      sources.add(DenseFileSource.write(temp, key + "-task" + i, updates.get(i)));
+      String task = key + "-task" + i;
+      SafetensorsHeader finetuned = writeWeight(task, updates.get(i));
+      sources.add(
+          new CheckpointDeltaSource(new TensorDelta(task, WEIGHT, finetuned, base), out, in));
     }
-    return new ModuleSpec(key, updates.get(0).rows, updates.get(0).cols, sources);
+    return new ModuleSpec(key, out, in, sources);
+  }
+
+  /** Writes {@code values} as the float64 tensor {@link #WEIGHT} of {@code name.safetensors}. */
+  private SafetensorsHeader writeWeight(String name, Matrix values) throws IOException {
+    String location = temp.resolve(name + ".safetensors").toString();
+    TensorSpec spec = TensorSpec.matrix(WEIGHT, DType.F64, values.rows, values.cols);
+    try (SafetensorsWriter writer =
+        SafetensorsWriter.open(Fixtures.STORE.outputFile(location), List.of(spec), Map.of())) {
+      writer.write(WEIGHT, values.toRowMajor());
+    }
+    return SafetensorsHeader.read(Fixtures.STORE.inputFile(location));
   }
 }
