@@ -136,22 +136,6 @@ public final class ShardedModelWriter implements Closeable {
     return shards;
   }
 
-  private static long parseNumber(String size, String number, long multiplier) {
-    try {
-      double value = Double.parseDouble(number) * multiplier;
-      if (value <= 0 || value > Long.MAX_VALUE) {
-        throw new NumberFormatException();
-      }
-      return (long) value;
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(
-          "Cannot use shard size \""
-              + size
-              + "\": expected a positive number of bytes with an optional unit (KB, MB, GB, TB, KiB, MiB, GiB, TiB).",
-          e);
-    }
-  }
-
   /** The shard layout being written. */
   public List<List<TensorSpec>> shards() {
     return shards;
