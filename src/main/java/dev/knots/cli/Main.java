@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.function.Supplier;
 import org.apache.spark.sql.SparkSession;
+import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
@@ -31,7 +32,8 @@ public final class Main {
   private Main() {}
 
   public static void main(String[] args) {
-    int code = run(args, System.out, System.err, Main::sparkSession);
+    boolean warmUp = KernelWarmup.tasksRunHere(System.getProperty("spark.master"));
+    int code = run(args, System.out, System.err, Main::sparkSession, warmUp);
     if (code != 0) {
       System.exit(code);
     }
@@ -39,6 +41,19 @@ public final class Main {
 
   /** Runs the command line against {@code spark} (started only when a merge needs it). */
   static int run(String[] args, PrintStream out, PrintStream err, Supplier<SparkSession> spark) {
+    return run(args, out, err, spark, false);
+  }
+
+  /**
+   * As {@link #run(String[], PrintStream, PrintStream, Supplier)}; with {@code warmUp}, the merge's
+   * kernels are warmed up while the headers are read and Spark starts (see {@link KernelWarmup}).
+   */
+  static int run(
+      String[] args,
+      PrintStream out,
+      PrintStream err,
+      Supplier<SparkSession> spark,
+      boolean warmUp) {
     Optional<MergeCommand> parsed = Cli.parse(args, out, err);
     if (parsed.isEmpty()) {
       return helpRequested(args) ? 0 : 2;
@@ -59,10 +74,22 @@ public final class Main {
         out.print(dryRun(request, options));
         return 0;
       }
-      Optional<MergeInputs> opened = planBeforeSpark(request, options);
-      long sparkStart = System.nanoTime();
-      SparkSession session = spark.get();
-      double sparkSeconds = (System.nanoTime() - sparkStart) / 1e9;
+      Optional<KernelWarmup> warmup =
+          warmUp ? Optional.of(KernelWarmup.start(request)) : Optional.empty();
+      Optional<MergeInputs> opened;
+      SparkSession session;
+      double sparkSeconds;
+      try {
+        opened = planBeforeSpark(request, options);
+        long sparkStart = System.nanoTime();
+        session = spark.get();
+        sparkSeconds = (System.nanoTime() - sparkStart) / 1e9;
+      } finally {
+        if (warmup.isPresent()) {
+          warmup.get().close();
+        }
+      }
+      warmup.ifPresent(Main::logWarmup);
       MergeReport report =
           SparkMergeJob.run(session, request, options, opened, sparkSeconds, PROCESS_START);
       out.println(report.summary());
@@ -165,6 +192,22 @@ public final class Main {
               SparkMergeJob.SERIALIZER);
     }
     return builder.config("spark.serializer", SparkMergeJob.SERIALIZER).getOrCreate();
+  }
+
+  private static void logWarmup(KernelWarmup warmup) {
+    Logger log = LoggerFactory.getLogger("knots-merge");
+    warmup
+        .failure()
+        .ifPresentOrElse(
+            e ->
+                log.warn(
+                    "Could not warm up the merge's kernels while Spark started ({}); the first"
+                        + " layer tasks run them cold, which only costs time.",
+                    e.toString()),
+            () ->
+                log.debug(
+                    "Warmed up the merge's kernels with {} synthetic merges while Spark started.",
+                    warmup.runs()));
   }
 
   private static boolean helpRequested(String[] args) {

@@ -12,11 +12,13 @@ import dev.knots.plan.LayerPlan;
 import dev.knots.plan.ModulePlan;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import org.apache.spark.TaskContext;
+import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.api.java.function.FlatMapFunction2;
 import org.apache.spark.broadcast.Broadcast;
 import scala.Tuple2;
@@ -24,12 +26,14 @@ import scala.Tuple2;
 /**
  * The align task of one layer: reads only the layer's factor byte ranges, runs each module's joint
  * SVD and applies DARE. Modules planned DISTRIBUTED arrive already aligned, zipped in by layer
- * index (see {@link DistributedAlignment}); the merge treats them like any other. Holds nothing but
- * what the executor needs.
+ * index (see {@link DistributedAlignment}); the merge treats them like any other. Without such
+ * modules it runs over the layer indices alone, so the job needs no shuffle to zip in nothing.
+ * Holds nothing but what the executor needs.
  */
 final class AlignLayer
     implements FlatMapFunction2<
-        Iterator<Integer>, Iterator<Tuple2<Integer, AlignedModule>>, AlignedLayer> {
+            Iterator<Integer>, Iterator<Tuple2<Integer, AlignedModule>>, AlignedLayer>,
+        FlatMapFunction<Iterator<Integer>, AlignedLayer> {
   private static final long serialVersionUID = 1L;
 
   private final MergeMethod method;
@@ -56,6 +60,11 @@ final class AlignLayer
     this.store = store;
     this.layerPlans = layerPlans;
     this.failFirstAttemptOfLayer = failFirstAttemptOfLayer;
+  }
+
+  @Override
+  public Iterator<AlignedLayer> call(Iterator<Integer> layers) throws Exception {
+    return call(layers, Collections.emptyIterator());
   }
 
   @Override

@@ -200,7 +200,8 @@ public final class SparkMergeJob {
       lap("planSeconds");
 
       int layers = plan.layers().size();
-      JavaPairRDD<Integer, AlignedModule> distributed = alignDistributedModules(plan, store);
+      Optional<JavaPairRDD<Integer, AlignedModule>> distributed =
+          alignDistributedModules(plan, store);
       lap("distributedAlignSeconds");
       String align =
           String.format(
@@ -213,17 +214,21 @@ public final class SparkMergeJob {
       // A partition holds only its layer's index, and the plans come from a broadcast, so no task
       // of any stage deserializes a plan's object graph.
       layerPlans = jsc.broadcast(plan.layers());
+      JavaRDD<Integer> layerIndices =
+          jsc.parallelize(IntStream.range(0, layers).boxed().toList(), layers);
+      AlignLayer alignLayer =
+          new AlignLayer(
+              request.method(),
+              request.parameters(),
+              request.concat(),
+              store,
+              layerPlans,
+              layerProperty(FAIL_ONCE_CONF));
       aligned =
-          jsc.parallelize(IntStream.range(0, layers).boxed().toList(), layers)
-              .zipPartitions(
-                  distributed.partitionBy(new HashPartitioner(layers)),
-                  new AlignLayer(
-                      request.method(),
-                      request.parameters(),
-                      request.concat(),
-                      store,
-                      layerPlans,
-                      layerProperty(FAIL_ONCE_CONF)))
+          (distributed.isEmpty()
+                  ? layerIndices.mapPartitions(alignLayer)
+                  : layerIndices.zipPartitions(
+                      distributed.get().partitionBy(new HashPartitioner(layers)), alignLayer))
               .persist(StorageLevel.MEMORY_AND_DISK());
 
       // The first statistics round is the job that computes and persists the alignment, so the
@@ -372,9 +377,10 @@ public final class SparkMergeJob {
 
   /**
    * Runs the alignment of every module planned DISTRIBUTED, one after another (each is several
-   * Spark jobs over the whole cluster), and returns them keyed by layer index, persisted.
+   * Spark jobs over the whole cluster), and returns them keyed by layer index, persisted; empty
+   * when no module takes that path.
    */
-  private JavaPairRDD<Integer, AlignedModule> alignDistributedModules(
+  private Optional<JavaPairRDD<Integer, AlignedModule>> alignDistributedModules(
       MergePlan plan, FileStore store) {
     for (LayerPlan layer : plan.layers()) {
       for (ModulePlan module : layer.modules()) {
@@ -396,8 +402,7 @@ public final class SparkMergeJob {
         }
       }
     }
-    JavaPairRDD<Integer, AlignedModule> none = jsc.parallelizePairs(List.of(), 1);
-    return distributedModules.stream().reduce(none, JavaPairRDD::union);
+    return distributedModules.stream().reduce(JavaPairRDD::union);
   }
 
   /** The aligned layers hold the distributed modules from here on. */

@@ -58,8 +58,12 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.OptionalLong;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerStageCompleted;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -464,6 +468,53 @@ class SparkMergeJobTest {
             + stores
             + " task closures");
     assertTrue(stores > layerTasks, "every kind of task gets the store: " + stores);
+  }
+
+  /**
+   * Layer tasks zip in distributed modules through a shuffle by layer index; when no module takes
+   * that path there is nothing to zip in, and the job runs no shuffle at all.
+   */
+  @Test
+  void onlyDistributedModulesCostAShuffle() throws IOException, TimeoutException {
+    ShuffleStages shuffles = new ShuffleStages();
+    spark.sparkContext().addSparkListener(shuffles);
+    try {
+      SparkMergeJob.run(
+          spark,
+          request(KNOTS_TIES, temp.resolve("factor"), OutputFormat.ADAPTER, null),
+          RunOptions.defaults(),
+          0,
+          System.nanoTime());
+      assertEquals(0, shuffles.since(), "shuffle stages without distributed modules");
+
+      SparkMergeJob.run(
+          spark,
+          request(KNOTS_TIES, temp.resolve("distributed"), OutputFormat.ADAPTER, null),
+          forcedDistributed(),
+          0,
+          System.nanoTime());
+      assertTrue(shuffles.since() > 0, "the listener sees the distributed path's shuffles");
+    } finally {
+      spark.sparkContext().removeSparkListener(shuffles);
+    }
+  }
+
+  /** Counts completed shuffle map stages. */
+  private static final class ShuffleStages extends SparkListener {
+    private final AtomicInteger count = new AtomicInteger();
+
+    @Override
+    public void onStageCompleted(SparkListenerStageCompleted stage) {
+      if (stage.stageInfo().shuffleDepId().isDefined()) {
+        count.incrementAndGet();
+      }
+    }
+
+    /** The stages counted since the last call, once every event so far has been delivered. */
+    int since() throws TimeoutException {
+      spark.sparkContext().listenerBus().waitUntilEmpty();
+      return count.getAndSet(0);
+    }
   }
 
   /**
