@@ -49,7 +49,7 @@ public final class JointSvdBenchmark {
   private static List<LoraFactors> tasks(int out, int in, int n, int r, Random random) {
     List<LoraFactors> tasks = new ArrayList<>();
     for (int i = 0; i < n; i++) {
-      tasks.add(new LoraFactors(gaussian(out, r, random), gaussian(r, in, random), 2.0));
+      tasks.add(new LoraFactors(gaussian(out, r, random), gaussian(in, r, random), 2.0));
     }
     return tasks;
   }

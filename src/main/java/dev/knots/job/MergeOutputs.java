@@ -81,15 +81,13 @@ public final class MergeOutputs {
     return PlainTensorMerge.of(request, inputs).changedTensors(store);
   }
 
-  /** The merged module as the adapter writer takes it: row-major factors. */
+  /**
+   * The merged module as the adapter writer takes it: the factors' column-major arrays themselves,
+   * which the writer transposes while it encodes them.
+   */
   public static MergedLoraModule loraModule(MergedModule module) {
     return new MergedLoraModule(
-        module.key(),
-        module.rank(),
-        module.out(),
-        module.in(),
-        module.b().toRowMajor(),
-        module.a().toRowMajor());
+        module.key(), module.rank(), module.out(), module.in(), module.b().data, module.a().data);
   }
 
   /**

@@ -64,7 +64,7 @@ public final class JointSvd {
     List<Matrix> coreBlocks = new ArrayList<>();
     int column = 0;
     for (LoraFactors f : oriented) {
-      Matrix right = Decompositions.qrUpper(f.a().transpose()).scale(f.scale());
+      Matrix right = Decompositions.qrUpper(f.aTransposed()).scale(f.scale());
       coreBlocks.add(left.r().columns(column, column + f.rank()).multiplyTranspose(right));
       column += f.rank();
     }
@@ -75,7 +75,7 @@ public final class JointSvd {
     column = 0;
     for (LoraFactors f : oriented) {
       Matrix coefficients = projected.columns(column, column + f.rank()).scale(f.scale());
-      representations.add(new Representation(coefficients, f.a()));
+      representations.add(new Representation(coefficients, f.aTransposed()));
       column += f.rank();
     }
     return new Alignment(concat, left.q().multiply(core.u()), core.s(), representations);

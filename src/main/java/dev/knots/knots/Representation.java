@@ -5,22 +5,23 @@ import java.util.Objects;
 
 /**
  * One task's representation {@code R_i} in a KnOTS alignment. From LoRA factors it is kept as the
- * product {@code coefficients @ factor} ({@code k x r_i} times the task's own {@code r_i x w}
- * factor), which is a few kilobytes where {@code R_i} is {@code k x w}; the merge needs it only as
- * float32, which {@link #toFloats} computes without a float64 copy of {@code R_i}. From dense
- * updates it is the matrix itself ({@code factor} null).
+ * product {@code coefficients @ factorTransposed^T} ({@code k x r_i} times the transpose of the
+ * task's own {@code w x r_i} factor, as the adapter file stores it), which is a few kilobytes where
+ * {@code R_i} is {@code k x w}; the merge needs it only as float32, which {@link #toFloats}
+ * computes without a float64 copy of {@code R_i}. From dense updates it is the matrix itself
+ * ({@code factorTransposed} null).
  */
-public record Representation(Matrix coefficients, Matrix factor) {
+public record Representation(Matrix coefficients, Matrix factorTransposed) {
 
   /** Validates that the product is defined. */
   public Representation {
     Objects.requireNonNull(coefficients, "coefficients");
-    if (factor != null && coefficients.cols != factor.rows) {
+    if (factorTransposed != null && coefficients.cols != factorTransposed.cols) {
       throw new IllegalArgumentException(
           "Cannot form a representation from "
               + coefficients
-              + " coefficients and a "
-              + factor
+              + " coefficients and a transposed "
+              + factorTransposed
               + " factor: the inner dimensions differ.");
     }
   }
@@ -35,16 +36,20 @@ public record Representation(Matrix coefficients, Matrix factor) {
   }
 
   public int cols() {
-    return factor == null ? coefficients.cols : factor.cols;
+    return factorTransposed == null ? coefficients.cols : factorTransposed.rows;
   }
 
   /** {@code R_i} in float64 (a new matrix for the factored form). */
   public Matrix matrix() {
-    return factor == null ? coefficients : coefficients.multiply(factor);
+    return factorTransposed == null
+        ? coefficients
+        : coefficients.multiplyTranspose(factorTransposed);
   }
 
   /** {@code R_i} rounded to float32, in its column-major order. */
   public float[] toFloats() {
-    return factor == null ? coefficients.toFloats() : coefficients.multiplyToFloats(factor);
+    return factorTransposed == null
+        ? coefficients.toFloats()
+        : coefficients.multiplyTransposeToFloats(factorTransposed);
   }
 }

@@ -77,6 +77,15 @@ public final class Matrix implements Serializable {
    * {@code values[i * cols + j]}, the safetensors and numpy layout). {@code values} is copied.
    */
   public static Matrix fromRowMajor(int rows, int cols, double[] values) {
+    return transposeOfRowMajor(rows, cols, values).transpose();
+  }
+
+  /**
+   * Returns the {@code cols x rows} transpose of the row-major {@code rows x cols} matrix {@code
+   * values} without copying: a row-major array is its transpose's column-major data. {@code values}
+   * is wrapped, not copied.
+   */
+  public static Matrix transposeOfRowMajor(int rows, int cols, double[] values) {
     if ((long) rows * cols != values.length || rows < 0 || cols < 0) {
       throw new IllegalArgumentException(
           "Cannot create a "
@@ -87,8 +96,7 @@ public final class Matrix implements Serializable {
               + values.length
               + " row-major values.");
     }
-    // a row-major r x c array is the column-major c x r transpose
-    return new Matrix(cols, rows, values).transpose();
+    return new Matrix(cols, rows, values);
   }
 
   /**
@@ -120,37 +128,24 @@ public final class Matrix implements Serializable {
   }
 
   /**
-   * Returns {@code this @ b} rounded to float32, column-major, for a product much larger than its
+   * Returns {@code this @ b^T} rounded to float32, column-major, for a product much larger than its
    * factors: it is computed a block of columns at a time, so no float64 copy of the whole product
    * is ever held. Each entry is the float64 dgemm result rounded once.
    */
-  public float[] multiplyToFloats(Matrix b) {
-    requireInner("N", "N", this, b, cols, b.rows);
-    float[] out = new float[rows * b.cols];
-    if (rows == 0 || b.cols == 0 || cols == 0) {
+  public float[] multiplyTransposeToFloats(Matrix b) {
+    requireInner("N", "T", this, b, cols, b.cols);
+    float[] out = new float[rows * b.rows];
+    if (rows == 0 || b.rows == 0 || cols == 0) {
       return out;
     }
     // 256 KiB of float64 per block: the product block stays in cache until it is rounded
-    int block = Math.max(1, Math.min(b.cols, (1 << 15) / rows));
+    int block = Math.max(1, Math.min(b.rows, (1 << 15) / rows));
     double[] buffer = new double[rows * block];
-    for (int j0 = 0; j0 < b.cols; j0 += block) {
-      int width = Math.min(block, b.cols - j0);
+    for (int j0 = 0; j0 < b.rows; j0 += block) {
+      int width = Math.min(block, b.rows - j0);
+      // columns j0.. of b^T are rows j0.. of b
       BLAS_.dgemm(
-          "N",
-          "N",
-          rows,
-          width,
-          cols,
-          1.0,
-          data,
-          0,
-          rows,
-          b.data,
-          j0 * b.rows,
-          b.rows,
-          0.0,
-          buffer,
-          0,
+          "N", "T", rows, width, cols, 1.0, data, 0, rows, b.data, j0, b.rows, 0.0, buffer, 0,
           rows);
       int base = j0 * rows;
       for (int t = 0; t < rows * width; t++) {

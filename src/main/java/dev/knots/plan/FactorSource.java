@@ -54,7 +54,7 @@ public record FactorSource(
       double[] bValues = LoraAdapter.requireFinite(adapter, b, reader.readDoubles(bTensor));
       return new LoraFactors(
           Matrix.fromRowMajor(b.rows(), b.cols(), bValues),
-          Matrix.fromRowMajor(a.rows(), a.cols(), aValues),
+          Matrix.transposeOfRowMajor(a.rows(), a.cols(), aValues),
           scale);
     }
   }
@@ -71,7 +71,7 @@ public record FactorSource(
           LoraAdapter.requireFinite(
               adapter, b, reader.readDoubles(bTensor, (long) first * rank, count * rank));
       return Matrix.fromRowMajor(count, rank, bRows)
-          .multiply(Matrix.fromRowMajor(a.rows(), a.cols(), aValues))
+          .multiplyTranspose(Matrix.transposeOfRowMajor(a.rows(), a.cols(), aValues))
           .scale(scale);
     }
   }

@@ -92,7 +92,7 @@ class AlignmentTest {
             List.of(randomLora(40, 300, 3, random), randomLora(40, 300, 2, random)), Concat.OUTPUT);
     for (int task = 0; task < a.taskCount(); task++) {
       Representation r = a.representations().get(task);
-      assertTrue(r.factor() != null, "LoRA representations stay factored");
+      assertTrue(r.factorTransposed() != null, "LoRA representations stay factored");
       Matrix full = a.representation(task);
       float[] floats = r.toFloats();
       assertEquals(full.data.length, floats.length);
@@ -116,7 +116,7 @@ class AlignmentTest {
                     new double[] {3, 1},
                     List.of(
                         Representation.of(Matrix.zeros(2, 4)),
-                        new Representation(Matrix.zeros(2, 1), Matrix.zeros(1, 3)))));
+                        new Representation(Matrix.zeros(2, 1), Matrix.zeros(3, 1)))));
     assertTrue(e.getMessage().contains("task 1"), e.getMessage());
   }
 
@@ -125,11 +125,11 @@ class AlignmentTest {
     IllegalArgumentException e =
         assertThrows(
             IllegalArgumentException.class,
-            () -> new LoraFactors(Matrix.zeros(8, 4), Matrix.zeros(3, 6), 1.0));
-    assertTrue(e.getMessage().contains("8x4") && e.getMessage().contains("3x6"), e.getMessage());
+            () -> new LoraFactors(Matrix.zeros(8, 4), Matrix.zeros(6, 3), 1.0));
+    assertTrue(e.getMessage().contains("8x4") && e.getMessage().contains("6x3"), e.getMessage());
     assertThrows(
         IllegalArgumentException.class,
-        () -> new LoraFactors(Matrix.zeros(8, 3), Matrix.zeros(3, 6), Double.NaN));
+        () -> new LoraFactors(Matrix.zeros(8, 3), Matrix.zeros(6, 3), Double.NaN));
     LoraFactors zero = LoraFactors.zero(8, 6);
     assertEquals(0, zero.rank());
     assertEquals(0.0, zero.delta().maxAbs());

@@ -164,7 +164,7 @@ class FixtureSingularValuesTest {
       Matrix a = tensors.get(module + ".lora_A.weight");
       Matrix b = tensors.get(module + ".lora_B.weight");
       double scale = configs.get("adapter_scales").get(task).get(module).get("scale").asDouble();
-      out.add(new LoraFactors(b, a, scale));
+      out.add(new LoraFactors(b, a.transpose(), scale));
     }
     return out;
   }

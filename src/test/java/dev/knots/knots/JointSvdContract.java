@@ -80,8 +80,8 @@ abstract class JointSvdContract {
   @EnumSource(Concat.class)
   void allZeroUpdates(Concat concat) {
     Random random = new Random(3);
-    LoraFactors zeroA = new LoraFactors(gaussian(8, 2, random), Matrix.zeros(2, 6), 2.0);
-    LoraFactors zeroScale = new LoraFactors(gaussian(8, 3, random), gaussian(3, 6, random), 0.0);
+    LoraFactors zeroA = new LoraFactors(gaussian(8, 2, random), Matrix.zeros(6, 2), 2.0);
+    LoraFactors zeroScale = new LoraFactors(gaussian(8, 3, random), gaussian(6, 3, random), 0.0);
     List<LoraFactors> tasks = List.of(zeroA, zeroScale);
     assertContract(
         new TaskCases("zero A, zero scale", tasks, TaskCases.deltas(tasks), 0, 0, null), concat);

@@ -56,7 +56,7 @@ record TaskCases(
   /** Gaussian factors of rank {@code r}, with a scale drawn from [0.5, 3). */
   static LoraFactors randomLora(int out, int in, int r, Random random) {
     return new LoraFactors(
-        gaussian(out, r, random), gaussian(r, in, random), 0.5 + 2.5 * random.nextDouble());
+        gaussian(out, r, random), gaussian(in, r, random), 0.5 + 2.5 * random.nextDouble());
   }
 
   /** {@code n} Gaussian tasks of rank {@code r} each. */
@@ -96,7 +96,7 @@ record TaskCases(
           keptValues.add(sigma[j]);
         }
       }
-      tasks.add(new LoraFactors(pi.scaleColumns(scaled), qi.transpose(), scale));
+      tasks.add(new LoraFactors(pi.scaleColumns(scaled), qi, scale));
       kept.add(pi.scaleColumns(above).multiplyTranspose(qi));
       offset += sigma.length;
     }

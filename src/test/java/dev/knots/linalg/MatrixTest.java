@@ -5,6 +5,7 @@ import static dev.knots.linalg.TestMatrices.gaussian;
 import static dev.knots.linalg.TestMatrices.naiveProduct;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -25,6 +26,19 @@ class MatrixTest {
     assertEquals(2.0, m.get(0, 1));
     assertArrayEquals(new double[] {1, 4, 2, 5, 3, 6}, m.data, "column-major layout");
     assertArrayEquals(new double[] {1, 2, 3, 4, 5, 6}, m.toRowMajor(), "round trip");
+  }
+
+  @Test
+  void transposeOfRowMajorWrapsTheArray() {
+    double[] values = {1, 2, 3, 4, 5, 6};
+    Matrix t = Matrix.transposeOfRowMajor(2, 3, values);
+    assertEquals(3, t.rows);
+    assertEquals(2, t.cols);
+    assertEquals(6.0, t.get(2, 1));
+    assertEquals(2.0, t.get(1, 0));
+    assertSame(values, t.data, "not copied");
+    assertThrows(IllegalArgumentException.class, () -> Matrix.transposeOfRowMajor(4, 2, values));
+    assertThrows(IllegalArgumentException.class, () -> Matrix.transposeOfRowMajor(-2, -3, values));
   }
 
   @Test
@@ -65,12 +79,12 @@ class MatrixTest {
   }
 
   @Test
-  void productToFloatsIsTheFloat64ProductRoundedOnce() {
+  void productWithTransposeToFloatsIsTheFloat64ProductRoundedOnce() {
     // 300 rows make a 109-column block, so 250 columns take three blocks, the last one partial
     Matrix a = gaussian(300, 16, random);
-    Matrix b = gaussian(16, 250, random);
-    Matrix expected = naiveProduct(a, b);
-    float[] product = a.multiplyToFloats(b);
+    Matrix b = gaussian(250, 16, random);
+    Matrix expected = naiveProduct(a, b.transpose());
+    float[] product = a.multiplyTransposeToFloats(b);
     assertEquals(expected.data.length, product.length);
     for (int t = 0; t < product.length; t++) {
       // dgemm and the naive loop may differ by float64 rounding, which a float32 rounding can
@@ -80,9 +94,9 @@ class MatrixTest {
           Math.abs(product[t] - want) <= Math.ulp(want),
           "entry " + t + ": " + product[t] + " vs " + want);
     }
-    float[] empty = Matrix.zeros(3, 0).multiplyToFloats(Matrix.zeros(0, 4));
+    float[] empty = Matrix.zeros(3, 0).multiplyTransposeToFloats(Matrix.zeros(4, 0));
     assertArrayEquals(new float[12], empty, "an empty inner dimension gives zeros");
-    assertThrows(IllegalArgumentException.class, () -> a.multiplyToFloats(a));
+    assertThrows(IllegalArgumentException.class, () -> a.multiplyTransposeToFloats(a.transpose()));
   }
 
   @Test

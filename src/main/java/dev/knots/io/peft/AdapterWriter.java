@@ -109,7 +109,7 @@ public final class AdapterWriter {
             spec.name()
                 .substring(LoraAdapter.KEY_PREFIX.length(), spec.name().lastIndexOf(".lora_"));
         MergedLoraModule m = byKey.get(key);
-        weights.write(spec.name(), spec.name().equals(aName(key)) ? m.a() : m.b());
+        weights.writeColumnMajor(spec.name(), spec.name().equals(aName(key)) ? m.a() : m.b());
       }
     }
   }
@@ -171,16 +171,18 @@ public final class AdapterWriter {
         throw new IllegalArgumentException(
             "Cannot write adapter " + directory + ": module " + m.key() + " appears twice.");
       }
-      requireFinite(m, "B", m.b());
-      requireFinite(m, "A", m.a());
+      requireFinite(m, "B", m.b(), m.out());
+      requireFinite(m, "A", m.a(), m.rank());
     }
     return byKey;
   }
 
-  private void requireFinite(MergedLoraModule m, String factor, double[] values) {
+  /** Names a bad value by its index in the row-major tensor, as it would be stored. */
+  private void requireFinite(MergedLoraModule m, String factor, double[] values, int rows) {
     if (allFinite(values)) {
       return;
     }
+    int cols = values.length / rows;
     for (int i = 0; i < values.length; i++) {
       if (!Double.isFinite(values[i])) {
         throw new IllegalArgumentException(
@@ -193,7 +195,7 @@ public final class AdapterWriter {
                 + " has "
                 + values[i]
                 + " at index "
-                + i
+                + ((long) (i % rows) * cols + i / rows)
                 + ".");
       }
     }

@@ -4,14 +4,15 @@ import java.util.Objects;
 
 /**
  * A merged module to be written as LoRA factors, representing the update {@code B @ A} (scaling 1).
- * The arrays are not copied.
+ * The arrays are not copied. They are column-major, the layout the merge computes them in; the
+ * writer transposes them to the file's row-major layout as it encodes them.
  *
  * @param key the module name inside the base model, for example {@code layers.0.self_attn.q_proj}
  * @param rank number of components, at least 1
  * @param out output features
  * @param in input features
- * @param b {@code out x rank}, row-major
- * @param a {@code rank x in}, row-major
+ * @param b {@code out x rank}, column-major (entry {@code (i, j)} at {@code i + j * out})
+ * @param a {@code rank x in}, column-major (entry {@code (i, j)} at {@code i + j * rank})
  */
 public record MergedLoraModule(String key, int rank, int out, int in, double[] b, double[] a) {
 

@@ -120,6 +120,38 @@ public final class SafetensorsWriter implements Closeable {
    * must be consecutive.
    */
   public void writePart(String name, double[] values) throws IOException {
+    TensorSpec spec = writableNext(name);
+    append(spec, TensorCodec.encode(spec.dtype(), values, 0, values.length));
+  }
+
+  /**
+   * Writes the next tensor, a matrix, whole from its values in column-major order (entry {@code (i,
+   * j)} at {@code i + j * rows}), the layout of a column-major matrix library: they are transposed
+   * to the file's row-major layout in the pass that converts them, so no row-major copy is made.
+   *
+   * @throws IllegalStateException as {@link #write}, or if the tensor is not 2-D
+   */
+  public void writeColumnMajor(String name, double[] columnMajorValues) throws IOException {
+    TensorSpec spec = writableNext(name);
+    long[] shape = spec.shape();
+    if (shape.length != 2) {
+      throw new IllegalStateException(
+          "Cannot write tensor '"
+              + name
+              + "' to "
+              + file.location()
+              + " from column-major values: its shape "
+              + Arrays.toString(shape)
+              + " is not a matrix.");
+    }
+    requireWhole(spec, (long) columnMajorValues.length * spec.dtype().byteSize());
+    append(
+        spec,
+        TensorCodec.encodeColumnMajor(
+            spec.dtype(), columnMajorValues, (int) shape[0], (int) shape[1]));
+  }
+
+  private TensorSpec writableNext(String name) {
     TensorSpec spec = next(name, "write");
     if (!spec.dtype().isWritable()) {
       throw new IllegalStateException(
@@ -131,7 +163,7 @@ public final class SafetensorsWriter implements Closeable {
               + spec.dtype()
               + " is not writable; use writeRaw.");
     }
-    append(spec, TensorCodec.encode(spec.dtype(), values, 0, values.length));
+    return spec;
   }
 
   /** Writes the next tensor whole from its stored bytes (little-endian elements, row-major). */

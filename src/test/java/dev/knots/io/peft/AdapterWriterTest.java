@@ -40,6 +40,20 @@ class AdapterWriterTest {
     return new MergedLoraModule(key, rank, out, in, b, a);
   }
 
+  /**
+   * The row-major array of the {@code rows x cols} matrix whose column-major array is {@code
+   * values}; with the dimensions swapped, the column-major array of a row-major one.
+   */
+  private static double[] transposed(double[] values, int rows, int cols) {
+    double[] out = new double[values.length];
+    for (int i = 0; i < rows; i++) {
+      for (int j = 0; j < cols; j++) {
+        out[i * cols + j] = values[i + j * rows];
+      }
+    }
+    return out;
+  }
+
   @Test
   void roundTripsThroughLoraAdapterWithScaleOneAndPerModuleRanks() throws IOException {
     List<MergedLoraModule> modules =
@@ -75,8 +89,10 @@ class AdapterWriterTest {
         assertEquals(expected.out(), m.out());
         assertEquals(expected.in(), m.in());
         assertEquals(1.0, m.scale(), expected.key());
-        assertArrayEquals(expected.a(), adapter.readA(m), expected.key());
-        assertArrayEquals(expected.b(), adapter.readB(m), expected.key());
+        assertArrayEquals(
+            transposed(expected.a(), m.rank(), m.in()), adapter.readA(m), expected.key());
+        assertArrayEquals(
+            transposed(expected.b(), m.out(), m.rank()), adapter.readB(m), expected.key());
       }
       AdapterConfig config = adapter.config();
       assertEquals(5, config.r());
@@ -144,7 +160,12 @@ class AdapterWriterTest {
       for (LoraModule m : adapter.modules().values()) {
         modules.add(
             new MergedLoraModule(
-                m.key(), m.rank(), m.out(), m.in(), adapter.readB(m), adapter.readA(m)));
+                m.key(),
+                m.rank(),
+                m.out(),
+                m.in(),
+                transposed(adapter.readB(m), m.rank(), m.out()),
+                transposed(adapter.readA(m), m.in(), m.rank())));
       }
     }
     String dir = tmp.resolve("again").toString();
@@ -234,6 +255,19 @@ class AdapterWriterTest {
                     .write(List.of(new MergedLoraModule("y", 1, 2, 1, b, new double[] {1}))));
     assertEquals(
         "Cannot write module y to adapter " + dir + ": B has NaN at index 1.", nan.getMessage());
+    IllegalArgumentException stored =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                AdapterWriter.to(local, dir)
+                    .write(
+                        List.of(
+                            new MergedLoraModule(
+                                "y", 2, 2, 1, new double[] {1, Double.NaN, 3, 4}, new double[2]))));
+    assertEquals(
+        "Cannot write module y to adapter " + dir + ": B has NaN at index 2.",
+        stored.getMessage(),
+        "the index in the stored row-major tensor: entry (1, 0) of the 2 x 2 B");
 
     double[] extremes = {-0.0, Double.MIN_VALUE, -Double.MAX_VALUE, Double.MIN_NORMAL};
     double[] infinite = {1, 2, 3, Double.NEGATIVE_INFINITY};

@@ -14,6 +14,7 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -58,6 +59,68 @@ class SafetensorsWriterTest {
             default -> 0.333984375;
           };
       assertEquals(expected, third);
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(
+      value = DType.class,
+      names = {"F64", "F32", "F16", "BF16"})
+  void writesColumnMajorMatricesRowMajorAcrossTiles(DType dtype) throws IOException {
+    // 70 spans three 32-wide tiles; the tall and the wide shape take different loop orders
+    int[][] shapes = {{70, 5}, {5, 70}, {70, 70}, {33, 32}, {1, 1}};
+    List<TensorSpec> layout = new ArrayList<>();
+    for (int[] shape : shapes) {
+      layout.add(TensorSpec.matrix(shape[0] + "x" + shape[1], dtype, shape[0], shape[1]));
+    }
+    OutputFile out = store.outputFile(tmp.resolve("cm.safetensors").toString());
+    try (SafetensorsWriter writer = SafetensorsWriter.open(out, layout, Map.of())) {
+      for (int[] shape : shapes) {
+        writer.writeColumnMajor(shape[0] + "x" + shape[1], columnMajor(shape[0], shape[1]));
+      }
+    }
+    InputFile in = store.inputFile(out.location());
+    try (SafetensorsReader reader = new SafetensorsReader(in, SafetensorsHeader.read(in))) {
+      for (int[] shape : shapes) {
+        double[] rowMajor = reader.readDoubles(shape[0] + "x" + shape[1]);
+        for (int i = 0; i < shape[0]; i++) {
+          for (int j = 0; j < shape[1]; j++) {
+            assertEquals(entry(i, j), rowMajor[i * shape[1] + j], shape[0] + "x" + shape[1]);
+          }
+        }
+      }
+    }
+  }
+
+  /** Entry (i, j) of the test matrices: distinct, and exact in every writable dtype. */
+  private static double entry(int i, int j) {
+    return ((i * 71 + j) % 256) * 0.5;
+  }
+
+  private static double[] columnMajor(int rows, int cols) {
+    double[] values = new double[rows * cols];
+    for (int j = 0; j < cols; j++) {
+      for (int i = 0; i < rows; i++) {
+        values[i + j * rows] = entry(i, j);
+      }
+    }
+    return values;
+  }
+
+  @Test
+  void writeColumnMajorRefusesVectorsAndWrongLengths() throws IOException {
+    OutputFile out = store.outputFile(tmp.resolve("cmv.safetensors").toString());
+    List<TensorSpec> layout =
+        List.of(
+            new TensorSpec("v", DType.F32, new long[] {4}),
+            TensorSpec.matrix("m", DType.F32, 2, 2));
+    try (SafetensorsWriter writer = SafetensorsWriter.open(out, layout, Map.of())) {
+      IllegalStateException vector =
+          assertThrows(IllegalStateException.class, () -> writer.writeColumnMajor("v", EXACT));
+      assertTrue(vector.getMessage().contains("is not a matrix"), vector.getMessage());
+      writer.write("v", new double[4]);
+      assertThrows(IllegalStateException.class, () -> writer.writeColumnMajor("m", EXACT));
+      writer.writeColumnMajor("m", new double[4]);
     }
   }
 
