@@ -30,7 +30,7 @@ public final class ModuleMerge {
   /**
    * Steps 2-4 on one module's prepared vectors: the merged vector (same length and layout as each
    * task's) and how many entries of each task went into it. The work is done by {@link
-   * MergeKernels}, which give the bits of the plain entry-by-entry loop without its branches.
+   * MergeKernels}, which give the bits of the plain entry-by-entry loop in vectorized loops.
    */
   public static MergedVector merge(
       MergeMethod method,
@@ -39,7 +39,7 @@ public final class ModuleMerge {
       ModuleVectors vectors) {
     int n = vectors.taskCount();
     float[][] x = vectors.tasks();
-    int[] keepFrom = keepFrom(parameters, statistics, vectors);
+    double[] keepAbove = keepAbove(parameters, statistics, vectors);
     double[] lambda = new double[n];
     for (int i = 0; i < n; i++) {
       lambda[i] = parameters.scaling(i);
@@ -47,45 +47,44 @@ public final class ModuleMerge {
     double[] merged = new double[vectors.length()];
     long[] used = new long[n];
     if (!method.electsSign()) {
-      MergeKernels.scaledSum(x, keepFrom, lambda, merged, used);
+      MergeKernels.scaledSum(x, keepAbove, lambda, merged, used);
       return new MergedVector(merged, used, SignVote.NONE);
     }
     if (parameters.scope() == Scope.GLOBAL) {
       // A pending global majority counts as 0 here; the vote says whether that mattered.
       SignVote vote =
-          MergeKernels.disjointMean(x, keepFrom, lambda, statistics.majoritySign(), merged, used);
+          MergeKernels.disjointMean(x, keepAbove, lambda, statistics.majoritySign(), merged, used);
       return new MergedVector(merged, used, vote);
     }
     // Module scope: the module's own majority, sign(sum of the elected signs). The pass run with it
     // pending sums those signs as it goes, and its result stands unless an entry needed the
     // majority and the majority is not 0 (an exact cancellation: rare); then it runs again.
-    SignVote vote = MergeKernels.disjointMean(x, keepFrom, lambda, 0, merged, used);
+    SignVote vote = MergeKernels.disjointMean(x, keepAbove, lambda, 0, merged, used);
     int majority = Long.signum(vote.signSum());
     if (vote.needsMajority() && majority != 0) {
       Arrays.fill(merged, 0);
       Arrays.fill(used, 0);
-      vote = MergeKernels.disjointMean(x, keepFrom, lambda, majority, merged, used);
+      vote = MergeKernels.disjointMean(x, keepAbove, lambda, majority, merged, used);
     }
     return new MergedVector(merged, used, vote);
   }
 
   /**
-   * Per task, the smallest magnitude bits a kept entry has ({@link MergeKernels#keepFrom}): every
-   * threshold is a float32 magnitude (or 0), so comparing the bits of float entries with it is
-   * exact and spares a widening per entry.
+   * Per task, the largest magnitude top-K drops ({@link MergeKernels#keepAbove}): every threshold
+   * is a float32 magnitude (or 0), so the float below it separates kept from dropped entries.
    */
-  private static int[] keepFrom(
+  private static double[] keepAbove(
       MergeParameters parameters, MergeStatistics statistics, ModuleVectors vectors) {
-    int[] keepFrom = new int[vectors.taskCount()];
-    for (int i = 0; i < keepFrom.length; i++) {
+    double[] keepAbove = new double[vectors.taskCount()];
+    for (int i = 0; i < keepAbove.length; i++) {
       double threshold =
           parameters.scope() == Scope.GLOBAL
               ? statistics.threshold(i)
               : parameters.prunes()
                   ? MagnitudeSelection.thresholdOf(vectors.tasks()[i], parameters.keepFraction())
                   : 0;
-      keepFrom[i] = MergeKernels.keepFrom((float) threshold);
+      keepAbove[i] = MergeKernels.keepAbove((float) threshold);
     }
-    return keepFrom;
+    return keepAbove;
   }
 }

@@ -21,7 +21,10 @@ class ModuleMergeExactnessTest {
   private static final MergeMethod TA = MergeMethods.byName("ta");
   private static final MergeMethod TIES = MergeMethods.byName("ties");
   private static final int[] TASK_COUNTS = {1, 2, 6, 63, 64, 65, 70};
-  private static final int[] LENGTHS = {0, 1, 7, 1023, 1024, 1025, 2500};
+  private static final int BLOCK = MergeKernels.BLOCK;
+  private static final int[] LENGTHS = {
+    0, 1, 7, BLOCK - 1, BLOCK, BLOCK + 1, 1023, 1024, 1025, 2500
+  };
 
   @Test
   void globalScopeIsTheSpecBitForBit() {
@@ -53,6 +56,36 @@ class ModuleMergeExactnessTest {
           MergeParameters parameters = parameters(random, n, Scope.MODULE, topK);
           for (MergeMethod method : List.of(TA, TIES)) {
             check(method, parameters, MergeStatistics.none(n), x, n + " x " + length + " " + topK);
+          }
+        }
+      }
+    }
+  }
+
+  @Test
+  void oneInfinityOrNaNThresholdAmongFiniteValuesIsTheSpecBitForBit() {
+    // The kernels must notice a single infinite entry (with every task keeping everything, too),
+    // or a single task with a NaN threshold, without a NaN entry to give it away.
+    Random random = new Random(13);
+    for (int n : TASK_COUNTS) {
+      for (int length : LENGTHS) {
+        for (int round = 0; length > 0 && round < 3; round++) {
+          float[][] x = tasks(random, n, length, false);
+          double[] thresholds = thresholds(random, x);
+          if (round == 2) {
+            thresholds[random.nextInt(n)] = Double.NaN;
+          } else {
+            if (round == 1) {
+              Arrays.fill(thresholds, 0);
+            }
+            x[random.nextInt(n)][random.nextInt(length)] =
+                random.nextBoolean() ? Float.POSITIVE_INFINITY : Float.NEGATIVE_INFINITY;
+          }
+          MergeParameters parameters = parameters(random, n, Scope.GLOBAL, 100);
+          int majority = random.nextInt(3) - 1;
+          MergeStatistics statistics = new MergeStatistics(thresholds, majority, majority == 0);
+          for (MergeMethod method : List.of(TA, TIES)) {
+            check(method, parameters, statistics, x, n + " x " + length + " non-finite #" + round);
           }
         }
       }
