@@ -24,7 +24,7 @@ import java.util.Locale;
  *     fsynced
  * @param report what the job reported
  * @param committed whether the output has {@code _SUCCESS}
- * @param peakRssBytes "Maximum resident set size" from {@code /usr/bin/time -v}, or null
+ * @param usage what {@code /usr/bin/time -v} reports of the merge process
  */
 record BenchmarkResult(
     Spec spec,
@@ -38,7 +38,7 @@ record BenchmarkResult(
     Timing write,
     ReportFigures report,
     boolean committed,
-    Long peakRssBytes) {
+    ProcessUsage usage) {
 
   static final double TARGET_RATIO = 1.5;
 
@@ -79,6 +79,17 @@ record BenchmarkResult(
         "");
     row(t, "exit status", exitCode + (committed ? ", _SUCCESS written" : ", no _SUCCESS"), "");
     row(t, "wall time", seconds(wallSeconds), "launcher start to exit");
+    row(
+        t,
+        "CPU time",
+        seconds(usage.cpuSeconds()),
+        usage.cpuSeconds() == null
+            ? "/usr/bin/time -v"
+            : String.format(
+                Locale.ROOT,
+                "user %.1f s + system %.1f s, /usr/bin/time -v",
+                usage.userSeconds(),
+                usage.systemSeconds()));
     row(t, "Spark start", seconds(spark), "merge_report.json");
     row(t, "job total", seconds(report.totalSeconds()), "merge_report.json: main to commit");
     report.phases().forEach((phase, s) -> row(t, "  " + phase, seconds(s), "merge_report.json"));
@@ -105,7 +116,7 @@ record BenchmarkResult(
             ratio == null ? "unknown" : ratio <= TARGET_RATIO ? "met" : "MISSED"));
     row(t, "bytes read", bytes(report.bytesRead()), "merge_report.json");
     row(t, "bytes written", bytes(report.bytesWritten()), "merge_report.json");
-    row(t, "peak RSS", bytes(peakRssBytes), "/usr/bin/time -v");
+    row(t, "peak RSS", bytes(usage.peakRssBytes()), "/usr/bin/time -v");
     row(t, "driver peak heap", bytes(report.driverPeakHeapBytes()), "merge_report.json");
     return t.toString();
   }
@@ -133,7 +144,9 @@ record BenchmarkResult(
     json.put("targetRatio", TARGET_RATIO);
     json.put("bytesRead", report.bytesRead());
     json.put("bytesWritten", report.bytesWritten());
-    json.put("peakRssBytes", peakRssBytes);
+    json.put("cpuUserSeconds", usage.userSeconds());
+    json.put("cpuSystemSeconds", usage.systemSeconds());
+    json.put("peakRssBytes", usage.peakRssBytes());
     json.put("driverPeakHeapBytes", report.driverPeakHeapBytes());
     return json;
   }

@@ -10,8 +10,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
@@ -28,8 +26,6 @@ public final class MergeBenchmark {
   static final String USAGE =
       "Usage: scripts/benchmark [options]; the options are described at the top of that script.";
 
-  private static final Pattern MAX_RSS =
-      Pattern.compile("Maximum resident set size \\(kbytes\\): (\\d+)");
   private static final Path GNU_TIME = Path.of("/usr/bin/time");
 
   private MergeBenchmark() {}
@@ -133,7 +129,7 @@ public final class MergeBenchmark {
         write,
         report,
         Files.exists(output.resolve("_SUCCESS")),
-        peakRss(timeFile));
+        ProcessUsage.read(timeFile));
   }
 
   static List<String> command(Options o, List<String> adapters, Path output) {
@@ -165,15 +161,6 @@ public final class MergeBenchmark {
       }
     }
     return c;
-  }
-
-  /** Peak RSS in bytes from a {@code /usr/bin/time -v} output file, or null. */
-  static Long peakRss(Path timeFile) throws IOException {
-    if (!Files.exists(timeFile)) {
-      return null;
-    }
-    Matcher m = MAX_RSS.matcher(Files.readString(timeFile));
-    return m.find() ? Long.parseLong(m.group(1)) * 1024 : null;
   }
 
   private static List<Path> files(Path directory) throws IOException {

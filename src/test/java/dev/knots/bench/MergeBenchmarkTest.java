@@ -104,7 +104,7 @@ class MergeBenchmarkTest {
   }
 
   @Test
-  void readsTheReportAndTheResidentSetSize() throws IOException {
+  void readsTheReportAndTheProcessUsage() throws IOException {
     Path report = Files.writeString(tmp.resolve("report.json"), STUB_REPORT);
     assertEquals(
         new ReportFigures(2.0, 3.5, 1000L, 2048L, 1048576L, Map.of("align", 1.0)),
@@ -116,9 +116,14 @@ class MergeBenchmarkTest {
     Path time =
         Files.writeString(
             tmp.resolve("time.txt"),
-            "\tElapsed (wall clock) time (h:mm:ss or m:ss): 0:01.00\n\tMaximum resident set size (kbytes): 123456\n");
-    assertEquals(123456L * 1024, MergeBenchmark.peakRss(time));
-    assertNull(MergeBenchmark.peakRss(tmp.resolve("missing.txt")));
+            "\tUser time (seconds): 12.25\n\tSystem time (seconds): 3.50\n"
+                + "\tElapsed (wall clock) time (h:mm:ss or m:ss): 0:01.00\n"
+                + "\tMaximum resident set size (kbytes): 123456\n");
+    ProcessUsage usage = ProcessUsage.read(time);
+    assertEquals(new ProcessUsage(123456L * 1024, 12.25, 3.5), usage);
+    assertEquals(15.75, usage.cpuSeconds(), 1e-12);
+    assertEquals(ProcessUsage.NONE, ProcessUsage.read(tmp.resolve("missing.txt")));
+    assertNull(ProcessUsage.NONE.cpuSeconds());
   }
 
   @Test
@@ -129,6 +134,7 @@ class MergeBenchmarkTest {
     BenchmarkResult met = result(7.0, new ReportFigures(4.0, 6.5, 10L, 20L, 30L, phases));
     assertEquals(7.0 / (4.0 + 0.5 + 0.5), met.ratio(), 1e-12);
     assertTrue(met.table().contains("target 1.5: met"), met.table());
+    assertTrue(met.table().contains("2.50 s   user 2.0 s + system 0.5 s"), met.table());
     assertTrue(
         met.table().lines().anyMatch(l -> l.trim().startsWith("align") && l.contains("1.25 s")),
         met.table());
@@ -212,6 +218,6 @@ class MergeBenchmarkTest {
         new Timing(50, 0.5),
         report,
         true,
-        4096L);
+        new ProcessUsage(4096L, 2.0, 0.5));
   }
 }
