@@ -6,6 +6,7 @@ import dev.knots.io.safetensors.DType;
 import dev.knots.job.LocalMerge;
 import dev.knots.job.MergeRequest;
 import dev.knots.job.OutputFormat;
+import dev.knots.merge.MergeParameters;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -26,6 +27,12 @@ import org.slf4j.bridge.SLF4JBridgeHandler;
 final class KernelWarmup implements AutoCloseable {
   /** Enough merges for the kernels' loops to reach the optimizing compiler. */
   static final int MAX_RUNS = 12;
+
+  /**
+   * Adapters in the synthetic set at most: the kernels are the same for any count, and a joint SVD
+   * of many more would only cost time.
+   */
+  static final int MAX_ADAPTERS = 8;
 
   private final MergeRequest request;
   private final Thread thread;
@@ -60,14 +67,15 @@ final class KernelWarmup implements AutoCloseable {
       routeJavaLogging();
       directory = Files.createTempDirectory("knots-warmup");
       LocalFileStore store = new LocalFileStore();
+      int adapterCount = Math.min(request.taskCount(), MAX_ADAPTERS);
       SyntheticAdapters.Spec spec =
-          new SyntheticAdapters.Spec(request.taskCount(), 1, 512, 128, 8, 16, DType.F32, 1);
+          new SyntheticAdapters.Spec(adapterCount, 1, 512, 128, 8, 16, DType.F32, 1);
       List<String> adapters = SyntheticAdapters.writeSet(store, directory.toString(), spec, false);
       MergeRequest synthetic =
           new MergeRequest(
               adapters,
               request.method(),
-              request.parameters(),
+              firstScalings(request.parameters(), adapterCount),
               request.concat(),
               directory.resolve("merged").toString(),
               OutputFormat.ADAPTER,
@@ -99,6 +107,12 @@ final class KernelWarmup implements AutoCloseable {
       SLF4JBridgeHandler.removeHandlersForRootLogger();
       SLF4JBridgeHandler.install();
     }
+  }
+
+  /** The request's parameters for its first {@code count} adapters. */
+  private static MergeParameters firstScalings(MergeParameters parameters, int count) {
+    List<Double> scaling = parameters.scaling();
+    return scaling.size() == 1 ? parameters : parameters.withScaling(scaling.subList(0, count));
   }
 
   private void deleteDirectory() {

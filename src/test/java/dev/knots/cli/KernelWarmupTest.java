@@ -7,9 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.knots.Fixtures;
 import dev.knots.job.MergeRequest;
+import dev.knots.job.OutputFormat;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.stream.Stream;
@@ -40,6 +42,35 @@ class KernelWarmupTest {
       assertEquals(KernelWarmup.MAX_RUNS, warmup.runs(), method);
       assertEquals(before, warmupDirectories(), method + ": its temporary files are deleted");
     }
+  }
+
+  @Test
+  void aLargeSetWarmsUpOnAFewAdaptersWithTheirOwnScalings() throws Exception {
+    int count = KernelWarmup.MAX_ADAPTERS + 4;
+    List<String> adapters = new ArrayList<>();
+    List<Double> scaling = new ArrayList<>();
+    for (int i = 0; i < count; i++) {
+      adapters.add("adapter-" + i);
+      scaling.add(0.1 * (i + 1));
+    }
+    MergeRequest request = request("knots-ties");
+    MergeRequest many =
+        new MergeRequest(
+            adapters,
+            request.method(),
+            request.parameters().withScaling(scaling),
+            request.concat(),
+            request.output(),
+            OutputFormat.ADAPTER,
+            Optional.empty());
+    KernelWarmup warmup = KernelWarmup.start(many);
+    long deadline = System.nanoTime() + 120_000_000_000L;
+    while (warmup.runs() < 1 && warmup.failure().isEmpty() && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+    }
+    warmup.close();
+    assertEquals(Optional.empty(), warmup.failure());
+    assertTrue(warmup.runs() >= 1, "merges: " + warmup.runs());
   }
 
   @Test
