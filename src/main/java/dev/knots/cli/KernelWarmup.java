@@ -8,14 +8,11 @@ import dev.knots.job.MergeRequest;
 import dev.knots.job.OutputFormat;
 import dev.knots.merge.MergeParameters;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 import java.util.OptionalInt;
-import java.util.stream.Stream;
 import org.slf4j.bridge.SLF4JBridgeHandler;
 
 /**
@@ -63,10 +60,10 @@ final class KernelWarmup implements AutoCloseable {
   }
 
   private void run() {
+    LocalFileStore store = new LocalFileStore();
     try {
       routeJavaLogging();
       directory = Files.createTempDirectory("knots-warmup");
-      LocalFileStore store = new LocalFileStore();
       int adapterCount = Math.min(request.taskCount(), MAX_ADAPTERS);
       SyntheticAdapters.Spec spec =
           new SyntheticAdapters.Spec(adapterCount, 1, 512, 128, 8, 16, DType.F32, 1);
@@ -92,7 +89,13 @@ final class KernelWarmup implements AutoCloseable {
       failure = e;
     } finally {
       if (directory != null) {
-        deleteDirectory();
+        try {
+          store.deleteRecursively(directory.toString());
+        } catch (IOException e) {
+          if (failure == null) {
+            failure = e;
+          }
+        }
       }
     }
   }
@@ -113,18 +116,6 @@ final class KernelWarmup implements AutoCloseable {
   private static MergeParameters firstScalings(MergeParameters parameters, int count) {
     List<Double> scaling = parameters.scaling();
     return scaling.size() == 1 ? parameters : parameters.withScaling(scaling.subList(0, count));
-  }
-
-  private void deleteDirectory() {
-    try (Stream<Path> files = Files.walk(directory)) {
-      for (Path file : files.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(file);
-      }
-    } catch (IOException | UncheckedIOException e) {
-      if (failure == null) {
-        failure = e;
-      }
-    }
   }
 
   /** Merges done so far. */

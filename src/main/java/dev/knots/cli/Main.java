@@ -46,7 +46,7 @@ public final class Main {
 
   /**
    * As {@link #run(String[], PrintStream, PrintStream, Supplier)}; with {@code warmUp}, the merge's
-   * kernels are warmed up while the headers are read and Spark starts (see {@link KernelWarmup}).
+   * kernels are warmed up while Spark starts (see {@link KernelWarmup}).
    */
   static int run(
       String[] args,
@@ -74,13 +74,13 @@ public final class Main {
         out.print(dryRun(request, options));
         return 0;
       }
+      Optional<MergeInputs> opened = planBeforeSpark(request, options);
+      // Started once the plan stands, so that a plan that cannot run fails without waiting for it.
       Optional<KernelWarmup> warmup =
           warmUp ? Optional.of(KernelWarmup.start(request)) : Optional.empty();
-      Optional<MergeInputs> opened;
       SparkSession session;
       double sparkSeconds;
       try {
-        opened = planBeforeSpark(request, options);
         long sparkStart = System.nanoTime();
         session = spark.get();
         sparkSeconds = (System.nanoTime() - sparkStart) / 1e9;

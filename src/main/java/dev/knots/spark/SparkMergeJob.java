@@ -210,9 +210,10 @@ public final class SparkMergeJob {
               layers,
               plan.taskCount(),
               request.method().name());
-      // One layer per partition on both sides: parallelize slices evenly, keys are 0..layers-1.
-      // A partition holds only its layer's index, and the plans come from a broadcast, so no task
-      // of any stage deserializes a plan's object graph.
+      // One layer per partition, as in the distributed modules' partitioning by layer when they are
+      // zipped in: parallelize slices evenly, keys are 0..layers-1. A partition holds only its
+      // layer's index, and the plans come from a broadcast, so no task of any stage deserializes a
+      // plan's object graph.
       layerPlans = jsc.broadcast(plan.layers());
       JavaRDD<Integer> layerIndices =
           jsc.parallelize(IntStream.range(0, layers).boxed().toList(), layers);
