@@ -32,8 +32,13 @@ public final class Main {
   private Main() {}
 
   public static void main(String[] args) {
-    boolean warmUp = KernelWarmup.tasksRunHere(System.getProperty("spark.master"));
-    int code = run(args, System.out, System.err, Main::sparkSession, warmUp);
+    // Tasks in this JVM: Spark starts while the driver parses and plans, and the kernels warm up.
+    boolean local = KernelWarmup.tasksRunHere(System.getProperty("spark.master"));
+    SparkStart spark =
+        local && SparkStart.needed(args)
+            ? SparkStart.inBackground(Main::sparkSession)
+            : SparkStart.onDemand(Main::sparkSession);
+    int code = run(args, System.out, System.err, spark, local);
     if (code != 0) {
       System.exit(code);
     }
@@ -41,19 +46,25 @@ public final class Main {
 
   /** Runs the command line against {@code spark} (started only when a merge needs it). */
   static int run(String[] args, PrintStream out, PrintStream err, Supplier<SparkSession> spark) {
-    return run(args, out, err, spark, false);
+    return run(args, out, err, SparkStart.onDemand(spark), false);
   }
 
   /**
-   * As {@link #run(String[], PrintStream, PrintStream, Supplier)}; with {@code warmUp}, the merge's
-   * kernels are warmed up while Spark starts (see {@link KernelWarmup}).
+   * As {@link #run(String[], PrintStream, PrintStream, Supplier)}, with Spark started as {@code
+   * spark} says; with {@code warmUp}, the merge's kernels are warmed up while Spark starts (see
+   * {@link KernelWarmup}). A command that ends without the session abandons its start.
    */
   static int run(
-      String[] args,
-      PrintStream out,
-      PrintStream err,
-      Supplier<SparkSession> spark,
-      boolean warmUp) {
+      String[] args, PrintStream out, PrintStream err, SparkStart spark, boolean warmUp) {
+    try {
+      return runCommand(args, out, err, spark, warmUp);
+    } finally {
+      spark.abandonIfUnused();
+    }
+  }
+
+  private static int runCommand(
+      String[] args, PrintStream out, PrintStream err, SparkStart spark, boolean warmUp) {
     Optional<MergeCommand> parsed = Cli.parse(args, out, err);
     if (parsed.isEmpty()) {
       return helpRequested(args) ? 0 : 2;
@@ -79,11 +90,8 @@ public final class Main {
       Optional<KernelWarmup> warmup =
           warmUp ? Optional.of(KernelWarmup.start(request)) : Optional.empty();
       SparkSession session;
-      double sparkSeconds;
       try {
-        long sparkStart = System.nanoTime();
-        session = spark.get();
-        sparkSeconds = (System.nanoTime() - sparkStart) / 1e9;
+        session = spark.session();
       } finally {
         if (warmup.isPresent()) {
           warmup.get().close();
@@ -91,7 +99,7 @@ public final class Main {
       }
       warmup.ifPresent(Main::logWarmup);
       MergeReport report =
-          SparkMergeJob.run(session, request, options, opened, sparkSeconds, PROCESS_START);
+          SparkMergeJob.run(session, request, options, opened, spark.seconds(), PROCESS_START);
       out.println(report.summary());
       return 0;
     } catch (Exception e) {
@@ -104,8 +112,8 @@ public final class Main {
   }
 
   /**
-   * Plans from headers before Spark starts, so that a module no path can take (an MLlib limit, a
-   * budget) fails in the first second, naming the layer, the module and the option to change,
+   * Plans from headers before waiting for Spark, so that a module no path can take (an MLlib limit,
+   * a budget) fails in the first second, naming the layer, the module and the option to change,
    * instead of after Spark's start-up. Returns the inputs it opened, so the job does not read their
    * headers again; empty when only the Spark session's own configuration reaches them, and the job
    * opens them with it.

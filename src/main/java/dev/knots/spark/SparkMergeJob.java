@@ -119,7 +119,8 @@ public final class SparkMergeJob {
     SparkMergeJob job =
         new SparkMergeJob(
             JavaSparkContext.fromSparkContext(spark.sparkContext()), request, options);
-    // Before Spark: the command line and the headers read to plan before starting it.
+    // Before Spark: the command line and the headers read to plan, as far as Spark's start, which
+    // may run beside them, does not cover them.
     double sinceProcessStart = (System.nanoTime() - processStartNanos) / 1e9;
     job.timings.put("beforeSparkSeconds", Math.max(0, sinceProcessStart - sparkStartSeconds));
     job.timings.put("sparkStartSeconds", sparkStartSeconds);

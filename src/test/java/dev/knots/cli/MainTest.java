@@ -14,9 +14,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -34,6 +37,10 @@ class MainTest {
   private record Result(int code, String out, String err) {}
 
   private static Result run(String... args) {
+    return run(SparkStart.onDemand(NO_SPARK), args);
+  }
+
+  private static Result run(SparkStart spark, String... args) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     ByteArrayOutputStream err = new ByteArrayOutputStream();
     int code =
@@ -41,7 +48,8 @@ class MainTest {
             args,
             new PrintStream(out, true, StandardCharsets.UTF_8),
             new PrintStream(err, true, StandardCharsets.UTF_8),
-            NO_SPARK);
+            spark,
+            false);
     return new Result(
         code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
   }
@@ -334,6 +342,32 @@ class MainTest {
             && result.err().contains("Raise --driver-memory-budget"),
         result.err());
     assertFalse(Files.exists(temp.resolve("out")), "nothing written");
+  }
+
+  @Test
+  @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) // a wait would hang
+  void aPlanThatCannotRunFailsWithoutWaitingForSparkStartingInTheBackground() throws Exception {
+    CountDownLatch release = new CountDownLatch(1);
+    CountDownLatch finished = new CountDownLatch(1);
+    SparkStart start =
+        SparkStart.inBackground(
+            () -> {
+              try {
+                release.await();
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+              finished.countDown();
+              throw new IllegalStateException("the abandoned start finished");
+            });
+    // The start stays blocked until the run is over: the run must not wait for it.
+    Result result = run(start, distributedMerge("1k"));
+    assertEquals(1, finished.getCount(), "the start was still running when the plan failed");
+    assertEquals(1, result.code(), result.out());
+    assertTrue(result.err().contains("Raise --driver-memory-budget"), result.err());
+    assertFalse(Files.exists(temp.resolve("out")), "nothing written");
+    release.countDown();
+    assertTrue(finished.await(10, TimeUnit.SECONDS));
   }
 
   private Result dryRunDistributed(String driverMemoryBudget) {

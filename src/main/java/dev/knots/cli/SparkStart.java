@@ -1,0 +1,118 @@
+package dev.knots.cli;
+
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.function.Supplier;
+import org.apache.spark.sql.SparkSession;
+
+/**
+ * Starting the Spark session, either when the merge asks for it or, under a local master, in the
+ * background from the first moment: starting local Spark is seconds of mostly one core's class
+ * loading, in which the driver can parse the command line, read the inputs' headers and plan on the
+ * other. A command line or plan that fails still fails at once, without waiting for Spark; the
+ * process exits, or {@link #abandonIfUnused} stops the session once it is up.
+ */
+final class SparkStart {
+  private final Supplier<SparkSession> spark;
+  private final CompletableFuture<Started> background;
+  private Started started;
+
+  private record Started(SparkSession session, double seconds) {}
+
+  private SparkStart(Supplier<SparkSession> spark, CompletableFuture<Started> background) {
+    this.spark = spark;
+    this.background = background;
+  }
+
+  /** Starts Spark when {@link #session} is first asked for. */
+  static SparkStart onDemand(Supplier<SparkSession> spark) {
+    return new SparkStart(spark, null);
+  }
+
+  /** Starts Spark now, on a background thread. */
+  static SparkStart inBackground(Supplier<SparkSession> spark) {
+    CompletableFuture<Started> started = new CompletableFuture<>();
+    Thread thread =
+        new Thread(
+            () -> {
+              try {
+                started.complete(timed(spark));
+              } catch (Throwable e) {
+                started.completeExceptionally(e);
+              }
+            },
+            "knots-spark-start");
+    // Never keeps the JVM alive: a merge that ends before Spark is up has nothing left for it.
+    thread.setDaemon(true);
+    thread.start();
+    return new SparkStart(spark, started);
+  }
+
+  /**
+   * Whether the command line asks for a merge that needs Spark: the {@code merge} subcommand
+   * without {@code --help} or {@code --dry-run}. Cheap, so Spark can start before the parser has
+   * loaded; a command line this admits and the parser refuses only costs the start it abandons.
+   */
+  static boolean needed(String[] args) {
+    if (args.length == 0 || !args[0].equals("merge")) {
+      return false;
+    }
+    for (String arg : args) {
+      if (arg.equals("--help") || arg.equals("-h") || arg.equals("--dry-run")) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** The session, started or waited for now. */
+  SparkSession session() {
+    return started().session();
+  }
+
+  /**
+   * How long starting Spark took, from its own start to the session being ready: waiting for a
+   * start in the background is not part of it.
+   */
+  double seconds() {
+    return started().seconds();
+  }
+
+  private synchronized Started started() {
+    if (started == null) {
+      started = background == null ? timed(spark) : joinBackground();
+    }
+    return started;
+  }
+
+  private Started joinBackground() {
+    try {
+      return background.join();
+    } catch (CompletionException e) {
+      // The start's own exception, as if the session had been started on this thread.
+      if (e.getCause() instanceof RuntimeException cause) {
+        throw cause;
+      }
+      if (e.getCause() instanceof Error cause) {
+        throw cause;
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * For a command that ended without the session: stops a background start once it is up. Does
+   * nothing once the session was handed out (its job owns it).
+   */
+  synchronized void abandonIfUnused() {
+    if (background != null && started == null) {
+      background.thenAccept(unused -> unused.session().stop());
+    }
+  }
+
+  private static Started timed(Supplier<SparkSession> spark) {
+    long start = System.nanoTime();
+    SparkSession session = spark.get();
+    return new Started(session, (System.nanoTime() - start) / 1e9);
+  }
+}
