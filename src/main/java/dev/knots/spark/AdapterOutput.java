@@ -9,7 +9,6 @@ import dev.knots.io.safetensors.DType;
 import dev.knots.io.safetensors.SafetensorsHeader;
 import dev.knots.io.safetensors.SafetensorsReader;
 import dev.knots.io.safetensors.SafetensorsWriter;
-import dev.knots.io.safetensors.TensorInfo;
 import dev.knots.job.MergeOutputs;
 import dev.knots.job.MergedModule;
 import java.io.IOException;
@@ -85,6 +84,13 @@ final class AdapterOutput {
 
   private static final class Assemble implements VoidFunction<String> {
     private static final long serialVersionUID = 1L;
+
+    /**
+     * The parts go through one buffer of this size, not an array per tensor: large enough for few
+     * reads and writes per tensor, small enough to stay out of G1's humongous regions.
+     */
+    private static final int COPY_BUFFER_BYTES = 512 * 1024;
+
     private final FileStore store;
     private final List<Part> parts;
 
@@ -99,16 +105,15 @@ final class AdapterOutput {
         store.deleteRecursively(target);
       }
       List<LoraShape> modules = parts.stream().flatMap(p -> p.modules().stream()).toList();
+      byte[] buffer = new byte[COPY_BUFFER_BYTES];
       try (SafetensorsWriter out =
           SafetensorsWriter.open(
               store.outputFile(target), AdapterWriter.tensorLayout(modules, DType.F32), Map.of())) {
         for (Part part : parts) {
           var input = store.inputFile(part.location());
-          SafetensorsHeader header = SafetensorsHeader.read(input);
-          try (SafetensorsReader reader = new SafetensorsReader(input, header)) {
-            for (TensorInfo tensor : header.tensors()) {
-              out.writeRaw(tensor.name(), reader.readRaw(tensor.name()));
-            }
+          try (SafetensorsReader reader =
+              new SafetensorsReader(input, SafetensorsHeader.read(input))) {
+            out.copyTensors(reader, buffer);
           }
         }
       }

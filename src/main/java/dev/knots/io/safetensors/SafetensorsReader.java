@@ -49,6 +49,20 @@ public final class SafetensorsReader implements Closeable {
    */
   public byte[] readRaw(String name, long offset, int length) throws IOException {
     TensorInfo tensor = header.require(name);
+    requireRange(tensor, offset, length);
+    return readBytes(tensor, tensor.begin() + offset, length);
+  }
+
+  /**
+   * Reads bytes {@code [offset, offset + length)} of {@code tensor} as stored into {@code buffer[0
+   * .. length)}: for copying tensors through one buffer.
+   */
+  void readRawInto(TensorInfo tensor, long offset, byte[] buffer, int length) throws IOException {
+    requireRange(tensor, offset, length);
+    reader().readFully(header.dataOffset() + tensor.begin() + offset, buffer, 0, length);
+  }
+
+  private void requireRange(TensorInfo tensor, long offset, int length) {
     if (offset < 0 || length < 0 || offset + length > tensor.byteLength()) {
       throw new IllegalArgumentException(
           "Cannot read bytes ["
@@ -56,14 +70,13 @@ public final class SafetensorsReader implements Closeable {
               + ", "
               + (offset + length)
               + ") of tensor '"
-              + name
+              + tensor.name()
               + "' in "
               + header.location()
               + ": it has "
               + tensor.byteLength()
               + " bytes.");
     }
-    return readBytes(tensor, tensor.begin() + offset, length);
   }
 
   /**

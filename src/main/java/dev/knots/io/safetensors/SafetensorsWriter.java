@@ -179,6 +179,43 @@ public final class SafetensorsWriter implements Closeable {
   }
 
   /**
+   * Writes the next tensors as copies of every tensor of {@code source}, in the order of its file,
+   * through {@code buffer}: no tensor is held whole, and no array is allocated per tensor.
+   *
+   * @throws IllegalStateException naming both files if a tensor of {@code source} is not the next
+   *     one here, or differs from it in dtype or shape
+   */
+  public void copyTensors(SafetensorsReader source, byte[] buffer) throws IOException {
+    for (TensorInfo tensor : source.header().tensors()) {
+      TensorSpec spec = next(tensor.name(), "copy");
+      if (spec.dtype() != tensor.dtype() || !Arrays.equals(spec.shape(), tensor.shape())) {
+        throw new IllegalStateException(
+            "Cannot copy tensor '"
+                + tensor.name()
+                + "' of "
+                + source.header().location()
+                + " to "
+                + file.location()
+                + ": it is "
+                + tensor.dtype()
+                + " "
+                + Arrays.toString(tensor.shape())
+                + ", and the layout here has "
+                + spec.dtype()
+                + " "
+                + Arrays.toString(spec.shape())
+                + ".");
+      }
+      for (long copied = 0; copied < tensor.byteLength(); ) {
+        int length = (int) Math.min(buffer.length, tensor.byteLength() - copied);
+        source.readRawInto(tensor, copied, buffer, length);
+        append(spec, buffer, length);
+        copied += length;
+      }
+    }
+  }
+
+  /**
    * Closes the file.
    *
    * @throws IOException naming the first tensor not (completely) written; the incomplete file is
@@ -271,20 +308,25 @@ public final class SafetensorsWriter implements Closeable {
   }
 
   private void append(TensorSpec spec, byte[] bytes) throws IOException {
-    if (writtenOfCurrent + bytes.length > spec.byteLength()) {
+    append(spec, bytes, bytes.length);
+  }
+
+  /** Writes {@code bytes[0 .. length)} as the next bytes of {@code spec}. */
+  private void append(TensorSpec spec, byte[] bytes, int length) throws IOException {
+    if (writtenOfCurrent + length > spec.byteLength()) {
       throw new IllegalStateException(
           "Cannot write tensor '"
               + spec.name()
               + "' to "
               + file.location()
               + ": "
-              + (writtenOfCurrent + bytes.length)
+              + (writtenOfCurrent + length)
               + " bytes exceed its "
               + spec.byteLength()
               + " bytes.");
     }
-    out.write(bytes);
-    writtenOfCurrent += bytes.length;
+    out.write(bytes, 0, length);
+    writtenOfCurrent += length;
     if (writtenOfCurrent == spec.byteLength()) {
       current++;
       writtenOfCurrent = 0;

@@ -183,6 +183,75 @@ class SafetensorsWriterTest {
   }
 
   @Test
+  void copiesTensorsOfTwoFilesThroughABufferSmallerThanATensor() throws IOException {
+    // Two "parts" of one file, as the job's layers write them, each in its own layout order.
+    double[] first = {1, -2, 3, -4, 5, -6, 7, -8, 9};
+    double[] second = {0.5, 0.25};
+    double[] third = {-1, 10, -100, 1000};
+    Path partA = tmp.resolve("a.safetensors");
+    Path partB = tmp.resolve("b.safetensors");
+    write(partA, List.of(TensorSpec.matrix("a.x", DType.F32, 3, 3)), List.of(first));
+    write(
+        partB,
+        List.of(
+            TensorSpec.matrix("b.x", DType.F32, 1, 2), TensorSpec.matrix("b.y", DType.F32, 2, 2)),
+        List.of(second, third));
+    Path whole = tmp.resolve("whole.safetensors");
+    List<TensorSpec> layout =
+        List.of(
+            TensorSpec.matrix("a.x", DType.F32, 3, 3),
+            TensorSpec.matrix("b.x", DType.F32, 1, 2),
+            TensorSpec.matrix("b.y", DType.F32, 2, 2));
+    byte[] buffer = new byte[8]; // two floats: every tensor takes several reads and writes
+    try (SafetensorsWriter writer =
+        SafetensorsWriter.open(store.outputFile(whole.toString()), layout, Map.of())) {
+      for (Path part : List.of(partA, partB)) {
+        InputFile in = store.inputFile(part.toString());
+        try (SafetensorsReader reader = new SafetensorsReader(in, SafetensorsHeader.read(in))) {
+          writer.copyTensors(reader, buffer);
+        }
+      }
+    }
+    InputFile in = store.inputFile(whole.toString());
+    try (SafetensorsReader reader = new SafetensorsReader(in, SafetensorsHeader.read(in))) {
+      assertArrayEquals(first, reader.readDoubles("a.x"));
+      assertArrayEquals(second, reader.readDoubles("b.x"));
+      assertArrayEquals(third, reader.readDoubles("b.y"));
+    }
+  }
+
+  @Test
+  void copyingATensorOfAnotherShapeFailsNamingBothFiles() throws IOException {
+    Path part = tmp.resolve("part.safetensors");
+    write(part, List.of(TensorSpec.matrix("m", DType.F32, 2, 2)), List.of(new double[4]));
+    OutputFile out = store.outputFile(tmp.resolve("whole.safetensors").toString());
+    SafetensorsWriter writer =
+        SafetensorsWriter.open(out, List.of(TensorSpec.matrix("m", DType.F32, 4, 1)), Map.of());
+    InputFile in = store.inputFile(part.toString());
+    try (SafetensorsReader reader = new SafetensorsReader(in, SafetensorsHeader.read(in))) {
+      IllegalStateException e =
+          assertThrows(
+              IllegalStateException.class, () -> writer.copyTensors(reader, new byte[1024]));
+      assertEquals(
+          "Cannot copy tensor 'm' of "
+              + part
+              + " to "
+              + out.location()
+              + ": it is F32 [2, 2], and the layout here has F32 [4, 1].",
+          e.getMessage());
+    }
+  }
+
+  private void write(Path file, List<TensorSpec> layout, List<double[]> values) throws IOException {
+    try (SafetensorsWriter writer =
+        SafetensorsWriter.open(store.outputFile(file.toString()), layout, Map.of())) {
+      for (int t = 0; t < layout.size(); t++) {
+        writer.write(layout.get(t).name(), values.get(t));
+      }
+    }
+  }
+
+  @Test
   void refusesOutOfOrderWrite() throws IOException {
     OutputFile out = store.outputFile(tmp.resolve("order.safetensors").toString());
     List<TensorSpec> layout =
