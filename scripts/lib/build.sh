@@ -70,6 +70,21 @@ knots_fat_jar() {
 }
 
 # The JVM flags Spark's launcher would give the driver (the pom's spark.jvm.flags, stack.md §2).
+# Prints a JVM memory size (-Xmx syntax: 4g, 4096m, 4194304k, bytes) in mebibytes; fails, printing
+# nothing, on anything else.
+knots_megabytes() {
+  local size=$1 number unit
+  [[ $size =~ ^([0-9]+)([kKmMgGtT]?)$ ]] || return 1
+  number=${BASH_REMATCH[1]} unit=${BASH_REMATCH[2]}
+  case "$unit" in
+    "") echo $((number / 1048576)) ;;
+    k | K) echo $((number / 1024)) ;;
+    m | M) echo "$number" ;;
+    g | G) echo $((number * 1024)) ;;
+    t | T) echo $((number * 1048576)) ;;
+  esac
+}
+
 knots_jvm_flags() {
   local flags
   flags=$(sed -n 's:.*<spark.jvm.flags>\(.*\)</spark.jvm.flags>.*:\1:p' "$KNOTS_ROOT/pom.xml")

@@ -1,0 +1,46 @@
+package dev.knots;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * scripts/lib/build.sh's knots_megabytes, from which scripts/knots-merge sizes the local driver's
+ * initial heap: a size it misreads would start the JVM with a wrong -Xms, or none.
+ */
+class LauncherMemoryTest {
+  @ParameterizedTest
+  @CsvSource({
+    "4g, 4096",
+    "4G, 4096",
+    "3072m, 3072",
+    "512M, 512",
+    "4194304k, 4096",
+    "1t, 1048576",
+    "1073741824, 1024",
+    "4gb, ",
+    "four, ",
+    "-1g, ",
+    "'', "
+  })
+  void readsTheJvmsMemorySizes(String size, String megabytes) throws Exception {
+    Process bash =
+        new ProcessBuilder(
+                "bash", "-c", ". scripts/lib/build.sh && knots_megabytes \"$1\"", "test", size)
+            .redirectErrorStream(true)
+            .start();
+    String output = new String(bash.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(bash.waitFor(30, TimeUnit.SECONDS), "bash did not exit");
+    if (megabytes == null) {
+      assertEquals(1, bash.exitValue(), "'" + size + "' is no size: " + output);
+      assertEquals("", output, size);
+    } else {
+      assertEquals(0, bash.exitValue(), output);
+      assertEquals(megabytes, output.strip(), size);
+    }
+  }
+}
