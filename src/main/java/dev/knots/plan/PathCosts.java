@@ -1,6 +1,7 @@
 package dev.knots.plan;
 
 import dev.knots.knots.Concat;
+import java.util.List;
 
 /**
  * The working set of each alignment path for one module, in bytes, from shapes and ranks alone
@@ -79,6 +80,22 @@ public record PathCosts(
         BYTES * dense,
         BYTES * driver,
         BYTES * task);
+  }
+
+  /**
+   * Bytes a plain method's layer task holds: every module's dense update per task in float32 (the
+   * merge's vectors, all of the layer's modules at once), the merged updates in float64, and one
+   * update in float64 as it is formed.
+   */
+  public static long plainLayer(List<ModuleSpec> modules) {
+    long bytes = 0;
+    long largest = 0;
+    for (ModuleSpec spec : modules) {
+      long entries = (long) spec.out() * spec.in();
+      bytes += entries * (4L * spec.taskCount() + BYTES);
+      largest = Math.max(largest, entries);
+    }
+    return bytes + BYTES * largest;
   }
 
   /**

@@ -49,6 +49,9 @@ public final class Planner {
     names.sort(LAYER_ORDER);
     List<LayerPlan> layers = new ArrayList<>();
     for (String name : names) {
+      if (!method.aligned()) {
+        requirePlainLayerFits(name, byLayer.get(name), method, options.task());
+      }
       layers.add(new LayerPlan(layers.size(), name, byLayer.get(name)));
     }
     return new MergePlan(
@@ -210,6 +213,47 @@ public final class Planner {
               PathRequest.TASK_MEMORY));
     }
     return Optional.empty();
+  }
+
+  /**
+   * A plain method's layer task holds the dense updates of all the layer's modules, with no
+   * distributed path to fall back on: a layer over the task budget is refused here, naming what to
+   * change, rather than running a task out of memory.
+   */
+  static void requirePlainLayerFits(
+      String layer, List<ModulePlan> modules, MergeMethod method, Budget task) {
+    List<ModuleSpec> specs = modules.stream().map(ModulePlan::spec).toList();
+    long bytes = PathCosts.plainLayer(specs);
+    if (bytes <= task.bytes()) {
+      return;
+    }
+    ModuleSpec largest =
+        specs.stream().max(Comparator.comparingLong(m -> (long) m.out() * m.in())).orElseThrow();
+    boolean factored = specs.stream().allMatch(ModuleSpec::factored);
+    throw new PlanningException(
+        String.format(
+            Locale.ROOT,
+            "Cannot merge layer %s with %s: a plain method holds the dense updates of the layer's"
+                + " %d modules for all %d inputs in one task, with the merged updates, %s (the"
+                + " largest module, %s, is %d x %d), over the task budget %s. To fit it: %sraise"
+                + " %s with the memory behind it (spark.executor.memory per executor core; under a"
+                + " local master, --driver-memory, which every task slot shares); or merge fewer"
+                + " inputs at once.",
+            layer,
+            method.name(),
+            specs.size(),
+            largest.taskCount(),
+            MergePlan.bytes(bytes),
+            largest.key(),
+            largest.out(),
+            largest.in(),
+            task.describe(),
+            factored
+                ? "merge with knots-"
+                    + method.name()
+                    + ", which works on the LoRA factors without forming dense updates; "
+                : "",
+            PathRequest.TASK_MEMORY));
   }
 
   private static String cannotAlign(String layer, ModuleSpec spec, Concat concat) {

@@ -90,6 +90,68 @@ class PlannerTest {
   }
 
   @Test
+  void aPlainMethodsLayerIsCountedWithEveryModulesDenseUpdates() {
+    // 3 tasks: per module 3 float32 updates and the float64 merge; one float64 update being formed
+    ModuleSpec big = module(64, 32, 3, 4, true);
+    ModuleSpec small = module(16, 32, 3, 4, true);
+    long expected = 64 * 32 * (3 * 4 + 8) + 16 * 32 * (3 * 4 + 8) + 64 * 32 * 8;
+    assertEquals(expected, PathCosts.plainLayer(List.of(big, small)));
+  }
+
+  @Test
+  void aPlainMethodsLayerOverTheTaskBudgetIsRefusedNamingWhatToChange() {
+    List<ModulePlan> layer =
+        List.of(
+            new ModulePlan(module(64, 32, 3, 4, true), AlignPath.NONE, "ties"),
+            new ModulePlan(module(16, 32, 3, 4, true), AlignPath.NONE, "ties"));
+    long needed = PathCosts.plainLayer(layer.stream().map(ModulePlan::spec).toList());
+    MergeMethod ties = MergeMethods.byName("ties");
+    Planner.requirePlainLayerFits(
+        "model.layers.3", layer, ties, auto(needed, GIB).task()); // exactly fits
+    PlanningException refused =
+        assertThrows(
+            PlanningException.class,
+            () ->
+                Planner.requirePlainLayerFits(
+                    "model.layers.3", layer, ties, auto(needed - 1, GIB).task()));
+    assertTrue(
+        refused.getMessage().startsWith("Cannot merge layer model.layers.3 with ties:")
+            && refused.getMessage().contains("the layer's 2 modules for all 3 inputs")
+            && refused.getMessage().contains("is 64 x 32")
+            && refused.getMessage().contains("--task-memory")
+            && refused.getMessage().contains("merge with knots-ties"),
+        refused.getMessage());
+
+    // Dense inputs (full checkpoints) form dense updates with KnOTS too: no such advice.
+    List<ModulePlan> dense =
+        List.of(new ModulePlan(module(64, 32, 3, 64, false), AlignPath.NONE, "ties"));
+    PlanningException denseRefused =
+        assertThrows(
+            PlanningException.class,
+            () ->
+                Planner.requirePlainLayerFits("model.layers.3", dense, ties, auto(1, GIB).task()));
+    assertTrue(!denseRefused.getMessage().contains("knots-"), denseRefused.getMessage());
+  }
+
+  @Test
+  void planningAPlainMergeChecksEachLayerAgainstTheTaskBudget() throws IOException {
+    AdapterSet set =
+        AdapterSet.open(
+            Fixtures.STORE,
+            List.of(Fixtures.path("adapters/rot90"), Fixtures.path("adapters/hflip")),
+            LoraAdapter.UnsupportedTensors.REFUSE);
+    PlanningException e =
+        assertThrows(
+            PlanningException.class,
+            () -> Planner.plan(set, MergeMethods.byName("ties"), Concat.OUTPUT, auto(1024, GIB)));
+    assertTrue(e.getMessage().contains("over the task budget 1.0 KiB"), e.getMessage());
+    // With a budget that holds the layer, the same plain merge is planned.
+    assertTrue(
+        Planner.plan(set, MergeMethods.byName("ties"), Concat.OUTPUT, auto(GIB, GIB)).moduleCount()
+            > 0);
+  }
+
+  @Test
   void factorsWhoseCoreIsTooLargeTakeTheDensePath() {
     // 8 tasks of rank 64 on 64 x 64: the 512 x 512 core outweighs the stacked 64 x 512 matrix
     ModuleSpec spec = module(64, 64, 8, 64, true);
