@@ -67,17 +67,20 @@ class PlannerTest {
     return Planner.decide("model.layers.3", spec, KNOTS, concat, options);
   }
 
+  private static AdapterSet twoFixtureAdapters() throws IOException {
+    return AdapterSet.open(
+        Fixtures.STORE,
+        List.of(Fixtures.path("adapters/rot90"), Fixtures.path("adapters/hflip")),
+        LoraAdapter.UnsupportedTensors.REFUSE);
+  }
+
   private static PathOptions auto(long task, long driver) {
     return budgets(Optional.empty(), task, driver);
   }
 
   @Test
   void loraFactorsThatFitTakeTheFactorPath() throws IOException {
-    AdapterSet set =
-        AdapterSet.open(
-            Fixtures.STORE,
-            List.of(Fixtures.path("adapters/rot90"), Fixtures.path("adapters/hflip")),
-            LoraAdapter.UnsupportedTensors.REFUSE);
+    AdapterSet set = twoFixtureAdapters();
     MergePlan plan = Planner.plan(set, KNOTS, Concat.OUTPUT, auto(GIB, GIB));
     assertTrue(plan.modules().stream().allMatch(m -> m.path() == AlignPath.FACTOR));
     assertEquals(
@@ -135,11 +138,7 @@ class PlannerTest {
 
   @Test
   void planningAPlainMergeChecksEachLayerAgainstTheTaskBudget() throws IOException {
-    AdapterSet set =
-        AdapterSet.open(
-            Fixtures.STORE,
-            List.of(Fixtures.path("adapters/rot90"), Fixtures.path("adapters/hflip")),
-            LoraAdapter.UnsupportedTensors.REFUSE);
+    AdapterSet set = twoFixtureAdapters();
     PlanningException e =
         assertThrows(
             PlanningException.class,
