@@ -239,10 +239,12 @@ final class Cli {
             .valueName("<size>")
             .action((x, c) -> set(c, () -> c.taskMemory = x))
             .text(
-                "memory one Spark task may use to align one module; default "
+                "memory one Spark task may use to align one module, or for a plain method to"
+                    + " hold one layer's dense updates; default "
                     + Math.round(PathRequest.HEAP_SHARE * 100)
-                    + "% of spark.executor.memory per executor core (Spark's default 1g)."
-                    + " Example: --task-memory 2g"));
+                    + "% of spark.executor.memory per executor core (Spark's default 1g), under a"
+                    + " local master of spark.driver.memory per task slot. Example: --task-memory"
+                    + " 2g"));
     options.add(
         b.opt("driver-memory-budget", STRING)
             .valueName("<size>")

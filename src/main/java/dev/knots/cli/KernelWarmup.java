@@ -7,6 +7,7 @@ import dev.knots.job.LocalMerge;
 import dev.knots.job.MergeRequest;
 import dev.knots.job.OutputFormat;
 import dev.knots.merge.MergeParameters;
+import dev.knots.plan.PathRequest;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -46,7 +47,7 @@ final class KernelWarmup implements AutoCloseable {
 
   /** Whether {@code master} (null: the default, local[*]) runs the tasks in this JVM. */
   static boolean tasksRunHere(String master) {
-    return master == null || master.equals("local") || master.startsWith("local[");
+    return PathRequest.localTaskSlots(master == null ? Main.DEFAULT_MASTER : master).isPresent();
   }
 
   /**

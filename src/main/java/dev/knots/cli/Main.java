@@ -29,6 +29,9 @@ import org.slf4j.LoggerFactory;
 public final class Main {
   private static final long PROCESS_START = System.nanoTime();
 
+  /** The master when none is given (no spark-submit, no {@code spark.master} property). */
+  static final String DEFAULT_MASTER = "local[*]";
+
   private Main() {}
 
   public static void main(String[] args) {
@@ -173,9 +176,11 @@ public final class Main {
     return text.toString();
   }
 
+  /** Spark's properties as the session will see them, its default master included. */
   private static Map<String, String> sparkProperties() {
     Map<String, String> properties = new HashMap<>();
     System.getProperties().forEach((k, v) -> properties.put(k.toString(), v.toString()));
+    properties.putIfAbsent("spark.master", DEFAULT_MASTER);
     return properties;
   }
 
@@ -187,7 +192,7 @@ public final class Main {
   static SparkSession sparkSession() {
     SparkSession.Builder builder = SparkSession.builder().appName(Cli.PROGRAM);
     if (System.getProperty("spark.master") == null) {
-      builder.master("local[*]");
+      builder.master(DEFAULT_MASTER);
     }
     String serializer = System.getProperty("spark.serializer");
     if (serializer != null && !serializer.equals(SparkMergeJob.SERIALIZER)) {

@@ -4,7 +4,10 @@ import java.io.Serializable;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.OptionalLong;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * The alignment-path options as given ({@code --align-path}, {@code --task-memory}, {@code
@@ -30,6 +33,9 @@ public record PathRequest(
   /** Spark's own default for spark.executor.memory and spark.driver.memory. */
   public static final String SPARK_DEFAULT_MEMORY = "1g";
 
+  /** {@code local}, {@code local[N]}, {@code local[*]}, with an optional {@code ,maxFailures}. */
+  private static final Pattern LOCAL_MASTER = Pattern.compile("local(?:\\[(\\*|\\d+)(?:,\\d+)?])?");
+
   public static PathRequest auto() {
     return new PathRequest(Optional.empty(), OptionalLong.empty(), OptionalLong.empty());
   }
@@ -37,25 +43,60 @@ public record PathRequest(
   /**
    * The budgets to plan with: the options where given, else {@link #HEAP_SHARE} of {@code
    * spark.executor.memory} per executor core (one task per core), and of {@code
-   * spark.driver.memory}, each at Spark's default 1g when unset.
+   * spark.driver.memory}, each at Spark's default 1g when unset. Under a local master the tasks run
+   * in the driver's heap, and a task's default share is of {@code spark.driver.memory} over the
+   * master's task slots instead.
    */
   public PathOptions resolve(Map<String, String> sparkConf) {
+    OptionalInt localSlots = localTaskSlots(sparkConf.get("spark.master"));
     Budget task =
         taskMemory.isPresent()
             ? new Budget(
                 taskMemory.getAsLong(), TASK_MEMORY + " " + MergePlan.bytes(taskMemory.getAsLong()))
-            : fromSpark(
-                sparkConf, "spark.executor.memory", coresPerExecutor(sparkConf), TASK_MEMORY);
+            : localSlots.isPresent()
+                ? fromSpark(
+                    sparkConf,
+                    "spark.driver.memory",
+                    localSlots.getAsInt(),
+                    " task slots of " + sparkConf.get("spark.master"),
+                    TASK_MEMORY)
+                : fromSpark(
+                    sparkConf,
+                    "spark.executor.memory",
+                    coresPerExecutor(sparkConf),
+                    " cores",
+                    TASK_MEMORY);
     Budget driver =
         driverMemory.isPresent()
             ? new Budget(
                 driverMemory.getAsLong(),
                 DRIVER_MEMORY + " " + MergePlan.bytes(driverMemory.getAsLong()))
-            : fromSpark(sparkConf, "spark.driver.memory", 1, DRIVER_MEMORY);
+            : fromSpark(sparkConf, "spark.driver.memory", 1, "", DRIVER_MEMORY);
     return new PathOptions(forced, task, driver);
   }
 
-  private static Budget fromSpark(Map<String, String> conf, String key, int share, String option) {
+  /**
+   * The task slots of a local master ({@code local}: 1, {@code local[N]} or {@code local[N,F]}: N,
+   * {@code local[*]}: this machine's processors); empty for any other master, or none.
+   */
+  public static OptionalInt localTaskSlots(String master) {
+    if (master == null) {
+      return OptionalInt.empty();
+    }
+    Matcher m = LOCAL_MASTER.matcher(master.trim());
+    if (!m.matches()) {
+      return OptionalInt.empty();
+    }
+    String slots = m.group(1);
+    if (slots == null) {
+      return OptionalInt.of(1);
+    }
+    return OptionalInt.of(
+        slots.equals("*") ? Runtime.getRuntime().availableProcessors() : Integer.parseInt(slots));
+  }
+
+  private static Budget fromSpark(
+      Map<String, String> conf, String key, int share, String sharedBy, String option) {
     String memory = conf.getOrDefault(key, SPARK_DEFAULT_MEMORY);
     long bytes = (long) (Budget.parse(memory, 1L << 20) * HEAP_SHARE / share);
     return new Budget(
@@ -66,7 +107,7 @@ public record PathRequest(
             HEAP_SHARE * 100,
             key,
             memory,
-            share > 1 ? " over " + share + " cores" : "",
+            share > 1 ? " over " + share + sharedBy : "",
             option));
   }
 

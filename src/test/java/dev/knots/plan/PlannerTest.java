@@ -18,8 +18,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.OptionalLong;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /** Every path decision, every limit with its message, and the dry-run text, from shapes alone. */
 class PlannerTest {
@@ -316,6 +319,60 @@ class PlannerTest {
         options.task().origin().contains("60% of spark.executor.memory 8g over 4 cores"),
         options.task().origin());
     assertEquals((long) (GIB * 0.6), PathOptions.defaults().task().bytes(), "Spark's 1g");
+  }
+
+  @Test
+  void underALocalMasterATasksDefaultShareIsOfTheDriversHeap() {
+    PathOptions local =
+        PathRequest.auto()
+            .resolve(
+                Map.of(
+                    "spark.master", "local[4]",
+                    "spark.executor.memory", "8g",
+                    "spark.driver.memory", "6g"));
+    assertEquals((long) (6 * GIB * 0.6 / 4), local.task().bytes());
+    assertTrue(
+        local
+            .task()
+            .origin()
+            .contains("60% of spark.driver.memory 6g over 4 task slots of local[4]"),
+        local.task().origin());
+    assertEquals((long) (6 * GIB * 0.6), local.driver().bytes());
+    // Executor JVMs of their own: the executors' memory, as on a cluster.
+    PathOptions cluster =
+        PathRequest.auto()
+            .resolve(
+                Map.of(
+                    "spark.master", "local-cluster[2,1,2048]",
+                    "spark.executor.memory", "2g",
+                    "spark.driver.memory", "6g"));
+    assertEquals((long) (2 * GIB * 0.6), cluster.task().bytes());
+  }
+
+  @ParameterizedTest
+  @CsvSource({
+    "local, 1",
+    "local[3], 3",
+    "'local[2,4]', 2",
+    "' local[8] ', 8",
+    "spark://host:7077, 0",
+    "yarn, 0",
+    "'local-cluster[2,1,1024]', 0",
+    "localhost, 0"
+  })
+  void localMastersHaveTaskSlots(String master, int slots) {
+    assertEquals(
+        slots == 0 ? OptionalInt.empty() : OptionalInt.of(slots),
+        PathRequest.localTaskSlots(master),
+        master);
+  }
+
+  @Test
+  void localStarHasOneSlotPerProcessor() {
+    assertEquals(
+        OptionalInt.of(Runtime.getRuntime().availableProcessors()),
+        PathRequest.localTaskSlots("local[*]"));
+    assertEquals(OptionalInt.empty(), PathRequest.localTaskSlots(null));
   }
 
   @Test
