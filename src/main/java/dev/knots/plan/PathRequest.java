@@ -33,8 +33,12 @@ public record PathRequest(
   /** Spark's own default for spark.executor.memory and spark.driver.memory. */
   public static final String SPARK_DEFAULT_MEMORY = "1g";
 
-  /** {@code local}, {@code local[N]}, {@code local[*]}, with an optional {@code ,maxFailures}. */
-  private static final Pattern LOCAL_MASTER = Pattern.compile("local(?:\\[(\\*|\\d+)(?:,\\d+)?])?");
+  /**
+   * {@code local}, {@code local[N]}, {@code local[*]}, with an optional {@code ,maxFailures}; an N
+   * too large for an int is Spark's to refuse.
+   */
+  private static final Pattern LOCAL_MASTER =
+      Pattern.compile("local(?:\\[(\\*|\\d{1,9})(?:,\\d+)?])?");
 
   public static PathRequest auto() {
     return new PathRequest(Optional.empty(), OptionalLong.empty(), OptionalLong.empty());
@@ -91,8 +95,11 @@ public record PathRequest(
     if (slots == null) {
       return OptionalInt.of(1);
     }
+    // local[0] is Spark's to refuse; here it must not divide a budget by zero.
     return OptionalInt.of(
-        slots.equals("*") ? Runtime.getRuntime().availableProcessors() : Integer.parseInt(slots));
+        slots.equals("*")
+            ? Runtime.getRuntime().availableProcessors()
+            : Math.max(1, Integer.parseInt(slots)));
   }
 
   private static Budget fromSpark(

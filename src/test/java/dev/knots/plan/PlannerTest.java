@@ -354,6 +354,8 @@ class PlannerTest {
     "local, 1",
     "local[3], 3",
     "'local[2,4]', 2",
+    "local[0], 1",
+    "local[99999999999], 0",
     "' local[8] ', 8",
     "spark://host:7077, 0",
     "yarn, 0",
