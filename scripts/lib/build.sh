@@ -69,7 +69,6 @@ knots_fat_jar() {
   echo "$jar"
 }
 
-# The JVM flags Spark's launcher would give the driver (the pom's spark.jvm.flags, stack.md §2).
 # Prints a JVM memory size (-Xmx syntax: 4g, 4096m, 4194304k, bytes) in mebibytes; fails, printing
 # nothing, on anything else.
 knots_megabytes() {
@@ -85,6 +84,7 @@ knots_megabytes() {
   esac
 }
 
+# The JVM flags Spark's launcher would give the driver (the pom's spark.jvm.flags, stack.md §2).
 knots_jvm_flags() {
   local flags
   flags=$(sed -n 's:.*<spark.jvm.flags>\(.*\)</spark.jvm.flags>.*:\1:p' "$KNOTS_ROOT/pom.xml")

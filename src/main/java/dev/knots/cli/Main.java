@@ -223,7 +223,8 @@ public final class Main {
                     warmup.runs()));
   }
 
-  private static boolean helpRequested(String[] args) {
+  /** Whether the command line asks for help anywhere ({@code --help} or {@code -h}). */
+  static boolean helpRequested(String[] args) {
     for (String arg : args) {
       if (arg.equals("--help") || arg.equals("-h")) {
         return true;

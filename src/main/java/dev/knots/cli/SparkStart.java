@@ -1,5 +1,6 @@
 package dev.knots.cli;
 
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.function.Supplier;
@@ -54,15 +55,10 @@ final class SparkStart {
    * loaded; a command line this admits and the parser refuses only costs the start it abandons.
    */
   static boolean needed(String[] args) {
-    if (args.length == 0 || !args[0].equals("merge")) {
-      return false;
-    }
-    for (String arg : args) {
-      if (arg.equals("--help") || arg.equals("-h") || arg.equals("--dry-run")) {
-        return false;
-      }
-    }
-    return true;
+    return args.length > 0
+        && args[0].equals("merge")
+        && !Main.helpRequested(args)
+        && !List.of(args).contains("--dry-run");
   }
 
   /** The session, started or waited for now. */

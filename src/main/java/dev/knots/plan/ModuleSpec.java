@@ -34,6 +34,11 @@ public record ModuleSpec(String key, int out, int in, List<UpdateSource> sources
     return sources.stream().allMatch(s -> s == null || s.factored());
   }
 
+  /** Entries of one task's dense update, {@code O x I}. */
+  public long entries() {
+    return (long) out * in;
+  }
+
   /** Bytes the module's alignment reads, over all tasks. */
   public long inputBytes() {
     return sources.stream().mapToLong(s -> s == null ? 0 : s.byteLength()).sum();

@@ -91,9 +91,8 @@ public record PathCosts(
     long bytes = 0;
     long largest = 0;
     for (ModuleSpec spec : modules) {
-      long entries = (long) spec.out() * spec.in();
-      bytes += entries * (4L * spec.taskCount() + BYTES);
-      largest = Math.max(largest, entries);
+      bytes += spec.entries() * (4L * spec.taskCount() + BYTES);
+      largest = Math.max(largest, spec.entries());
     }
     return bytes + BYTES * largest;
   }

@@ -228,7 +228,7 @@ public final class Planner {
       return;
     }
     ModuleSpec largest =
-        specs.stream().max(Comparator.comparingLong(m -> (long) m.out() * m.in())).orElseThrow();
+        specs.stream().max(Comparator.comparingLong(ModuleSpec::entries)).orElseThrow();
     boolean factored = specs.stream().allMatch(ModuleSpec::factored);
     throw new PlanningException(
         String.format(
