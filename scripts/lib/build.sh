@@ -84,6 +84,16 @@ knots_megabytes() {
   esac
 }
 
+# The local driver's heap sizing for a -Xmx of $1, or nothing when $1 is no size (see the comment at
+# the flags in scripts/knots-merge): G1 starts at 3/4 of the heap, and its young generation is capped
+# at 1/16 of it (at least 64 MiB), since the job's large arrays skip the young generation anyway.
+knots_heap_flags() {
+  local heap_mb young_mb
+  heap_mb=$(knots_megabytes "$1") || return 0
+  young_mb=$((heap_mb / 16 > 64 ? heap_mb / 16 : 64))
+  echo "-Xms$((heap_mb * 3 / 4))m -XX:MaxNewSize=${young_mb}m"
+}
+
 # The JVM flags Spark's launcher would give the driver (the pom's spark.jvm.flags, stack.md §2).
 knots_jvm_flags() {
   local flags

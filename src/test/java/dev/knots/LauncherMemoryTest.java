@@ -9,8 +9,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * scripts/lib/build.sh's knots_megabytes, from which scripts/knots-merge sizes the local driver's
- * initial heap: a size it misreads would start the JVM with a wrong -Xms, or none.
+ * scripts/lib/build.sh's knots_megabytes and knots_heap_flags, from which scripts/knots-merge sizes
+ * the local driver's initial heap and young generation: a size they misread would start the JVM
+ * with wrong flags, or none.
  */
 class LauncherMemoryTest {
   @ParameterizedTest
@@ -28,11 +29,7 @@ class LauncherMemoryTest {
     "'', "
   })
   void readsTheJvmsMemorySizes(String size, String megabytes) throws Exception {
-    Process bash =
-        new ProcessBuilder(
-                "bash", "-c", ". scripts/lib/build.sh && knots_megabytes \"$1\"", "test", size)
-            .redirectErrorStream(true)
-            .start();
+    Process bash = buildFunction("knots_megabytes", size);
     String output = new String(bash.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertTrue(bash.waitFor(30, TimeUnit.SECONDS), "bash did not exit");
     if (megabytes == null) {
@@ -42,5 +39,27 @@ class LauncherMemoryTest {
       assertEquals(0, bash.exitValue(), output);
       assertEquals(megabytes, output.strip(), size);
     }
+  }
+
+  @ParameterizedTest
+  @CsvSource({
+    "4g, -Xms3072m -XX:MaxNewSize=256m",
+    "64g, -Xms49152m -XX:MaxNewSize=4096m",
+    "512m, -Xms384m -XX:MaxNewSize=64m",
+    "four, "
+  })
+  void sizesTheHeapFromTheDriverMemory(String size, String flags) throws Exception {
+    Process bash = buildFunction("knots_heap_flags", size);
+    String output = new String(bash.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(bash.waitFor(30, TimeUnit.SECONDS), "bash did not exit");
+    assertEquals(0, bash.exitValue(), output);
+    assertEquals(flags == null ? "" : flags, output.strip(), size);
+  }
+
+  private static Process buildFunction(String function, String argument) throws Exception {
+    return new ProcessBuilder(
+            "bash", "-c", ". scripts/lib/build.sh && " + function + " \"$1\"", "test", argument)
+        .redirectErrorStream(true)
+        .start();
   }
 }

@@ -71,6 +71,34 @@ class QrTest {
     }
   }
 
+  @ParameterizedTest(name = "{0}")
+  @CsvSource({"well conditioned", "condition 1e10", "rank deficient"})
+  void upperFactorAloneHoldsForEveryTallInput(String kind) {
+    // well-conditioned inputs take the Gramian's Cholesky factor, the others may fall back to
+    // Householder; both must give R^T R = A^T A to rounding of ||A||^2
+    int m = 300;
+    int n = 12;
+    Matrix a =
+        switch (kind) {
+          case "well conditioned" -> gaussian(m, n, random);
+          case "condition 1e10" -> {
+            double[] s = new double[n];
+            for (int j = 0; j < n; j++) {
+              s[j] = Math.pow(1e10, -(double) j / (n - 1));
+            }
+            yield orthonormalColumns(m, n, random).scaleColumns(s);
+          }
+          default -> {
+            Matrix half = gaussian(m, n / 2, random);
+            yield Matrix.hstack(List.of(half, half));
+          }
+        };
+    Matrix r = Decompositions.qrUpper(a);
+    double scale = a.frobeniusNorm() * a.frobeniusNorm();
+    assertClose(
+        a.transposeMultiply(a), r.transposeMultiply(r), Tolerances.RECONSTRUCTION, scale, kind);
+  }
+
   @Test
   void rejectsNonFiniteInput() {
     Matrix a = gaussian(4, 3, random);
