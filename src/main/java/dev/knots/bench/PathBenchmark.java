@@ -27,12 +27,13 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.stream.IntStream;
-import org.apache.spark.sql.SparkSession;
+import org.apache.spark.SparkConf;
+import org.apache.spark.SparkContext;
 import org.apache.spark.status.api.v1.ExecutorSummary;
 import scala.jdk.javaapi.CollectionConverters;
 
 /**
- * The same knots-ties merge down a local path and down the distributed path, on one Spark session:
+ * The same knots-ties merge down a local path and down the distributed path, on one Spark context:
  * wall time, peak heap and the agreement of the merged updates. Two cases: {@code dense}, full-rank
  * LoRA updates (rank = hidden, so every {@code dW} is dense) merged with the dense path vs
  * distributed; {@code lora}, a large pool of LoRA adapters merged with the factor path vs
@@ -41,7 +42,7 @@ import scala.jdk.javaapi.CollectionConverters;
  * <p>Peak heap is the driver JVM's heap pools' peak, reset before each run. On a {@code local[...]}
  * master the executors live in the driver's JVM, so this is driver and executors together; on a
  * cluster master ({@code local-cluster[...]}, {@code spark://...}) each run gets its own Spark
- * session, so its own executors, and the executors' peak heap is reported too: the largest {@code
+ * context, so its own executors, and the executors' peak heap is reported too: the largest {@code
  * JVMHeapMemory} any executor reported, sampled every 200 ms.
  */
 public final class PathBenchmark {
@@ -87,26 +88,26 @@ public final class PathBenchmark {
     }
   }
 
-  /** A session whose executors report their heap often enough to catch a run's peak. */
-  private static SparkSession session(String master) {
-    return SparkSession.builder()
-        .master(master)
-        .appName("knots-path-benchmark")
-        .config("spark.ui.enabled", "false")
-        .config("spark.executor.metrics.pollingInterval", "200ms")
-        .config("spark.executor.heartbeatInterval", "1s")
-        .getOrCreate();
+  /** A context whose executors report their heap often enough to catch a run's peak. */
+  private static SparkContext context(String master) {
+    return new SparkContext(
+        new SparkConf()
+            .setMaster(master)
+            .setAppName("knots-path-benchmark")
+            .set("spark.ui.enabled", "false")
+            .set("spark.executor.metrics.pollingInterval", "200ms")
+            .set("spark.executor.heartbeatInterval", "1s"));
   }
 
   /** The largest heap any executor (not the driver) reported, or -1 if they share its JVM. */
-  private static long executorPeakHeap(SparkSession spark) throws InterruptedException {
-    if (spark.sparkContext().isLocal()) {
+  private static long executorPeakHeap(SparkContext spark) throws InterruptedException {
+    if (spark.isLocal()) {
       return -1;
     }
     Thread.sleep(2500); // the last heartbeats carry the last samples
     long peak = 0;
     for (ExecutorSummary executor :
-        CollectionConverters.asJava(spark.sparkContext().statusStore().executorList(false))) {
+        CollectionConverters.asJava(spark.statusStore().executorList(false))) {
       if (!executor.id().equals("driver") && executor.peakMemoryMetrics().isDefined()) {
         peak = Math.max(peak, executor.peakMemoryMetrics().get().getMetricValue("JVMHeapMemory"));
       }
@@ -156,7 +157,7 @@ public final class PathBenchmark {
               true,
               LoraAdapter.UnsupportedTensors.REFUSE,
               new PathRequest(Optional.of(path), OptionalLong.of(heap), OptionalLong.of(heap)));
-      SparkSession spark = session(master);
+      SparkContext spark = context(master);
       resetPeakHeap();
       long start = System.nanoTime();
       SparkMergeJob.run(spark, request, options, 0, start);

@@ -18,7 +18,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Supplier;
-import org.apache.spark.sql.SparkSession;
+import org.apache.spark.SparkConf;
+import org.apache.spark.SparkContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,8 +40,8 @@ public final class Main {
     boolean local = KernelWarmup.tasksRunHere(System.getProperty("spark.master"));
     SparkStart spark =
         local && SparkStart.needed(args)
-            ? SparkStart.inBackground(Main::sparkSession)
-            : SparkStart.onDemand(Main::sparkSession);
+            ? SparkStart.inBackground(Main::sparkContext)
+            : SparkStart.onDemand(Main::sparkContext);
     int code = run(args, System.out, System.err, spark, local);
     if (code != 0) {
       System.exit(code);
@@ -48,14 +49,14 @@ public final class Main {
   }
 
   /** Runs the command line against {@code spark} (started only when a merge needs it). */
-  static int run(String[] args, PrintStream out, PrintStream err, Supplier<SparkSession> spark) {
+  static int run(String[] args, PrintStream out, PrintStream err, Supplier<SparkContext> spark) {
     return run(args, out, err, SparkStart.onDemand(spark), false);
   }
 
   /**
    * As {@link #run(String[], PrintStream, PrintStream, Supplier)}, with Spark started as {@code
    * spark} says; with {@code warmUp}, the merge's kernels are warmed up while Spark starts (see
-   * {@link KernelWarmup}). A command that ends without the session abandons its start.
+   * {@link KernelWarmup}). A command that ends without the Spark context abandons its start.
    */
   static int run(
       String[] args, PrintStream out, PrintStream err, SparkStart spark, boolean warmUp) {
@@ -92,9 +93,9 @@ public final class Main {
       // Started once the plan stands, so that a plan that cannot run fails without waiting for it.
       Optional<KernelWarmup> warmup =
           warmUp ? Optional.of(KernelWarmup.start(request)) : Optional.empty();
-      SparkSession session;
+      SparkContext context;
       try {
-        session = spark.session();
+        context = spark.context();
       } finally {
         if (warmup.isPresent()) {
           warmup.get().close();
@@ -102,7 +103,7 @@ public final class Main {
       }
       warmup.ifPresent(Main::logWarmup);
       MergeReport report =
-          SparkMergeJob.run(session, request, options, opened, spark.seconds(), PROCESS_START);
+          SparkMergeJob.run(context, request, options, opened, spark.seconds(), PROCESS_START);
       out.println(report.summary());
       return 0;
     } catch (Exception e) {
@@ -118,7 +119,7 @@ public final class Main {
    * Plans from headers before waiting for Spark, so that a module no path can take (an MLlib limit,
    * a budget) fails in the first second, naming the layer, the module and the option to change,
    * instead of after Spark's start-up. Returns the inputs it opened, so the job does not read their
-   * headers again; empty when only the Spark session's own configuration reaches them, and the job
+   * headers again; empty when only the Spark context's own configuration reaches them, and the job
    * opens them with it.
    *
    * @throws dev.knots.plan.PlanningException if the plan cannot be made
@@ -176,7 +177,7 @@ public final class Main {
     return text.toString();
   }
 
-  /** Spark's properties as the session will see them, its default master included. */
+  /** Spark's properties as the context will see them, its default master included. */
   private static Map<String, String> sparkProperties() {
     Map<String, String> properties = new HashMap<>();
     System.getProperties().forEach((k, v) -> properties.put(k.toString(), v.toString()));
@@ -185,17 +186,19 @@ public final class Main {
   }
 
   /**
-   * The application's session. The job needs Java serialization ({@link SparkMergeJob#SERIALIZER}),
-   * so a cluster-wide {@code spark.serializer} (Kryo in spark-defaults.conf, say) is overridden for
-   * this application, with a warning.
+   * The application's Spark context; the job needs no SQL session, whose start would cost seconds
+   * more. Spark's properties come from spark-submit or the {@code spark.*} system properties, the
+   * master defaulting to {@link #DEFAULT_MASTER}. The job needs Java serialization ({@link
+   * SparkMergeJob#SERIALIZER}), so a cluster-wide {@code spark.serializer} (Kryo in
+   * spark-defaults.conf, say) is overridden for this application, with a warning.
    */
-  static SparkSession sparkSession() {
-    SparkSession.Builder builder = SparkSession.builder().appName(Cli.PROGRAM);
-    if (System.getProperty("spark.master") == null) {
-      builder.master(DEFAULT_MASTER);
+  static SparkContext sparkContext() {
+    SparkConf conf = new SparkConf().setAppName(Cli.PROGRAM);
+    if (!conf.contains("spark.master")) {
+      conf.setMaster(DEFAULT_MASTER);
     }
-    String serializer = System.getProperty("spark.serializer");
-    if (serializer != null && !serializer.equals(SparkMergeJob.SERIALIZER)) {
+    String serializer = conf.get("spark.serializer", SparkMergeJob.SERIALIZER);
+    if (!serializer.equals(SparkMergeJob.SERIALIZER)) {
       // looked up here, so that logging starts with Spark, not before it
       LoggerFactory.getLogger("knots-merge")
           .warn(
@@ -204,7 +207,7 @@ public final class Main {
               serializer,
               SparkMergeJob.SERIALIZER);
     }
-    return builder.config("spark.serializer", SparkMergeJob.SERIALIZER).getOrCreate();
+    return SparkContext.getOrCreate(conf.set("spark.serializer", SparkMergeJob.SERIALIZER));
   }
 
   private static void logWarmup(KernelWarmup warmup) {

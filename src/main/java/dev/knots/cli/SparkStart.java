@@ -4,34 +4,34 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.function.Supplier;
-import org.apache.spark.sql.SparkSession;
+import org.apache.spark.SparkContext;
 
 /**
- * Starting the Spark session, either when the merge asks for it or, under a local master, in the
- * background from the first moment: starting local Spark is seconds of mostly one core's class
- * loading, in which the driver can parse the command line, read the inputs' headers and plan on the
- * other. A command line or plan that fails still fails at once, without waiting for Spark; the
- * process exits, or {@link #abandonIfUnused} stops the session once it is up.
+ * Starting Spark, either when the merge asks for it or, under a local master, in the background
+ * from the first moment: starting local Spark is seconds of mostly one core's class loading, in
+ * which the driver can parse the command line, read the inputs' headers and plan on the other. A
+ * command line or plan that fails still fails at once, without waiting for Spark; the process
+ * exits, or {@link #abandonIfUnused} stops the context once it is up.
  */
 final class SparkStart {
-  private final Supplier<SparkSession> spark;
+  private final Supplier<SparkContext> spark;
   private final CompletableFuture<Started> background;
   private Started started;
 
-  private record Started(SparkSession session, double seconds) {}
+  private record Started(SparkContext context, double seconds) {}
 
-  private SparkStart(Supplier<SparkSession> spark, CompletableFuture<Started> background) {
+  private SparkStart(Supplier<SparkContext> spark, CompletableFuture<Started> background) {
     this.spark = spark;
     this.background = background;
   }
 
-  /** Starts Spark when {@link #session} is first asked for. */
-  static SparkStart onDemand(Supplier<SparkSession> spark) {
+  /** Starts Spark when {@link #context} is first asked for. */
+  static SparkStart onDemand(Supplier<SparkContext> spark) {
     return new SparkStart(spark, null);
   }
 
   /** Starts Spark now, on a background thread. */
-  static SparkStart inBackground(Supplier<SparkSession> spark) {
+  static SparkStart inBackground(Supplier<SparkContext> spark) {
     CompletableFuture<Started> started = new CompletableFuture<>();
     Thread thread =
         new Thread(
@@ -61,13 +61,13 @@ final class SparkStart {
         && !List.of(args).contains("--dry-run");
   }
 
-  /** The session, started or waited for now. */
-  SparkSession session() {
-    return started().session();
+  /** The Spark context, started or waited for now. */
+  SparkContext context() {
+    return started().context();
   }
 
   /**
-   * How long starting Spark took, from its own start to the session being ready: waiting for a
+   * How long starting Spark took, from its own start to the context being ready: waiting for a
    * start in the background is not part of it.
    */
   double seconds() {
@@ -85,7 +85,7 @@ final class SparkStart {
     try {
       return background.join();
     } catch (CompletionException e) {
-      // The start's own exception, as if the session had been started on this thread.
+      // The start's own exception, as if the context had been started on this thread.
       if (e.getCause() instanceof RuntimeException cause) {
         throw cause;
       }
@@ -97,18 +97,18 @@ final class SparkStart {
   }
 
   /**
-   * For a command that ended without the session: stops a background start once it is up. Does
-   * nothing once the session was handed out (its job owns it).
+   * For a command that ended without the context: stops a background start once it is up. Does
+   * nothing once the context was handed out (its job owns it).
    */
   synchronized void abandonIfUnused() {
     if (background != null && started == null) {
-      background.thenAccept(unused -> unused.session().stop());
+      background.thenAccept(unused -> unused.context().stop());
     }
   }
 
-  private static Started timed(Supplier<SparkSession> spark) {
+  private static Started timed(Supplier<SparkContext> spark) {
     long start = System.nanoTime();
-    SparkSession session = spark.get();
-    return new Started(session, (System.nanoTime() - start) / 1e9);
+    SparkContext context = spark.get();
+    return new Started(context, (System.nanoTime() - start) / 1e9);
   }
 }

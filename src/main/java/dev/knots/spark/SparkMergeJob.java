@@ -42,11 +42,11 @@ import java.util.UUID;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import org.apache.spark.HashPartitioner;
+import org.apache.spark.SparkContext;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
-import org.apache.spark.sql.SparkSession;
 import org.apache.spark.storage.StorageLevel;
 import org.apache.spark.util.LongAccumulator;
 import org.slf4j.Logger;
@@ -94,7 +94,7 @@ public final class SparkMergeJob {
    * @param processStartNanos {@link System#nanoTime()} when the process started its work
    */
   public static MergeReport run(
-      SparkSession spark,
+      SparkContext spark,
       MergeRequest request,
       RunOptions options,
       double sparkStartSeconds,
@@ -104,11 +104,11 @@ public final class SparkMergeJob {
   }
 
   /**
-   * As {@link #run(SparkSession, MergeRequest, RunOptions, double, long)}, with the request's
+   * As {@link #run(SparkContext, MergeRequest, RunOptions, double, long)}, with the request's
    * inputs already opened (headers read) when {@code opened} holds them.
    */
   public static MergeReport run(
-      SparkSession spark,
+      SparkContext spark,
       MergeRequest request,
       RunOptions options,
       Optional<MergeInputs> opened,
@@ -117,8 +117,7 @@ public final class SparkMergeJob {
       throws IOException {
     requireJavaSerializer(spark);
     SparkMergeJob job =
-        new SparkMergeJob(
-            JavaSparkContext.fromSparkContext(spark.sparkContext()), request, options);
+        new SparkMergeJob(JavaSparkContext.fromSparkContext(spark), request, options);
     // Before Spark: the command line and the headers read to plan, as far as Spark's start, which
     // may run beside them, does not cover them.
     double sinceProcessStart = (System.nanoTime() - processStartNanos) / 1e9;
@@ -133,14 +132,14 @@ public final class SparkMergeJob {
    */
   public static final String SERIALIZER = "org.apache.spark.serializer.JavaSerializer";
 
-  private static void requireJavaSerializer(SparkSession spark) {
-    String serializer = spark.sparkContext().conf().get("spark.serializer", SERIALIZER);
+  private static void requireJavaSerializer(SparkContext spark) {
+    String serializer = spark.conf().get("spark.serializer", SERIALIZER);
     if (!serializer.equals(SERIALIZER)) {
       throw new IllegalArgumentException(
           "Cannot run the merge with spark.serializer="
               + serializer
               + ": the job's task results, broadcasts and persisted layers need Java"
-              + " serialization. Start the Spark session with spark.serializer="
+              + " serialization. Start Spark with spark.serializer="
               + SERIALIZER
               + " (scripts/knots-merge and dev.knots.cli.Main set it).");
     }

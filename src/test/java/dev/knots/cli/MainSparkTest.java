@@ -14,7 +14,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.stream.Stream;
-import org.apache.spark.sql.SparkSession;
+import org.apache.spark.SparkContext;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -22,13 +22,13 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** The command line end to end on local Spark: a merge, and a merge that fails in a task. */
 class MainSparkTest {
-  private static SparkSession spark;
+  private static SparkContext spark;
 
   @TempDir Path temp;
 
   @BeforeAll
   static void start() {
-    spark = LocalSpark.builder("local[2]", "MainSparkTest").getOrCreate();
+    spark = LocalSpark.start("local[2]", "MainSparkTest");
   }
 
   @AfterAll

@@ -17,7 +17,7 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
-import org.apache.spark.sql.SparkSession;
+import org.apache.spark.SparkContext;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -27,7 +27,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 /** The command line: help, dry run and every invalid option, without starting Spark. */
 class MainTest {
   /** Any of these tests starting Spark is a failure: they must be decided before that. */
-  private static final Supplier<SparkSession> NO_SPARK =
+  private static final Supplier<SparkContext> NO_SPARK =
       () -> {
         throw new AssertionError("Spark was started");
       };
@@ -334,7 +334,7 @@ class MainTest {
 
   @Test
   void aPlanThatCannotRunFailsBeforeSparkStarts() {
-    // NO_SPARK fails the test if the session is asked for: the plan must be refused first.
+    // NO_SPARK fails the test if the Spark context is asked for: the plan must be refused first.
     Result result = run(distributedMerge("1k"));
     assertEquals(1, result.code(), result.out());
     assertTrue(

@@ -47,10 +47,11 @@ import org.apache.logging.log4j.core.LoggerContext;
 import org.apache.logging.log4j.core.appender.WriterAppender;
 import org.apache.logging.log4j.core.config.LoggerConfig;
 import org.apache.logging.log4j.core.layout.PatternLayout;
+import org.apache.spark.SparkConf;
+import org.apache.spark.SparkContext;
 import org.apache.spark.scheduler.SparkListener;
 import org.apache.spark.scheduler.SparkListenerJobStart;
 import org.apache.spark.scheduler.SparkListenerTaskEnd;
-import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -67,7 +68,7 @@ class RemoteStorageMergeTest {
 
   private static LocalS3 s3;
   private static MiniHdfs hdfs;
-  private static SparkSession spark;
+  private static SparkContext spark;
   private static FileStore store;
 
   /** The fixture adapters, copied to each store. */
@@ -94,12 +95,12 @@ class RemoteStorageMergeTest {
     failFast.put("spark.hadoop.fs.s3a.retry.interval", "100ms");
     failFast.put("spark.hadoop.fs.s3a.connection.establish.timeout", "2s");
     failFast.put("spark.hadoop.fs.s3a.connection.timeout", "2s");
-    SparkSession.Builder builder = LocalSpark.builder("local[2,3]", "RemoteStorageMergeTest");
-    s3.sparkProperties().forEach(builder::config);
-    hdfs.sparkProperties().forEach(builder::config);
-    failFast.forEach(builder::config);
-    spark = builder.getOrCreate();
-    store = new RoutingFileStore(spark.sparkContext().hadoopConfiguration());
+    SparkConf conf = LocalSpark.conf("local[2,3]", "RemoteStorageMergeTest");
+    s3.sparkProperties().forEach(conf::set);
+    hdfs.sparkProperties().forEach(conf::set);
+    failFast.forEach(conf::set);
+    spark = new SparkContext(conf);
+    store = new RoutingFileStore(spark.hadoopConfiguration());
 
     List<String> local = Fixtures.adapters(Fixtures.config(KNOTS_TIES));
     s3Adapters = new ArrayList<>();
@@ -305,12 +306,12 @@ class RemoteStorageMergeTest {
   void aWriteFailureAfterPartOfTheOutputPublishesNothingAndARerunSucceeds() throws IOException {
     String output = hdfs.uri("/merges/failed-write");
     String[] args = mergeArgs(String.join(",", s3Adapters), output);
-    spark.sparkContext().setLocalProperty(SparkMergeJob.FAIL_WRITE_CONF, "1");
+    spark.setLocalProperty(SparkMergeJob.FAIL_WRITE_CONF, "1");
     Run failed;
     try {
       failed = main(args);
     } finally {
-      spark.sparkContext().setLocalProperty(SparkMergeJob.FAIL_WRITE_CONF, null);
+      spark.setLocalProperty(SparkMergeJob.FAIL_WRITE_CONF, null);
     }
     assertEquals(1, failed.code(), failed.err());
     assertTrue(failed.err().contains("Cannot write the merge to " + output), failed.err());
@@ -355,13 +356,13 @@ class RemoteStorageMergeTest {
     String output = s3.uri("merges/outage");
     MergeRequest request = request(hdfsAdapters, output, OutputFormat.ADAPTER, null);
     StopS3MidMerge listener = new StopS3MidMerge();
-    spark.sparkContext().addSparkListener(listener);
+    spark.addSparkListener(listener);
     IOException e;
     long t0 = System.nanoTime();
     try {
       e = assertThrows(IOException.class, () -> runJob(request));
     } finally {
-      spark.sparkContext().removeSparkListener(listener);
+      spark.removeSparkListener(listener);
       if (listener.stopped.get()) {
         s3.resume();
       }
@@ -429,7 +430,7 @@ class RemoteStorageMergeTest {
     String logs =
         capturingLogs(
             () -> {
-              // the session has the server's access and secret key as spark.hadoop.* settings
+              // the context has the server's access and secret key as spark.hadoop.* settings
               runs.add(main(mergeArgs(String.join(",", s3Adapters), output)));
               runs.add(main(mergeArgs(String.join(",", s3Adapters), leakyOutput)));
               runs.add(main(mergeArgs(leakyAdapters, output + "-2")));

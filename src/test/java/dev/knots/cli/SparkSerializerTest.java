@@ -19,13 +19,13 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import org.apache.spark.sql.SparkSession;
+import org.apache.spark.SparkContext;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The job's records need Java serialization: the command line's own session overrides a
- * cluster-wide Kryo setting, and the job refuses a session made with another serializer before it
+ * The job's records need Java serialization: the command line's own Spark context overrides a
+ * cluster-wide Kryo setting, and the job refuses a context made with another serializer before it
  * does anything.
  */
 class SparkSerializerTest {
@@ -34,7 +34,7 @@ class SparkSerializerTest {
   @TempDir Path temp;
 
   @Test
-  void theCommandLineSessionUsesJavaSerializationWhateverTheClusterDefault() {
+  void theCommandLineContextUsesJavaSerializationWhateverTheClusterDefault() {
     // spark-submit hands spark-defaults.conf to the driver as system properties
     Map<String, String> properties =
         Map.of(
@@ -44,24 +44,23 @@ class SparkSerializerTest {
             "spark.driver.host", "127.0.0.1",
             "spark.driver.bindAddress", "127.0.0.1");
     properties.forEach(System::setProperty);
-    SparkSession session = null;
+    SparkContext context = null;
     try {
-      session = Main.sparkSession();
-      assertEquals(SparkMergeJob.SERIALIZER, session.sparkContext().conf().get("spark.serializer"));
+      context = Main.sparkContext();
+      assertEquals(SparkMergeJob.SERIALIZER, context.conf().get("spark.serializer"));
     } finally {
       properties.keySet().forEach(System::clearProperty);
-      if (session != null) {
-        session.stop();
+      if (context != null) {
+        context.stop();
       }
     }
   }
 
   @Test
-  void theJobRefusesAKryoSessionBeforeWritingAnything() {
-    SparkSession kryo =
-        LocalSpark.builder("local[1]", "SparkSerializerTest")
-            .config("spark.serializer", KRYO)
-            .getOrCreate();
+  void theJobRefusesAKryoContextBeforeWritingAnything() {
+    SparkContext kryo =
+        new SparkContext(
+            LocalSpark.conf("local[1]", "SparkSerializerTest").set("spark.serializer", KRYO));
     Path output = temp.resolve("merged");
     MergeRequest request =
         new MergeRequest(

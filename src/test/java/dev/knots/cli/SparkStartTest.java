@@ -14,7 +14,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * Starting Spark in the background while the driver parses and plans. No real session: the
+ * Starting Spark in the background while the driver parses and plans. No real context: the
  * suppliers here stand in for {@code getOrCreate}, which {@code MainSparkTest} runs for real;
  * {@code MainTest} shows that a plan that cannot run does not wait for a start in the background.
  */
@@ -46,7 +46,7 @@ class SparkStartTest {
             });
     assertTrue(begun.await(10, TimeUnit.SECONDS), "the start began before anyone asked");
     Thread.sleep(1500); // the driver's own work, longer than the start
-    assertNull(start.session());
+    assertNull(start.context());
     // 200 ms of start, not the 1.5 s the driver took; generous bounds for a busy machine
     double seconds = start.seconds();
     assertTrue(seconds >= 0.19 && seconds < 1.2, "start took " + seconds + " s");
@@ -61,22 +61,22 @@ class SparkStartTest {
               starts.incrementAndGet();
               return null;
             });
-    assertEquals(0, starts.get(), "nothing started before the session is asked for");
-    start.session();
+    assertEquals(0, starts.get(), "nothing started before the context is asked for");
+    start.context();
     start.seconds();
     start.abandonIfUnused();
     assertEquals(1, starts.get());
   }
 
   @Test
-  void aFailedBackgroundStartThrowsItsOwnExceptionWhenTheSessionIsAskedFor() {
+  void aFailedBackgroundStartThrowsItsOwnExceptionWhenTheContextIsAskedFor() {
     IllegalStateException failure = new IllegalStateException("no master at spark://nowhere");
     SparkStart start =
         SparkStart.inBackground(
             () -> {
               throw failure;
             });
-    assertSame(failure, assertThrows(IllegalStateException.class, start::session));
+    assertSame(failure, assertThrows(IllegalStateException.class, start::context));
   }
 
   private static void sleep(long millis) {

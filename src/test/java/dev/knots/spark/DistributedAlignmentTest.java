@@ -37,8 +37,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
+import org.apache.spark.SparkContext;
 import org.apache.spark.api.java.JavaSparkContext;
-import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -64,7 +64,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  */
 class DistributedAlignmentTest {
   private static final double EPS = Math.ulp(1.0);
-  private static SparkSession spark;
+  private static SparkContext spark;
   private static JavaSparkContext jsc;
 
   /** The tensor name of the checkpoints {@link #denseSpec} writes. */
@@ -74,8 +74,8 @@ class DistributedAlignmentTest {
 
   @BeforeAll
   static void start() {
-    spark = LocalSpark.builder("local[2]", "DistributedAlignmentTest").getOrCreate();
-    jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+    spark = LocalSpark.start("local[2]", "DistributedAlignmentTest");
+    jsc = JavaSparkContext.fromSparkContext(spark);
   }
 
   @AfterAll

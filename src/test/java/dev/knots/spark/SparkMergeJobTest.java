@@ -61,10 +61,10 @@ import java.util.OptionalLong;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
+import org.apache.spark.SparkContext;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.scheduler.SparkListener;
 import org.apache.spark.scheduler.SparkListenerStageCompleted;
-import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -78,13 +78,13 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class SparkMergeJobTest {
   private static final String KNOTS_TIES = "knots-ties_topk20_s0.6.safetensors";
-  private static SparkSession spark;
+  private static SparkContext spark;
 
   @TempDir Path temp;
 
   @BeforeAll
   static void start() {
-    spark = LocalSpark.builder("local[2,3]", "SparkMergeJobTest").getOrCreate();
+    spark = LocalSpark.start("local[2,3]", "SparkMergeJobTest");
   }
 
   @AfterAll
@@ -216,7 +216,7 @@ class SparkMergeJobTest {
         RunOptions.defaults(),
         0,
         System.nanoTime());
-    spark.sparkContext().setLocalProperty(SparkMergeJob.FAIL_ONCE_CONF, "1");
+    spark.setLocalProperty(SparkMergeJob.FAIL_ONCE_CONF, "1");
     try {
       SparkMergeJob.run(
           spark,
@@ -225,7 +225,7 @@ class SparkMergeJobTest {
           0,
           System.nanoTime());
     } finally {
-      spark.sparkContext().setLocalProperty(SparkMergeJob.FAIL_ONCE_CONF, null);
+      spark.setLocalProperty(SparkMergeJob.FAIL_ONCE_CONF, null);
     }
     assertSameFile(clean, retried, LoraAdapter.WEIGHTS_FILE);
     assertSameFile(clean, retried, LoraAdapter.CONFIG_FILE);
@@ -477,7 +477,7 @@ class SparkMergeJobTest {
   @Test
   void onlyDistributedModulesCostAShuffle() throws IOException, TimeoutException {
     ShuffleStages shuffles = new ShuffleStages();
-    spark.sparkContext().addSparkListener(shuffles);
+    spark.addSparkListener(shuffles);
     try {
       SparkMergeJob.run(
           spark,
@@ -495,7 +495,7 @@ class SparkMergeJobTest {
           System.nanoTime());
       assertTrue(shuffles.since() > 0, "the listener sees the distributed path's shuffles");
     } finally {
-      spark.sparkContext().removeSparkListener(shuffles);
+      spark.removeSparkListener(shuffles);
     }
   }
 
@@ -512,7 +512,7 @@ class SparkMergeJobTest {
 
     /** The stages counted since the last call, once every event so far has been delivered. */
     int since() throws TimeoutException {
-      spark.sparkContext().listenerBus().waitUntilEmpty();
+      spark.listenerBus().waitUntilEmpty();
       return count.getAndSet(0);
     }
   }
@@ -525,9 +525,9 @@ class SparkMergeJobTest {
    */
   @Test
   void aBroadcastStoreShipsAsAHandle() throws Exception {
-    RoutingFileStore routing = new RoutingFileStore(spark.sparkContext().hadoopConfiguration());
+    RoutingFileStore routing = new RoutingFileStore(spark.hadoopConfiguration());
     BroadcastFileStore shipped =
-        BroadcastFileStore.of(JavaSparkContext.fromSparkContext(spark.sparkContext()), routing);
+        BroadcastFileStore.of(JavaSparkContext.fromSparkContext(spark), routing);
     byte[] handle = javaSerialized(shipped);
     int whole = javaSerialized(routing).length;
     assertTrue(handle.length < 2048, "the handle: " + handle.length + " bytes");
