@@ -36,8 +36,8 @@ public final class Main {
   private Main() {}
 
   public static void main(String[] args) {
-    // Tasks in this JVM: Spark starts while the driver parses and plans, and the kernels warm up.
-    boolean local = KernelWarmup.tasksRunHere(System.getProperty("spark.master"));
+    // Tasks in this JVM: Spark starts while the driver parses and plans, then gets a head start.
+    boolean local = HeadStart.tasksRunHere(System.getProperty("spark.master"));
     SparkStart spark =
         local && SparkStart.needed(args)
             ? SparkStart.inBackground(Main::sparkContext)
@@ -55,20 +55,21 @@ public final class Main {
 
   /**
    * As {@link #run(String[], PrintStream, PrintStream, Supplier)}, with Spark started as {@code
-   * spark} says; with {@code warmUp}, the merge's kernels are warmed up while Spark starts (see
-   * {@link KernelWarmup}). A command that ends without the Spark context abandons its start.
+   * spark} says; with {@code headStart}, the driver gets a head start on the merge while Spark
+   * starts (see {@link HeadStart}). A command that ends without the Spark context abandons its
+   * start.
    */
   static int run(
-      String[] args, PrintStream out, PrintStream err, SparkStart spark, boolean warmUp) {
+      String[] args, PrintStream out, PrintStream err, SparkStart spark, boolean headStart) {
     try {
-      return runCommand(args, out, err, spark, warmUp);
+      return runCommand(args, out, err, spark, headStart);
     } finally {
       spark.abandonIfUnused();
     }
   }
 
   private static int runCommand(
-      String[] args, PrintStream out, PrintStream err, SparkStart spark, boolean warmUp) {
+      String[] args, PrintStream out, PrintStream err, SparkStart spark, boolean headStart) {
     Optional<MergeCommand> parsed = Cli.parse(args, out, err);
     if (parsed.isEmpty()) {
       return helpRequested(args) ? 0 : 2;
@@ -89,23 +90,37 @@ public final class Main {
         out.print(dryRun(request, options));
         return 0;
       }
-      Optional<MergeInputs> opened = planBeforeSpark(request, options);
+      Optional<Planned> planned = planBeforeSpark(request, options);
       // Started once the plan stands, so that a plan that cannot run fails without waiting for it.
-      Optional<KernelWarmup> warmup =
-          warmUp ? Optional.of(KernelWarmup.start(request)) : Optional.empty();
-      SparkContext context;
+      Optional<HeadStart> head =
+          headStart
+              ? Optional.of(HeadStart.start(request, planned.map(Planned::plan), headerStore()))
+              : Optional.empty();
       try {
-        context = spark.context();
+        SparkContext context;
+        try {
+          context = spark.context();
+        } finally {
+          // the synthetic merges stop now; aligning real layers goes on until the tasks start
+          head.ifPresent(HeadStart::stopMerging);
+        }
+        head.ifPresent(Main::logHeadStart);
+        MergeReport report =
+            SparkMergeJob.run(
+                context,
+                request,
+                options,
+                planned.map(Planned::inputs),
+                head.flatMap(HeadStart::early),
+                spark.seconds(),
+                PROCESS_START);
+        out.println(report.summary());
+        return 0;
       } finally {
-        if (warmup.isPresent()) {
-          warmup.get().close();
+        if (head.isPresent()) {
+          head.get().close();
         }
       }
-      warmup.ifPresent(Main::logWarmup);
-      MergeReport report =
-          SparkMergeJob.run(context, request, options, opened, spark.seconds(), PROCESS_START);
-      out.println(report.summary());
-      return 0;
     } catch (Exception e) {
       // Spark's task failures arrive as checked SparkExceptions that Java does not declare.
       err.println("Error: " + Locations.redact(SparkMergeJob.reason(e)));
@@ -119,12 +134,12 @@ public final class Main {
    * Plans from headers before waiting for Spark, so that a module no path can take (an MLlib limit,
    * a budget) fails in the first second, naming the layer, the module and the option to change,
    * instead of after Spark's start-up. Returns the inputs it opened, so the job does not read their
-   * headers again; empty when only the Spark context's own configuration reaches them, and the job
-   * opens them with it.
+   * headers again, and the plan, which the head start begins aligning; empty when only the Spark
+   * context's own configuration reaches them, and the job opens them with it.
    *
    * @throws dev.knots.plan.PlanningException if the plan cannot be made
    */
-  private static Optional<MergeInputs> planBeforeSpark(MergeRequest request, RunOptions options) {
+  private static Optional<Planned> planBeforeSpark(MergeRequest request, RunOptions options) {
     MergeInputs inputs;
     try {
       inputs = request.openInputs(headerStore(), options.unsupported());
@@ -132,9 +147,11 @@ public final class Main {
       // The job reports it, with the full configuration, if it still fails then.
       return Optional.empty();
     }
-    plan(request, options, inputs);
-    return Optional.of(inputs);
+    return Optional.of(new Planned(inputs, plan(request, options, inputs)));
   }
+
+  /** The inputs opened before Spark started, and the plan made from them. */
+  private record Planned(MergeInputs inputs, MergePlan plan) {}
 
   private static RoutingFileStore headerStore() {
     return RoutingFileStore.forSparkProperties(sparkProperties());
@@ -210,10 +227,9 @@ public final class Main {
     return SparkContext.getOrCreate(conf.set("spark.serializer", SparkMergeJob.SERIALIZER));
   }
 
-  private static void logWarmup(KernelWarmup warmup) {
+  private static void logHeadStart(HeadStart head) {
     Logger log = LoggerFactory.getLogger("knots-merge");
-    warmup
-        .failure()
+    head.failure()
         .ifPresentOrElse(
             e ->
                 log.warn(
@@ -223,7 +239,7 @@ public final class Main {
             () ->
                 log.debug(
                     "Warmed up the merge's kernels with {} synthetic merges while Spark started.",
-                    warmup.runs()));
+                    head.runs()));
   }
 
   /** Whether the command line asks for help anywhere ({@code --help} or {@code -h}). */

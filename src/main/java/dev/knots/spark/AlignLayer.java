@@ -17,6 +17,7 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.api.java.function.FlatMapFunction2;
@@ -47,19 +48,24 @@ final class AlignLayer
   /** Test seam: the first attempt of this layer's task fails (-1: never). */
   private final int failFirstAttemptOfLayer;
 
+  /** Where layers aligned early in this JVM are registered ({@link EarlyAlignment}), or null. */
+  private final String earlyToken;
+
   AlignLayer(
       MergeMethod method,
       MergeParameters parameters,
       Concat concat,
       FileStore store,
       Broadcast<List<LayerPlan>> layerPlans,
-      int failFirstAttemptOfLayer) {
+      int failFirstAttemptOfLayer,
+      String earlyToken) {
     this.method = method;
     this.parameters = parameters;
     this.concat = concat;
     this.store = store;
     this.layerPlans = layerPlans;
     this.failFirstAttemptOfLayer = failFirstAttemptOfLayer;
+    this.earlyToken = earlyToken;
   }
 
   @Override
@@ -91,6 +97,27 @@ final class AlignLayer
               + SparkMergeJob.FAIL_ONCE_CONF
               + ")");
     }
+    if (earlyToken != null) {
+      Optional<AlignedLayer> early = EarlyAlignment.take(earlyToken, layer);
+      if (early.isPresent()) {
+        return early.get();
+      }
+    }
+    return alignHere(layer, method, parameters, concat, store, alignedElsewhere);
+  }
+
+  /**
+   * Aligns {@code layer}'s modules, reading through {@code store}, except those planned
+   * DISTRIBUTED, which come aligned in {@code alignedElsewhere}; DARE is applied to every module.
+   */
+  static AlignedLayer alignHere(
+      LayerPlan layer,
+      MergeMethod method,
+      MergeParameters parameters,
+      Concat concat,
+      FileStore store,
+      Map<String, AlignedModule> alignedElsewhere)
+      throws IOException {
     List<AlignedModule> modules = new ArrayList<>();
     for (ModulePlan module : layer.modules()) {
       AlignedModule aligned =

@@ -1,5 +1,6 @@
 package dev.knots.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -19,6 +20,8 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** The command line end to end on local Spark: a merge, and a merge that fails in a task. */
 class MainSparkTest {
@@ -52,21 +55,25 @@ class MainSparkTest {
     };
   }
 
-  private int run(String[] args, ByteArrayOutputStream out, ByteArrayOutputStream err) {
+  /** Main's own path; with {@code headStart} as under a local master (see {@link HeadStart}). */
+  private int run(
+      String[] args, ByteArrayOutputStream out, ByteArrayOutputStream err, boolean headStart) {
     return Main.run(
         args,
         new PrintStream(out, true, StandardCharsets.UTF_8),
         new PrintStream(err, true, StandardCharsets.UTF_8),
-        () -> spark);
+        SparkStart.onDemand(() -> spark),
+        headStart);
   }
 
-  @Test
-  void mergePrintsASummaryAndPublishes() throws Exception {
+  @ParameterizedTest(name = "head start {0}")
+  @ValueSource(booleans = {false, true})
+  void mergePrintsASummaryAndPublishes(boolean headStart) throws Exception {
     Path out = temp.resolve("merged");
     ByteArrayOutputStream stdout = new ByteArrayOutputStream();
     ByteArrayOutputStream stderr = new ByteArrayOutputStream();
     String adapters = Fixtures.path("adapters/rot90") + "," + Fixtures.path("adapters/hflip");
-    assertEquals(0, run(merge(adapters, out), stdout, stderr), stderr.toString());
+    assertEquals(0, run(merge(adapters, out), stdout, stderr, headStart), stderr.toString());
     String summary = stdout.toString(StandardCharsets.UTF_8);
     assertTrue(summary.contains("Merged 2 adapters with knots-ties"), summary);
     assertTrue(summary.contains("12 modules in 3 tasks"), summary);
@@ -80,7 +87,28 @@ class MainSparkTest {
   }
 
   @Test
-  void aTaskFailureNamesTheTensorAndPublishesNothing() throws Exception {
+  void theHeadStartChangesNoByte() throws Exception {
+    String adapters = Fixtures.path("adapters/rot90") + "," + Fixtures.path("adapters/hflip");
+    for (boolean headStart : new boolean[] {false, true}) {
+      Path out = temp.resolve("merged-" + headStart);
+      ByteArrayOutputStream stderr = new ByteArrayOutputStream();
+      assertEquals(
+          0,
+          run(merge(adapters, out), new ByteArrayOutputStream(), stderr, headStart),
+          stderr.toString());
+    }
+    for (String file : new String[] {"adapter_model.safetensors", "adapter_config.json"}) {
+      assertArrayEquals(
+          Files.readAllBytes(temp.resolve("merged-false").resolve(file)),
+          Files.readAllBytes(temp.resolve("merged-true").resolve(file)),
+          file);
+    }
+  }
+
+  /** With a head start, the layer aligned early fails there first; its task reports it the same. */
+  @ParameterizedTest(name = "head start {0}")
+  @ValueSource(booleans = {false, true})
+  void aTaskFailureNamesTheTensorAndPublishesNothing(boolean headStart) throws Exception {
     Path broken = Files.createDirectories(temp.resolve("broken"));
     for (String file : new String[] {"adapter_config.json", "adapter_model.safetensors"}) {
       Files.copy(Path.of(Fixtures.path("adapters/hflip/" + file)), broken.resolve(file));
@@ -90,7 +118,8 @@ class MainSparkTest {
     Path out = temp.resolve("merged");
     ByteArrayOutputStream stdout = new ByteArrayOutputStream();
     ByteArrayOutputStream stderr = new ByteArrayOutputStream();
-    int code = run(merge(Fixtures.path("adapters/rot90") + "," + broken, out), stdout, stderr);
+    int code =
+        run(merge(Fixtures.path("adapters/rot90") + "," + broken, out), stdout, stderr, headStart);
     String err = stderr.toString(StandardCharsets.UTF_8);
     assertEquals(1, code, err);
     assertTrue(err.contains(tensor) && err.contains("NaN"), err);

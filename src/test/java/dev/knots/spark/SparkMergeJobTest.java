@@ -40,6 +40,7 @@ import dev.knots.merge.ModuleVectors;
 import dev.knots.merge.SignVote;
 import dev.knots.plan.AdapterSet;
 import dev.knots.plan.AlignPath;
+import dev.knots.plan.MergeInputs;
 import dev.knots.plan.MergePlan;
 import dev.knots.plan.ModulePlan;
 import dev.knots.plan.ModuleSpec;
@@ -229,6 +230,55 @@ class SparkMergeJobTest {
     }
     assertSameFile(clean, retried, LoraAdapter.WEIGHTS_FILE);
     assertSameFile(clean, retried, LoraAdapter.CONFIG_FILE);
+  }
+
+  /**
+   * Layers aligned beforehand in this JVM, as the local-mode driver aligns them while Spark starts,
+   * are taken by the align tasks, and the job writes the bytes it writes without them and reports
+   * the same bytes read; layers aligned for other settings are left alone.
+   */
+  @Test
+  void layersAlignedWhileSparkStartsGiveTheSameBytes() throws IOException {
+    Path clean = temp.resolve("clean");
+    MergeRequest cleanRequest = request(KNOTS_TIES, clean, OutputFormat.ADAPTER, null);
+    // headers read beforehand, as in the runs below, so that only the layers' reads are counted
+    MergeReport cleanReport =
+        SparkMergeJob.run(
+            spark,
+            cleanRequest,
+            RunOptions.defaults(),
+            Optional.of(
+                cleanRequest.openInputs(Fixtures.STORE, LoraAdapter.UnsupportedTensors.REFUSE)),
+            Optional.empty(),
+            0,
+            System.nanoTime());
+    for (Concat concat : Concat.values()) {
+      Path early = temp.resolve("early-" + concat);
+      MergeRequest request = request(KNOTS_TIES, early, OutputFormat.ADAPTER, null);
+      MergeInputs inputs =
+          request.openInputs(Fixtures.STORE, LoraAdapter.UnsupportedTensors.REFUSE);
+      MergePlan plan = Planner.plan(inputs, request.method(), concat);
+      try (EarlyAlignment aligned =
+          EarlyAlignment.open(request.method(), request.parameters(), concat)) {
+        aligned.alignUntilStopped(plan, Fixtures.STORE);
+        MergeReport report =
+            SparkMergeJob.run(
+                spark,
+                request,
+                RunOptions.defaults(),
+                Optional.of(inputs),
+                Optional.of(aligned),
+                0,
+                System.nanoTime());
+        assertEquals(
+            concat == request.concat() ? plan.layers().size() : 0,
+            aligned.layersTaken(),
+            "layers taken from an alignment for " + concat);
+        assertEquals(cleanReport.bytesRead(), report.bytesRead(), "bytes read, " + concat);
+      }
+      assertSameFile(clean, early, LoraAdapter.WEIGHTS_FILE);
+      assertSameFile(clean, early, LoraAdapter.CONFIG_FILE);
+    }
   }
 
   @Test

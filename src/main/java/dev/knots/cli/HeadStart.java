@@ -1,0 +1,198 @@
+package dev.knots.cli;
+
+import dev.knots.bench.SyntheticAdapters;
+import dev.knots.io.FileStore;
+import dev.knots.io.LocalFileStore;
+import dev.knots.io.safetensors.DType;
+import dev.knots.job.LocalMerge;
+import dev.knots.job.MergeRequest;
+import dev.knots.job.OutputFormat;
+import dev.knots.merge.MergeParameters;
+import dev.knots.plan.MergePlan;
+import dev.knots.plan.PathRequest;
+import dev.knots.spark.EarlyAlignment;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import java.util.OptionalInt;
+import org.apache.spark.rdd.RDDOperationScope;
+import org.slf4j.LoggerFactory;
+import org.slf4j.bridge.SLF4JBridgeHandler;
+import scala.Option;
+
+/**
+ * The driver's head start on the merge while Spark starts, on a background thread: starting Spark
+ * is seconds of mostly one core's class loading, and the other core is put to use. In order:
+ * Spark's first description of an RDD (see {@link #warmSparkFirstUse}); a few merges of a small
+ * synthetic adapter set with the request's method, so that the merge's kernels get compiled and the
+ * native BLAS loaded; then the plan's layers, aligned in order for the job's align tasks to take
+ * ({@link EarlyAlignment}) until the first of them starts. Only worth it when the tasks run in this
+ * JVM, under a local master.
+ */
+final class HeadStart implements AutoCloseable {
+  /** Enough merges for the kernels' loops to reach the optimizing compiler. */
+  static final int MAX_RUNS = 12;
+
+  /**
+   * Synthetic merges before the real layers are aligned: the merge's and the statistics' kernels
+   * get compiled, and aligning real layers compiles the alignment's.
+   */
+  static final int RUNS_BEFORE_ALIGNING = 3;
+
+  /**
+   * Adapters in the synthetic set at most: the kernels are the same for any count, and a joint SVD
+   * of many more would only cost time.
+   */
+  static final int MAX_ADAPTERS = 8;
+
+  private final MergeRequest request;
+  private final Optional<MergePlan> plan;
+  private final FileStore inputs;
+  private final Optional<EarlyAlignment> early;
+  private final Thread thread;
+  private Path directory;
+  private volatile boolean stopped;
+  private volatile int runs;
+  private volatile Exception failure;
+
+  private HeadStart(MergeRequest request, Optional<MergePlan> plan, FileStore inputs) {
+    this.request = request;
+    this.plan = plan;
+    this.inputs = inputs;
+    this.early =
+        plan.map(
+            p -> EarlyAlignment.open(request.method(), request.parameters(), request.concat()));
+    this.thread = new Thread(this::run, "knots-head-start");
+    thread.setDaemon(true);
+  }
+
+  /** Whether {@code master} (null: the default, local[*]) runs the tasks in this JVM. */
+  static boolean tasksRunHere(String master) {
+    return PathRequest.localTaskSlots(master == null ? Main.DEFAULT_MASTER : master).isPresent();
+  }
+
+  /**
+   * Starts the head start on {@code request}: its synthetic merges run in a temporary directory it
+   * deletes when done, and {@code plan}'s layers, if there is a plan, are read through {@code
+   * inputs}. Never fails the merge: what went wrong is in {@link #failure()}, and a layer's task
+   * meets it again.
+   */
+  static HeadStart start(MergeRequest request, Optional<MergePlan> plan, FileStore inputs) {
+    HeadStart head = new HeadStart(request, plan, inputs);
+    head.thread.start();
+    return head;
+  }
+
+  private void run() {
+    LocalFileStore store = new LocalFileStore();
+    try {
+      warmSparkFirstUse();
+      routeJavaLogging();
+      directory = Files.createTempDirectory("knots-warmup");
+      int adapterCount = Math.min(request.taskCount(), MAX_ADAPTERS);
+      SyntheticAdapters.Spec spec =
+          new SyntheticAdapters.Spec(adapterCount, 1, 512, 128, 8, 16, DType.F32, 1);
+      List<String> adapters = SyntheticAdapters.writeSet(store, directory.toString(), spec, false);
+      MergeRequest syntheticRequest =
+          new MergeRequest(
+              adapters,
+              request.method(),
+              firstScalings(request.parameters(), adapterCount),
+              request.concat(),
+              directory.resolve("merged").toString(),
+              OutputFormat.ADAPTER,
+              Optional.empty(),
+              List.of(),
+              Optional.empty(),
+              request.vectors(),
+              OptionalInt.empty());
+      int synthetic = early.isPresent() ? RUNS_BEFORE_ALIGNING : MAX_RUNS;
+      while (!stopped && runs < synthetic) {
+        LocalMerge.run(syntheticRequest, store, true);
+        runs++;
+      }
+      if (early.isPresent()) {
+        early.get().alignUntilStopped(plan.orElseThrow(), inputs);
+      }
+    } catch (Exception e) {
+      failure = e;
+    } finally {
+      if (directory != null) {
+        try {
+          store.deleteRecursively(directory.toString());
+        } catch (IOException e) {
+          if (failure == null) {
+            failure = e;
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * Spark describes every RDD it creates as JSON, and its first description builds a Jackson mapper
+   * with the Scala module: about 0.4 s of one thread, which the job would otherwise spend at its
+   * first RDD, after Spark is up. Spark's own class, so an incompatible Spark only loses the head
+   * start.
+   */
+  private static void warmSparkFirstUse() {
+    try {
+      new RDDOperationScope("knots-merge", Option.empty(), "0").toJson();
+    } catch (LinkageError | RuntimeException e) {
+      LoggerFactory.getLogger("knots-merge")
+          .debug("Cannot warm up Spark's RDD scopes: {}", e.toString());
+    }
+  }
+
+  /**
+   * netlib announces its BLAS through java.util.logging. Spark routes that to its logging when it
+   * starts; the head start may load netlib first, so it routes it the same way, and the configured
+   * levels apply as they do when a task loads netlib.
+   */
+  private static void routeJavaLogging() {
+    if (!SLF4JBridgeHandler.isInstalled()) {
+      SLF4JBridgeHandler.removeHandlersForRootLogger();
+      SLF4JBridgeHandler.install();
+    }
+  }
+
+  /** The request's parameters for its first {@code count} adapters. */
+  private static MergeParameters firstScalings(MergeParameters parameters, int count) {
+    List<Double> scaling = parameters.scaling();
+    return scaling.size() == 1 ? parameters : parameters.withScaling(scaling.subList(0, count));
+  }
+
+  /** Merges done so far. */
+  int runs() {
+    return runs;
+  }
+
+  /** Why the head start stopped early, if it did. */
+  Optional<Exception> failure() {
+    return Optional.ofNullable(failure);
+  }
+
+  /** Where the layers aligned so far are, for the job's align tasks; empty without a plan. */
+  Optional<EarlyAlignment> early() {
+    return early;
+  }
+
+  /**
+   * Asks the thread to stop after the synthetic merge in progress, without waiting; a plan's layers
+   * it goes on aligning until the job's first align task stops it ({@link EarlyAlignment}).
+   */
+  void stopMerging() {
+    stopped = true;
+  }
+
+  /** Stops, waits for the thread, and drops the layers no task took. */
+  @Override
+  public void close() throws InterruptedException {
+    stopped = true;
+    early.ifPresent(EarlyAlignment::stop);
+    thread.join();
+    early.ifPresent(EarlyAlignment::close);
+  }
+}
