@@ -114,7 +114,7 @@ final class HeadStart implements AutoCloseable {
         runs++;
       }
       if (early.isPresent()) {
-        early.get().alignUntilStopped(plan.orElseThrow(), inputs);
+        early.get().alignUntilStopped(plan.orElseThrow(), inputs, earlyBudget());
       }
     } catch (Exception e) {
       failure = e;
@@ -129,6 +129,14 @@ final class HeadStart implements AutoCloseable {
         }
       }
     }
+  }
+
+  /**
+   * How much of the heap the layers aligned early may hold: half of what Spark's unified memory (60
+   * % of the heap above 300 MiB, by default) would keep of the persisted layers in memory.
+   */
+  static long earlyBudget() {
+    return (Runtime.getRuntime().maxMemory() - (300L << 20)) * 3 / 10;
   }
 
   /**

@@ -32,6 +32,15 @@ public record AlignedModule(
     return new ModuleVectors(key, representations);
   }
 
+  /** Bytes its arrays take in memory: the representations and the basis. */
+  public long heapBytes() {
+    long bytes = basis == null ? 0 : 8L * basis.data.length;
+    for (float[] representation : representations) {
+      bytes += 4L * representation.length;
+    }
+    return bytes;
+  }
+
   public boolean isAligned() {
     return basis != null;
   }

@@ -3,6 +3,7 @@ package dev.knots.spark;
 import dev.knots.io.CountingFileStore;
 import dev.knots.io.FileStore;
 import dev.knots.io.IoCounters;
+import dev.knots.job.AlignedModule;
 import dev.knots.knots.Concat;
 import dev.knots.merge.MergeMethod;
 import dev.knots.merge.MergeParameters;
@@ -62,13 +63,16 @@ public final class EarlyAlignment implements AutoCloseable {
 
   /**
    * Aligns {@code plan}'s layers in order on the calling thread, reading through {@code store},
-   * until every layer is done or {@link #stop} is called (the layer in progress is finished, since
-   * a task may be waiting for it). Layers with a module planned DISTRIBUTED are left to the job.
-   * Stops at the first failure, which the layer's own task then meets again and reports.
+   * until every layer is done, {@link #stop} is called (the layer in progress is finished, since a
+   * task may be waiting for it), or the layers aligned hold {@code budgetBytes}: until tasks take
+   * them they are held here, where Spark cannot spill them to disk. Layers with a module planned
+   * DISTRIBUTED are left to the job. Stops at the first failure, which the layer's own task then
+   * meets again and reports.
    */
-  public void alignUntilStopped(MergePlan plan, FileStore store) {
+  public void alignUntilStopped(MergePlan plan, FileStore store, long budgetBytes) {
+    long held = 0;
     for (LayerPlan layer : plan.layers()) {
-      if (stopped) {
+      if (stopped || held >= budgetBytes) {
         return;
       }
       if (layer.modules().stream().anyMatch(m -> m.path() == AlignPath.DISTRIBUTED)) {
@@ -83,6 +87,7 @@ public final class EarlyAlignment implements AutoCloseable {
         AlignedLayer aligned =
             AlignLayer.alignHere(
                 layer, method, parameters, concat, new CountingFileStore(store, read), Map.of());
+        held += aligned.modules().stream().mapToLong(AlignedModule::heapBytes).sum();
         entry.complete(new Entry(signature(layer), aligned, read.bytesRead()));
       } catch (Exception | OutOfMemoryError e) {
         entry.completeExceptionally(e);

@@ -57,7 +57,7 @@ class EarlyAlignmentTest {
     MergePlan plan =
         plan(List.of(Fixtures.path("adapters/rot90"), Fixtures.path("adapters/hflip")));
     try (EarlyAlignment early = open()) {
-      early.alignUntilStopped(plan, Fixtures.STORE);
+      early.alignUntilStopped(plan, Fixtures.STORE, Long.MAX_VALUE);
       assertEquals(plan.layers().size(), early.layersAligned());
 
       LayerPlan first = plan.layers().get(0);
@@ -91,7 +91,7 @@ class EarlyAlignmentTest {
         Double.NaN);
     MergePlan plan = plan(List.of(Fixtures.path("adapters/rot90"), broken.toString()));
     try (EarlyAlignment early = open()) {
-      early.alignUntilStopped(plan, Fixtures.STORE);
+      early.alignUntilStopped(plan, Fixtures.STORE, Long.MAX_VALUE);
       assertEquals(1, early.layersAligned(), "layer 0, then the failure at layer 1 stops it");
       assertFalse(EarlyAlignment.take(early.token(), plan.layers().get(1)).isPresent());
       assertFalse(EarlyAlignment.take(early.token(), plan.layers().get(2)).isPresent());
@@ -100,11 +100,21 @@ class EarlyAlignmentTest {
   }
 
   @Test
+  void itStopsOnceTheLayersAlignedHoldTheBudget() throws IOException {
+    MergePlan plan =
+        plan(List.of(Fixtures.path("adapters/rot90"), Fixtures.path("adapters/hflip")));
+    try (EarlyAlignment early = open()) {
+      early.alignUntilStopped(plan, Fixtures.STORE, 1);
+      assertEquals(1, early.layersAligned(), "the layer that reaches the budget is the last");
+    }
+  }
+
+  @Test
   void closingDropsWhatNoTaskTook() throws IOException {
     MergePlan plan =
         plan(List.of(Fixtures.path("adapters/rot90"), Fixtures.path("adapters/hflip")));
     EarlyAlignment early = open();
-    early.alignUntilStopped(plan, Fixtures.STORE);
+    early.alignUntilStopped(plan, Fixtures.STORE, Long.MAX_VALUE);
     early.close();
     assertEquals(0, early.layersAligned());
     assertFalse(EarlyAlignment.take(early.token(), plan.layers().get(0)).isPresent());

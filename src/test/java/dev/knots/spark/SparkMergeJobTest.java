@@ -260,7 +260,7 @@ class SparkMergeJobTest {
       MergePlan plan = Planner.plan(inputs, request.method(), concat);
       try (EarlyAlignment aligned =
           EarlyAlignment.open(request.method(), request.parameters(), concat)) {
-        aligned.alignUntilStopped(plan, Fixtures.STORE);
+        aligned.alignUntilStopped(plan, Fixtures.STORE, Long.MAX_VALUE);
         MergeReport report =
             SparkMergeJob.run(
                 spark,
