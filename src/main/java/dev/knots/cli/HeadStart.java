@@ -132,8 +132,8 @@ final class HeadStart implements AutoCloseable {
   }
 
   /**
-   * How much of the heap the layers aligned early may hold: half of what Spark's unified memory (60
-   * % of the heap above 300 MiB, by default) would keep of the persisted layers in memory.
+   * How much of the heap the layers aligned early may hold: half of what Spark's unified memory
+   * would keep of the persisted layers in memory (by default 60 percent of the heap above 300 MiB).
    */
   static long earlyBudget() {
     return (Runtime.getRuntime().maxMemory() - (300L << 20)) * 3 / 10;
