@@ -28,8 +28,9 @@ import scala.Tuple2;
  * The align task of one layer: reads only the layer's factor byte ranges, runs each module's joint
  * SVD and applies DARE. Modules planned DISTRIBUTED arrive already aligned, zipped in by layer
  * index (see {@link DistributedAlignment}); the merge treats them like any other. Without such
- * modules it runs over the layer indices alone, so the job needs no shuffle to zip in nothing.
- * Holds nothing but what the executor needs.
+ * modules it runs over the layer indices alone, so the job needs no shuffle to zip in nothing. A
+ * layer the driver aligned in this JVM while Spark started is taken as it is ({@link
+ * EarlyAlignment}). Holds nothing but what the executor needs.
  */
 final class AlignLayer
     implements FlatMapFunction2<
