@@ -29,15 +29,13 @@ class LauncherMemoryTest {
     "'', "
   })
   void readsTheJvmsMemorySizes(String size, String megabytes) throws Exception {
-    Process bash = buildFunction("knots_megabytes", size);
-    String output = new String(bash.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(bash.waitFor(30, TimeUnit.SECONDS), "bash did not exit");
+    Result bash = call("knots_megabytes", size);
     if (megabytes == null) {
-      assertEquals(1, bash.exitValue(), "'" + size + "' is no size: " + output);
-      assertEquals("", output, size);
+      assertEquals(1, bash.exitValue(), "'" + size + "' is no size: " + bash.output());
+      assertEquals("", bash.output(), size);
     } else {
-      assertEquals(0, bash.exitValue(), output);
-      assertEquals(megabytes, output.strip(), size);
+      assertEquals(0, bash.exitValue(), bash.output());
+      assertEquals(megabytes, bash.output().strip(), size);
     }
   }
 
@@ -49,17 +47,22 @@ class LauncherMemoryTest {
     "four, "
   })
   void sizesTheHeapFromTheDriverMemory(String size, String flags) throws Exception {
-    Process bash = buildFunction("knots_heap_flags", size);
-    String output = new String(bash.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertTrue(bash.waitFor(30, TimeUnit.SECONDS), "bash did not exit");
-    assertEquals(0, bash.exitValue(), output);
-    assertEquals(flags == null ? "" : flags, output.strip(), size);
+    Result bash = call("knots_heap_flags", size);
+    assertEquals(0, bash.exitValue(), bash.output());
+    assertEquals(flags == null ? "" : flags, bash.output().strip(), size);
   }
 
-  private static Process buildFunction(String function, String argument) throws Exception {
-    return new ProcessBuilder(
-            "bash", "-c", ". scripts/lib/build.sh && " + function + " \"$1\"", "test", argument)
-        .redirectErrorStream(true)
-        .start();
+  private record Result(int exitValue, String output) {}
+
+  /** Runs {@code function} of scripts/lib/build.sh on {@code argument}. */
+  private static Result call(String function, String argument) throws Exception {
+    Process bash =
+        new ProcessBuilder(
+                "bash", "-c", ". scripts/lib/build.sh && " + function + " \"$1\"", "test", argument)
+            .redirectErrorStream(true)
+            .start();
+    String output = new String(bash.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(bash.waitFor(30, TimeUnit.SECONDS), "bash did not exit");
+    return new Result(bash.exitValue(), output);
   }
 }

@@ -47,6 +47,9 @@ final class HeadStart implements AutoCloseable {
    */
   static final int MAX_ADAPTERS = 8;
 
+  /** The name of its thread, which ends once every layer is aligned or it is stopped. */
+  static final String THREAD_NAME = "knots-head-start";
+
   private final MergeRequest request;
   private final Optional<MergePlan> plan;
   private final FileStore inputs;
@@ -64,7 +67,7 @@ final class HeadStart implements AutoCloseable {
     this.early =
         plan.map(
             p -> EarlyAlignment.open(request.method(), request.parameters(), request.concat()));
-    this.thread = new Thread(this::run, "knots-head-start");
+    this.thread = new Thread(this::run, THREAD_NAME);
     thread.setDaemon(true);
   }
 

@@ -90,11 +90,12 @@ public final class Main {
         out.print(dryRun(request, options));
         return 0;
       }
-      Optional<Planned> planned = planBeforeSpark(request, options);
+      RoutingFileStore headers = headerStore();
+      Optional<Planned> planned = planBeforeSpark(request, options, headers);
       // Started once the plan stands, so that a plan that cannot run fails without waiting for it.
       Optional<HeadStart> head =
           headStart
-              ? Optional.of(HeadStart.start(request, planned.map(Planned::plan), headerStore()))
+              ? Optional.of(HeadStart.start(request, planned.map(Planned::plan), headers))
               : Optional.empty();
       try {
         SparkContext context;
@@ -139,10 +140,11 @@ public final class Main {
    *
    * @throws dev.knots.plan.PlanningException if the plan cannot be made
    */
-  private static Optional<Planned> planBeforeSpark(MergeRequest request, RunOptions options) {
+  private static Optional<Planned> planBeforeSpark(
+      MergeRequest request, RunOptions options, RoutingFileStore headers) {
     MergeInputs inputs;
     try {
-      inputs = request.openInputs(headerStore(), options.unsupported());
+      inputs = request.openInputs(headers, options.unsupported());
     } catch (IOException e) {
       // The job reports it, with the full configuration, if it still fails then.
       return Optional.empty();

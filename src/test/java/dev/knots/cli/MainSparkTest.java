@@ -55,15 +55,40 @@ class MainSparkTest {
     };
   }
 
-  /** Main's own path; with {@code headStart} as under a local master (see {@link HeadStart}). */
+  /**
+   * Main's own path; with {@code headStart} as under a local master (see {@link HeadStart}), where
+   * Spark is "ready" only once the head start has aligned every layer it can, so that the job takes
+   * them all, as it does when Spark starts slowly.
+   */
   private int run(
       String[] args, ByteArrayOutputStream out, ByteArrayOutputStream err, boolean headStart) {
     return Main.run(
         args,
         new PrintStream(out, true, StandardCharsets.UTF_8),
         new PrintStream(err, true, StandardCharsets.UTF_8),
-        SparkStart.onDemand(() -> spark),
+        SparkStart.onDemand(
+            () -> {
+              if (headStart) {
+                awaitHeadStart();
+              }
+              return spark;
+            }),
         headStart);
+  }
+
+  /** Waits until the head start's thread has ended: every layer aligned, or one failed. */
+  private static void awaitHeadStart() {
+    long deadline = System.nanoTime() + 120_000_000_000L;
+    while (Thread.getAllStackTraces().keySet().stream()
+        .anyMatch(t -> t.getName().equals(HeadStart.THREAD_NAME) && t.isAlive())) {
+      assertTrue(System.nanoTime() < deadline, "the head start did not end");
+      try {
+        Thread.sleep(10);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new AssertionError(e);
+      }
+    }
   }
 
   @ParameterizedTest(name = "head start {0}")
@@ -105,7 +130,10 @@ class MainSparkTest {
     }
   }
 
-  /** With a head start, the layer aligned early fails there first; its task reports it the same. */
+  /**
+   * With a head start, the broken layer fails there first and is left to its task, which reports it
+   * the same.
+   */
   @ParameterizedTest(name = "head start {0}")
   @ValueSource(booleans = {false, true})
   void aTaskFailureNamesTheTensorAndPublishesNothing(boolean headStart) throws Exception {
