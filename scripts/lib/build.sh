@@ -42,11 +42,25 @@ knots_ensure_classpath() {
     knots_mvn dependency:build-classpath -DincludeScope=$scope -Dmdep.outputFile="target/classpath-$scope.txt" \
       || knots_die "Cannot resolve the $scope classpath; run once without -o/offline if jars are missing."
   done
-  cat "$KNOTS_ROOT"/target/classpath-{compile,runtime}.txt | tr ':' '\n' | awk 'NF && !seen[$0]++' | paste -sd: - \
-    >"$out.new"
+  knots_join_classpaths "$KNOTS_ROOT"/target/classpath-{compile,runtime}.txt >"$out.new"
   grep -q 'spark-core_2\.13' "$out.new" || knots_die "Spark is missing from $out.new (expected provided jars)."
   ! grep -qi 'junit' "$out.new" || knots_die "Test jars leaked into $out.new."
+  local jar
+  while IFS= read -r jar; do
+    [ -e "$jar" ] || knots_die "The classpath names $jar, which does not exist; delete $out.new and retry."
+  done < <(tr ':' '\n' <"$out.new")
   mv "$out.new" "$out"
+}
+
+# Prints the classpaths in files $1... as one, each jar once, in order of first appearance. Maven
+# writes them without a final newline, so each file is split on its own: joined first, the last jar
+# of one file and the first of the next would run together into one path that names neither.
+knots_join_classpaths() {
+  local file
+  for file in "$@"; do
+    tr ':' '\n' <"$file"
+    echo
+  done | awk 'NF && !seen[$0]++' | paste -sd: -
 }
 
 # Prints target/classes plus the runtime classpath, building both when stale.

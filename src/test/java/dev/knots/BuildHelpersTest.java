@@ -1,0 +1,96 @@
+package dev.knots;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * Functions of scripts/lib/build.sh that scripts/knots-merge starts the local driver with:
+ * knots_megabytes and knots_heap_flags size its initial heap and young generation (a size they
+ * misread would start the JVM with wrong flags, or none); knots_join_classpaths makes its
+ * classpath.
+ */
+class BuildHelpersTest {
+  @ParameterizedTest
+  @CsvSource({
+    "4g, 4096",
+    "4G, 4096",
+    "3072m, 3072",
+    "512M, 512",
+    "4194304k, 4096",
+    "1t, 1048576",
+    "1073741824, 1024",
+    "4gb, ",
+    "four, ",
+    "-1g, ",
+    "'', "
+  })
+  void readsTheJvmsMemorySizes(String size, String megabytes) throws Exception {
+    Result bash = call("knots_megabytes", size);
+    if (megabytes == null) {
+      assertEquals(1, bash.exitValue(), "'" + size + "' is no size: " + bash.output());
+      assertEquals("", bash.output(), size);
+    } else {
+      assertEquals(0, bash.exitValue(), bash.output());
+      assertEquals(megabytes, bash.output().strip(), size);
+    }
+  }
+
+  @ParameterizedTest
+  @CsvSource({
+    "4g, -Xms3072m -XX:MaxNewSize=256m",
+    "64g, -Xms49152m -XX:MaxNewSize=4096m",
+    "512m, -Xms384m -XX:MaxNewSize=64m",
+    "four, "
+  })
+  void sizesTheHeapFromTheDriverMemory(String size, String flags) throws Exception {
+    Result bash = call("knots_heap_flags", size);
+    assertEquals(0, bash.exitValue(), bash.output());
+    assertEquals(flags == null ? "" : flags, bash.output().strip(), size);
+  }
+
+  /**
+   * Maven writes a classpath file without a final newline: joining two such files must not run the
+   * last jar of one and the first of the next together (that lost json4s-scalap from the local
+   * driver's classpath until it was found).
+   */
+  @Test
+  void joinsClasspathFilesWithoutLosingTheJarsWhereTheyMeet(@TempDir Path dir) throws Exception {
+    Path compile = dir.resolve("classpath-compile.txt");
+    Path runtime = dir.resolve("classpath-runtime.txt");
+    Files.writeString(compile, "/m2/spark-core.jar:/m2/scala-library.jar:/m2/json4s-scalap.jar");
+    Files.writeString(runtime, "/m2/aws-xml-protocol.jar:/m2/scala-library.jar:/m2/netty.jar");
+
+    Result bash = call("knots_join_classpaths", compile.toString(), runtime.toString());
+
+    assertEquals(0, bash.exitValue(), bash.output());
+    assertEquals(
+        "/m2/spark-core.jar:/m2/scala-library.jar:/m2/json4s-scalap.jar:/m2/aws-xml-protocol.jar"
+            + ":/m2/netty.jar",
+        bash.output().strip());
+  }
+
+  private record Result(int exitValue, String output) {}
+
+  /** Runs {@code function} of scripts/lib/build.sh on {@code arguments}. */
+  private static Result call(String function, String... arguments) throws Exception {
+    List<String> command =
+        new ArrayList<>(
+            List.of("bash", "-c", ". scripts/lib/build.sh && " + function + " \"$@\"", "test"));
+    command.addAll(List.of(arguments));
+    Process bash = new ProcessBuilder(command).redirectErrorStream(true).start();
+    String output = new String(bash.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(bash.waitFor(30, TimeUnit.SECONDS), "bash did not exit");
+    return new Result(bash.exitValue(), output);
+  }
+}
