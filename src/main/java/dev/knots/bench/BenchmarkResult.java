@@ -25,6 +25,7 @@ import java.util.Locale;
  * @param report what the job reported
  * @param committed whether the output has {@code _SUCCESS}
  * @param usage what {@code /usr/bin/time -v} reports of the merge process
+ * @param cores the processors this machine offers the merge
  */
 record BenchmarkResult(
     Spec spec,
@@ -38,13 +39,24 @@ record BenchmarkResult(
     Timing write,
     ReportFigures report,
     boolean committed,
-    ProcessUsage usage) {
+    ProcessUsage usage,
+    int cores) {
 
   static final double TARGET_RATIO = 1.5;
 
   /** {@code read + write} floor seconds. */
   double ioFloorSeconds() {
     return read.seconds() + write.seconds();
+  }
+
+  /**
+   * CPU time over wall time: how many cores the merge kept busy on average; near {@link #cores},
+   * the run was bound by the processors, and only less work (not overlap) makes it shorter. Null
+   * without CPU time.
+   */
+  Double averageCoresBusy() {
+    Double cpu = usage.cpuSeconds();
+    return cpu == null ? null : cpu / wallSeconds;
   }
 
   /** {@code wall / (Spark start + I/O floor)}, or null without a Spark start time. */
@@ -87,9 +99,11 @@ record BenchmarkResult(
             ? "/usr/bin/time -v"
             : String.format(
                 Locale.ROOT,
-                "user %.1f s + system %.1f s, /usr/bin/time -v",
+                "user %.1f s + system %.1f s, /usr/bin/time -v: %.2f of %d cores busy on average",
                 usage.userSeconds(),
-                usage.systemSeconds()));
+                usage.systemSeconds(),
+                averageCoresBusy(),
+                cores));
     row(t, "Spark start", seconds(spark), "merge_report.json");
     row(t, "job total", seconds(report.totalSeconds()), "merge_report.json: main to commit");
     report.phases().forEach((phase, s) -> row(t, "  " + phase, seconds(s), "merge_report.json"));
@@ -146,6 +160,8 @@ record BenchmarkResult(
     json.put("bytesWritten", report.bytesWritten());
     json.put("cpuUserSeconds", usage.userSeconds());
     json.put("cpuSystemSeconds", usage.systemSeconds());
+    json.put("cores", cores);
+    json.put("averageCoresBusy", averageCoresBusy());
     json.put("peakRssBytes", usage.peakRssBytes());
     json.put("driverPeakHeapBytes", report.driverPeakHeapBytes());
     return json;

@@ -129,7 +129,8 @@ public final class MergeBenchmark {
         write,
         report,
         Files.exists(output.resolve("_SUCCESS")),
-        ProcessUsage.read(timeFile));
+        ProcessUsage.read(timeFile),
+        Runtime.getRuntime().availableProcessors());
   }
 
   static List<String> command(Options o, List<String> adapters, Path output) {

@@ -134,7 +134,10 @@ class MergeBenchmarkTest {
     BenchmarkResult met = result(7.0, new ReportFigures(4.0, 6.5, 10L, 20L, 30L, phases));
     assertEquals(7.0 / (4.0 + 0.5 + 0.5), met.ratio(), 1e-12);
     assertTrue(met.table().contains("target 1.5: met"), met.table());
-    assertTrue(met.table().contains("2.50 s   user 2.0 s + system 0.5 s"), met.table());
+    assertTrue(
+        met.table()
+            .contains("2.50 s   user 2.0 s + system 0.5 s, /usr/bin/time -v: 0.36 of 2 cores"),
+        met.table());
     assertTrue(
         met.table().lines().anyMatch(l -> l.trim().startsWith("align") && l.contains("1.25 s")),
         met.table());
@@ -150,6 +153,8 @@ class MergeBenchmarkTest {
     assertEquals(1.0, json.get("ioFloor").get("totalSeconds").doubleValue(), 1e-12);
     assertEquals(30, json.get("driverPeakHeapBytes").longValue());
     assertEquals(1.25, json.get("phaseSeconds").get("align").doubleValue(), 1e-12);
+    assertEquals(2.5 / 7.0, json.get("averageCoresBusy").doubleValue(), 1e-12);
+    assertEquals(2, json.get("cores").intValue());
   }
 
   @Test
@@ -218,6 +223,7 @@ class MergeBenchmarkTest {
         new Timing(50, 0.5),
         report,
         true,
-        new ProcessUsage(4096L, 2.0, 0.5));
+        new ProcessUsage(4096L, 2.0, 0.5),
+        2);
   }
 }
