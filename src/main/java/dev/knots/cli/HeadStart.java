@@ -17,19 +17,18 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
 import java.util.OptionalInt;
-import org.apache.spark.rdd.RDDOperationScope;
-import org.slf4j.LoggerFactory;
+import java.util.concurrent.CompletableFuture;
 import org.slf4j.bridge.SLF4JBridgeHandler;
-import scala.Option;
 
 /**
  * The driver's head start on the merge while Spark starts, on a background thread: starting Spark
- * is seconds of mostly one core's class loading, and the other core is put to use. In order:
- * Spark's first description of an RDD (see {@link #warmSparkFirstUse}); a few merges of a small
- * synthetic adapter set with the request's method, so that the merge's kernels get compiled and the
+ * is seconds of mostly one core's class loading, and the other core is put to use. In order, from
+ * the moment the command line is parsed: merges of a small synthetic adapter set with the request's
+ * method, a few and more until the plan stands, so that the merge's kernels get compiled and the
  * native BLAS loaded; then the plan's layers, aligned in order for the job's align tasks to take
  * ({@link EarlyAlignment}) until the first of them starts. Only worth it when the tasks run in this
- * JVM, under a local master.
+ * JVM, under a local master. (Spark's first description of an RDD is paid even sooner: see {@link
+ * SparkStart#inBackground}.)
  */
 final class HeadStart implements AutoCloseable {
   /** Enough merges for the kernels' loops to reach the optimizing compiler. */
@@ -51,22 +50,21 @@ final class HeadStart implements AutoCloseable {
   static final String THREAD_NAME = "knots-head-start";
 
   private final MergeRequest request;
-  private final Optional<MergePlan> plan;
   private final FileStore inputs;
-  private final Optional<EarlyAlignment> early;
+
+  /** Completed by {@link #plan}, or empty by {@link #close} when the plan never came. */
+  private final CompletableFuture<Optional<MergePlan>> plan = new CompletableFuture<>();
+
+  private volatile Optional<EarlyAlignment> early = Optional.empty();
   private final Thread thread;
   private Path directory;
   private volatile boolean stopped;
   private volatile int runs;
   private volatile Exception failure;
 
-  private HeadStart(MergeRequest request, Optional<MergePlan> plan, FileStore inputs) {
+  private HeadStart(MergeRequest request, FileStore inputs) {
     this.request = request;
-    this.plan = plan;
     this.inputs = inputs;
-    this.early =
-        plan.map(
-            p -> EarlyAlignment.open(request.method(), request.parameters(), request.concat()));
     this.thread = new Thread(this::run, THREAD_NAME);
     thread.setDaemon(true);
   }
@@ -77,21 +75,31 @@ final class HeadStart implements AutoCloseable {
   }
 
   /**
-   * Starts the head start on {@code request}: its synthetic merges run in a temporary directory it
-   * deletes when done, and {@code plan}'s layers, if there is a plan, are read through {@code
-   * inputs}. Never fails the merge: what went wrong is in {@link #failure()}, and a layer's task
-   * meets it again.
+   * Starts the head start on {@code request}: its synthetic merges need no plan, so they run while
+   * the driver reads the inputs' headers and plans, in a temporary directory it deletes when done.
+   * The plan's layers, once {@link #plan} hands it over, are read through {@code inputs}. Never
+   * fails the merge: what went wrong is in {@link #failure()}, and a layer's task meets it again.
    */
-  static HeadStart start(MergeRequest request, Optional<MergePlan> plan, FileStore inputs) {
-    HeadStart head = new HeadStart(request, plan, inputs);
+  static HeadStart start(MergeRequest request, FileStore inputs) {
+    HeadStart head = new HeadStart(request, inputs);
     head.thread.start();
     return head;
+  }
+
+  /**
+   * Hands over the plan once it stands, or empty when the driver could not plan before Spark
+   * started: then the head start only merges its synthetic set.
+   */
+  void plan(Optional<MergePlan> stands) {
+    early =
+        stands.map(
+            p -> EarlyAlignment.open(request.method(), request.parameters(), request.concat()));
+    plan.complete(stands);
   }
 
   private void run() {
     LocalFileStore store = new LocalFileStore();
     try {
-      warmSparkFirstUse();
       routeJavaLogging();
       directory = Files.createTempDirectory("knots-warmup");
       int adapterCount = Math.min(request.taskCount(), MAX_ADAPTERS);
@@ -111,13 +119,14 @@ final class HeadStart implements AutoCloseable {
               Optional.empty(),
               request.vectors(),
               OptionalInt.empty());
-      int synthetic = early.isPresent() ? RUNS_BEFORE_ALIGNING : MAX_RUNS;
-      while (!stopped && runs < synthetic) {
+      // Merges on while the plan is not there yet: the later ones take a fraction of the first.
+      while (!stopped && runs < MAX_RUNS && !(runs >= RUNS_BEFORE_ALIGNING && planStands())) {
         LocalMerge.run(syntheticRequest, store, true);
         runs++;
       }
-      if (early.isPresent()) {
-        early.get().alignUntilStopped(plan.orElseThrow(), inputs, earlyBudget());
+      Optional<MergePlan> layers = plan.join();
+      if (layers.isPresent()) {
+        early.orElseThrow().alignUntilStopped(layers.get(), inputs, earlyBudget());
       }
     } catch (Exception e) {
       failure = e;
@@ -140,21 +149,6 @@ final class HeadStart implements AutoCloseable {
    */
   static long earlyBudget() {
     return (Runtime.getRuntime().maxMemory() - (300L << 20)) * 3 / 10;
-  }
-
-  /**
-   * Spark describes every RDD it creates as JSON, and its first description builds a Jackson mapper
-   * with the Scala module: about 0.4 s of one thread, which the job would otherwise spend at its
-   * first RDD, after Spark is up. Spark's own class, so an incompatible Spark only loses the head
-   * start.
-   */
-  private static void warmSparkFirstUse() {
-    try {
-      new RDDOperationScope("knots-merge", Option.empty(), "0").toJson();
-    } catch (LinkageError | RuntimeException e) {
-      LoggerFactory.getLogger("knots-merge")
-          .debug("Cannot warm up Spark's RDD scopes: {}", e.toString());
-    }
   }
 
   /**
@@ -198,10 +192,19 @@ final class HeadStart implements AutoCloseable {
     stopped = true;
   }
 
-  /** Stops, waits for the thread, and drops the layers no task took. */
+  /** Whether a plan with layers to align has been handed over. */
+  private boolean planStands() {
+    return plan.getNow(Optional.empty()).isPresent();
+  }
+
+  /**
+   * Stops, waits for the thread (at most the synthetic merge or the layer in progress), and drops
+   * the layers no task took.
+   */
   @Override
   public void close() throws InterruptedException {
     stopped = true;
+    plan.complete(Optional.empty());
     early.ifPresent(EarlyAlignment::stop);
     thread.join();
     early.ifPresent(EarlyAlignment::close);

@@ -91,13 +91,12 @@ public final class Main {
         return 0;
       }
       RoutingFileStore headers = headerStore();
-      Optional<Planned> planned = planBeforeSpark(request, options, headers);
-      // Started once the plan stands, so that a plan that cannot run fails without waiting for it.
+      // Its synthetic merges need only the request: they run while the headers are read.
       Optional<HeadStart> head =
-          headStart
-              ? Optional.of(HeadStart.start(request, planned.map(Planned::plan), headers))
-              : Optional.empty();
+          headStart ? Optional.of(HeadStart.start(request, headers)) : Optional.empty();
       try {
+        Optional<Planned> planned = planBeforeSpark(request, options, headers);
+        head.ifPresent(h -> h.plan(planned.map(Planned::plan)));
         SparkContext context;
         try {
           context = spark.context();

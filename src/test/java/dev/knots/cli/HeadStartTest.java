@@ -18,8 +18,10 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.BooleanSupplier;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /**
  * The synthetic merges and the early alignment run while Spark starts (real files, real kernels, no
@@ -37,13 +39,9 @@ class HeadStartTest {
   void runsItsMergesWithTheRequestsMethodAndLeavesNoFiles() throws Exception {
     for (String method : List.of("knots-ties", "ta", "knots-dare-ties")) {
       List<Path> before = warmupDirectories();
-      HeadStart head = HeadStart.start(request(method), Optional.empty(), Fixtures.STORE);
-      long deadline = System.nanoTime() + 120_000_000_000L;
-      while (head.runs() < HeadStart.MAX_RUNS
-          && head.failure().isEmpty()
-          && System.nanoTime() < deadline) {
-        Thread.sleep(20);
-      }
+      HeadStart head = HeadStart.start(request(method), Fixtures.STORE);
+      head.plan(Optional.empty());
+      awaitUnlessFailed(head, () -> head.runs() >= HeadStart.MAX_RUNS);
       head.close();
       assertEquals(Optional.empty(), head.failure(), method);
       assertEquals(HeadStart.MAX_RUNS, head.runs(), method);
@@ -70,11 +68,8 @@ class HeadStartTest {
             request.output(),
             OutputFormat.ADAPTER,
             Optional.empty());
-    HeadStart head = HeadStart.start(many, Optional.empty(), Fixtures.STORE);
-    long deadline = System.nanoTime() + 120_000_000_000L;
-    while (head.runs() < 1 && head.failure().isEmpty() && System.nanoTime() < deadline) {
-      Thread.sleep(20);
-    }
+    HeadStart head = HeadStart.start(many, Fixtures.STORE);
+    awaitUnlessFailed(head, () -> head.runs() >= 1);
     head.close();
     assertEquals(Optional.empty(), head.failure());
     assertTrue(head.runs() >= 1, "merges: " + head.runs());
@@ -83,30 +78,35 @@ class HeadStartTest {
   @Test
   void withAPlanItAlignsTheLayersAfterAFewMerges() throws Exception {
     MergeRequest request = request("knots-ties");
-    MergePlan plan =
-        Planner.plan(
-            request.openInputs(Fixtures.STORE, LoraAdapter.UnsupportedTensors.REFUSE),
-            request.method(),
-            request.concat());
-    HeadStart head = HeadStart.start(request, Optional.of(plan), Fixtures.STORE);
-    EarlyAlignment early = head.early().orElseThrow();
-    long deadline = System.nanoTime() + 120_000_000_000L;
-    while (early.layersAligned() < plan.layers().size()
-        && head.failure().isEmpty()
-        && System.nanoTime() < deadline) {
-      Thread.sleep(20);
-    }
-    int aligned = early.layersAligned();
-    head.close();
-    assertEquals(Optional.empty(), head.failure());
+    MergePlan plan = planOf(request);
+    HeadStart head = HeadStart.start(request, Fixtures.STORE);
+    int aligned = alignEveryLayerAndClose(head, plan);
     assertEquals(HeadStart.RUNS_BEFORE_ALIGNING, head.runs(), "synthetic merges first");
     assertEquals(plan.layers().size(), aligned, "then every layer");
-    assertEquals(0, early.layersAligned(), "closing drops the layers no task took");
+    assertEquals(0, head.early().orElseThrow().layersAligned(), "closing drops the layers");
   }
 
+  /** Main hands the plan over once it has read the headers, while the synthetic merges run. */
   @Test
+  void mergesOnUntilThePlanComesAndThenAlignsItsLayers() throws Exception {
+    MergeRequest request = request("knots-ties");
+    MergePlan plan = planOf(request);
+    HeadStart head = HeadStart.start(request, Fixtures.STORE);
+    awaitUnlessFailed(head, () -> head.runs() > HeadStart.RUNS_BEFORE_ALIGNING);
+    assertTrue(
+        head.runs() > HeadStart.RUNS_BEFORE_ALIGNING, "merges without a plan: " + head.runs());
+    assertEquals(Optional.empty(), head.early(), "no plan, no layers");
+
+    int aligned = alignEveryLayerAndClose(head, plan);
+    assertEquals(plan.layers().size(), aligned, "the plan's layers, once it came");
+    assertTrue(head.runs() <= HeadStart.MAX_RUNS, "merges: " + head.runs());
+  }
+
+  /** A command whose plan fails closes a head start that never got one. */
+  @Test
+  @Timeout(60)
   void closeStopsAfterTheMergeInProgress() throws Exception {
-    HeadStart head = HeadStart.start(request("knots-ties"), Optional.empty(), Fixtures.STORE);
+    HeadStart head = HeadStart.start(request("knots-ties"), Fixtures.STORE);
     head.close();
     assertTrue(head.runs() <= 1, "merges after close: " + head.runs());
     assertEquals(Optional.empty(), head.failure());
@@ -129,6 +129,37 @@ class HeadStartTest {
           .filter(p -> p.getFileName().toString().startsWith("knots-warmup"))
           .sorted()
           .toList();
+    }
+  }
+
+  private static MergePlan planOf(MergeRequest request) throws IOException {
+    return Planner.plan(
+        request.openInputs(Fixtures.STORE, LoraAdapter.UnsupportedTensors.REFUSE),
+        request.method(),
+        request.concat());
+  }
+
+  /**
+   * Hands {@code plan} over, waits for every layer, closes, and returns how many layers were
+   * aligned before closing, checking that nothing failed.
+   */
+  private static int alignEveryLayerAndClose(HeadStart head, MergePlan plan)
+      throws InterruptedException {
+    head.plan(Optional.of(plan));
+    EarlyAlignment early = head.early().orElseThrow();
+    awaitUnlessFailed(head, () -> early.layersAligned() == plan.layers().size());
+    int aligned = early.layersAligned();
+    head.close();
+    assertEquals(Optional.empty(), head.failure());
+    return aligned;
+  }
+
+  /** Waits up to two minutes for {@code done}, or until the head start has failed. */
+  private static void awaitUnlessFailed(HeadStart head, BooleanSupplier done)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + 120_000_000_000L;
+    while (!done.getAsBoolean() && head.failure().isEmpty() && System.nanoTime() < deadline) {
+      Thread.sleep(20);
     }
   }
 }
