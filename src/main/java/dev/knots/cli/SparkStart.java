@@ -65,7 +65,7 @@ final class SparkStart {
    * beside the start itself and the command line's parsing. Spark's own class, so an incompatible
    * Spark only loses the warm-up.
    */
-  static void warmFirstRddScope() {
+  private static void warmFirstRddScope() {
     try {
       new RDDOperationScope("knots-merge", Option.empty(), "0").toJson();
     } catch (LinkageError | RuntimeException e) {
