@@ -101,6 +101,54 @@ knots_local_classpath() {
   echo "$KNOTS_ROOT/target/classes:$(cat "$KNOTS_ROOT/target/classpath.txt")"
 }
 
+# The local driver's classpath: the project's classes as one jar (knots_classes_jar), the Maven
+# classpath, and conf/ last, for conf/core-site.xml (no jar carries one). Builds what is stale.
+# Jars only, up to conf/, as the JVM's class-data archive (knots_class_archive) requires.
+knots_driver_classpath() {
+  knots_ensure_classes
+  knots_ensure_classpath
+  echo "$(knots_classes_jar):$(cat "$KNOTS_ROOT/target/classpath.txt"):$KNOTS_ROOT/conf"
+}
+
+# Prints target/knots-classes.jar, target/classes packed as one jar, packing it again when any
+# class is newer.
+knots_classes_jar() {
+  local jar=$KNOTS_ROOT/target/knots-classes.jar
+  if [ ! -e "$jar" ] || [ -n "$(find "$KNOTS_ROOT/target/classes" -newer "$jar" -print -quit)" ]; then
+    "${KNOTS_JAVA%java}jar" cf "$jar.new" -C "$KNOTS_ROOT/target/classes" . \
+      || knots_die "Cannot pack target/classes into $jar."
+    mv "$jar.new" "$jar"
+  fi
+  echo "$jar"
+}
+
+# Prints where the class-data archive (JDK dynamic CDS) of a local driver on classpath $1 goes:
+# target/class-data/, named for the java binary and the classpath, so that neither another JVM nor
+# another classpath ever maps it (the JVM refuses a mismatched archive, with a warning, but a
+# truncated one can crash it, so archives are only ever renamed into place whole).
+knots_class_archive() {
+  local java key
+  java=$(readlink -f "$(command -v "$KNOTS_JAVA")")
+  key=$(printf '%s\n' "$java" "$(stat -c %Y "$java")" "$1" | md5sum | cut -c1-16)
+  echo "$KNOTS_ROOT/target/class-data/$key.jsa"
+}
+
+# Whether the archive $1 is there and newer than every jar its classpath may have changed: the
+# project's classes jar and the Maven classpath (the other jars change only with it).
+knots_class_archive_fresh() {
+  [ -s "$1" ] && [ "$1" -nt "$KNOTS_ROOT/target/knots-classes.jar" ] && [ "$1" -nt "$KNOTS_ROOT/target/classpath.txt" ]
+}
+
+# Whether the command line $@ is a merge that starts Spark, and so loads the classes a merge needs:
+# the run that records the archive, when there is none (as dev.knots.cli.SparkStart.needed decides).
+knots_records_class_archive() {
+  [ "${1:-}" = merge ] || return 1
+  local arg
+  for arg in "$@"; do
+    case "$arg" in --help | -h | --dry-run) return 1 ;; esac
+  done
+}
+
 # Prints the path of the shaded jar, packaging it when missing or stale.
 knots_fat_jar() {
   local jar

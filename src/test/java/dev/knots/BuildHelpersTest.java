@@ -1,17 +1,22 @@
 package dev.knots;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.File;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
+import java.util.zip.ZipFile;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -145,15 +150,114 @@ class BuildHelpersTest {
     assertEquals(List.of(), missing, "ids in conf/classpath-order.txt that match no jar");
   }
 
+  /**
+   * The run that records the class-data archive must load what a merge loads: a merge that starts
+   * Spark, as dev.knots.cli.SparkStart.needed decides, and not a help or dry-run command.
+   */
+  @ParameterizedTest
+  @CsvSource({
+    "'merge --adapters a,b --method ta --output o', 0",
+    "'merge --adapters a,b --method ta --output o --dry-run', 1",
+    "'merge --help', 1",
+    "'merge -h', 1",
+    "'--help', 1",
+    "'', 1"
+  })
+  void onlyAMergeThatStartsSparkRecordsTheClassArchive(String commandLine, int exitValue)
+      throws Exception {
+    String[] arguments = commandLine.isEmpty() ? new String[0] : commandLine.split(" ");
+    assertEquals(
+        exitValue, call("knots_records_class_archive", arguments).exitValue(), commandLine);
+  }
+
+  @Test
+  void theClassArchiveIsNamedForTheClasspathAndUsedOnlyWhenNewerThanItsJars(@TempDir Path root)
+      throws Exception {
+    String archive = callIn(root, "knots_class_archive", "/m2/a.jar:/m2/b.jar").output().strip();
+    assertTrue(
+        archive.startsWith(root.resolve("target/class-data").toString())
+            && archive.endsWith(".jsa"),
+        archive);
+    assertEquals(
+        archive, callIn(root, "knots_class_archive", "/m2/a.jar:/m2/b.jar").output().strip());
+    assertNotEquals(
+        archive, callIn(root, "knots_class_archive", "/m2/b.jar:/m2/a.jar").output().strip());
+
+    Path classes = Files.createDirectories(root.resolve("target")).resolve("knots-classes.jar");
+    Path classpath = root.resolve("target/classpath.txt");
+    Path file = Files.createDirectories(Path.of(archive).getParent()).resolve("a.jsa");
+    Files.writeString(classes, "jar");
+    Files.writeString(classpath, "/m2/a.jar");
+    Files.writeString(file, "archive");
+    FileTime older = FileTime.from(Instant.now().minusSeconds(60));
+    Files.setLastModifiedTime(classes, older);
+    Files.setLastModifiedTime(classpath, older);
+    assertEquals(0, callIn(root, "knots_class_archive_fresh", file.toString()).exitValue());
+
+    Files.setLastModifiedTime(classes, FileTime.from(Instant.now().plusSeconds(60)));
+    assertEquals(
+        1,
+        callIn(root, "knots_class_archive_fresh", file.toString()).exitValue(),
+        "the classes were packed again after it");
+    Files.setLastModifiedTime(classes, older);
+    Files.setLastModifiedTime(classpath, FileTime.from(Instant.now().plusSeconds(60)));
+    assertEquals(
+        1,
+        callIn(root, "knots_class_archive_fresh", file.toString()).exitValue(),
+        "the Maven classpath changed after it");
+    Files.setLastModifiedTime(classpath, older);
+    Files.writeString(file, "");
+    assertEquals(
+        1, callIn(root, "knots_class_archive_fresh", file.toString()).exitValue(), "empty");
+  }
+
+  @Test
+  void packsTheClassesIntoOneJarAgainOnlyWhenAClassIsNewer(@TempDir Path root) throws Exception {
+    Path clazz = Files.createDirectories(root.resolve("target/classes/dev/x")).resolve("A.class");
+    Files.writeString(clazz, "first");
+    Files.setLastModifiedTime(clazz, FileTime.from(Instant.now().minusSeconds(60)));
+
+    Result packed = callIn(root, "knots_classes_jar");
+    assertEquals(0, packed.exitValue(), packed.output());
+    Path jar = Path.of(packed.output().strip());
+    assertEquals(root.resolve("target/knots-classes.jar"), jar);
+    assertEquals("first", entry(jar, "dev/x/A.class"));
+
+    FileTime packedAt = Files.getLastModifiedTime(jar);
+    assertEquals(0, callIn(root, "knots_classes_jar").exitValue());
+    assertEquals(packedAt, Files.getLastModifiedTime(jar), "nothing newer: not packed again");
+
+    Files.writeString(clazz, "second");
+    Files.setLastModifiedTime(clazz, FileTime.from(Instant.now().plusSeconds(60)));
+    assertEquals(0, callIn(root, "knots_classes_jar").exitValue());
+    assertEquals("second", entry(jar, "dev/x/A.class"));
+  }
+
+  private static String entry(Path jar, String name) throws IOException {
+    try (ZipFile zip = new ZipFile(jar.toFile())) {
+      return new String(
+          zip.getInputStream(zip.getEntry(name)).readAllBytes(), StandardCharsets.UTF_8);
+    }
+  }
+
   private record Result(int exitValue, String output) {}
 
   /** Runs {@code function} of scripts/lib/build.sh on {@code arguments}. */
   private static Result call(String function, String... arguments) throws Exception {
+    return callIn(null, function, arguments);
+  }
+
+  /** As {@link #call}, with KNOTS_ROOT set to {@code root} (null: the project's own). */
+  private static Result callIn(Path root, String function, String... arguments) throws Exception {
     List<String> command =
         new ArrayList<>(
             List.of("bash", "-c", ". scripts/lib/build.sh && " + function + " \"$@\"", "test"));
     command.addAll(List.of(arguments));
-    Process bash = new ProcessBuilder(command).redirectErrorStream(true).start();
+    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+    if (root != null) {
+      builder.environment().put("KNOTS_ROOT", root.toString());
+    }
+    Process bash = builder.start();
     String output = new String(bash.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertTrue(bash.waitFor(30, TimeUnit.SECONDS), "bash did not exit");
     return new Result(bash.exitValue(), output);
