@@ -49,7 +49,7 @@ knots_ensure_classpath() {
   ! grep -qi 'junit' "$out.new" || knots_die "Test jars leaked into $out.new."
   local jar
   while IFS= read -r jar; do
-    [ -e "$jar" ] || knots_die "The classpath names $jar, which does not exist; delete $out.new and retry."
+    [ -e "$jar" ] || knots_die "The classpath names $jar, which does not exist: the local Maven repository lacks it. Run mvn -B dependency:resolve once online, then retry."
   done < <(tr ':' '\n' <"$out.new")
   mv "$out.new" "$out"
 }
@@ -116,7 +116,7 @@ knots_classes_jar() {
   local jar=$KNOTS_ROOT/target/knots-classes.jar
   if [ ! -e "$jar" ] || [ -n "$(find "$KNOTS_ROOT/target/classes" -newer "$jar" -print -quit)" ]; then
     "${KNOTS_JAVA%java}jar" cf "$jar.new" -C "$KNOTS_ROOT/target/classes" . \
-      || knots_die "Cannot pack target/classes into $jar."
+      || knots_die "Cannot pack target/classes into $jar with ${KNOTS_JAVA%java}jar; set JAVA_HOME to a JDK 17, whose bin/ has the jar tool."
     mv "$jar.new" "$jar"
   fi
   echo "$jar"
