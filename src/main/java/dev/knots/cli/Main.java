@@ -36,6 +36,8 @@ public final class Main {
   private Main() {}
 
   public static void main(String[] args) {
+    // Before any thread: otherwise class loading and a JNI library's loading can deadlock.
+    ClassLoadingNatives.initialize();
     // Tasks in this JVM: Spark starts while the driver parses and plans, then gets a head start.
     boolean local = HeadStart.tasksRunHere(System.getProperty("spark.master"));
     SparkStart spark =
