@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
@@ -27,6 +28,9 @@ public final class MergeBenchmark {
       "Usage: scripts/benchmark [options]; the options are described at the top of that script.";
 
   private static final Path GNU_TIME = Path.of("/usr/bin/time");
+
+  /** The exit code reported for a merge stopped by {@code --timeout}, as timeout(1) does. */
+  static final int TIMED_OUT = 124;
 
   private MergeBenchmark() {}
 
@@ -50,9 +54,14 @@ public final class MergeBenchmark {
     System.out.println("  result JSON          " + json);
     if (result.exitCode() != 0 || !result.committed()) {
       System.err.println(
-          "benchmark: the merge failed (exit "
-              + result.exitCode()
-              + "); its output is in "
+          (result.exitCode() == TIMED_OUT
+                  ? "benchmark: the merge did not end within "
+                      + o.timeoutSeconds
+                      + " s (--timeout) and was stopped; its output and its JVM's thread stacks"
+                      + " are in "
+                  : "benchmark: the merge failed (exit "
+                      + result.exitCode()
+                      + "); its output is in ")
               + o.work.resolve("merge.log")
               + ". Last lines:");
       try (Stream<String> lines = Files.lines(o.work.resolve("merge.log"))) {
@@ -101,14 +110,18 @@ public final class MergeBenchmark {
       timed.addAll(List.of(GNU_TIME.toString(), "-v", "-o", timeFile.toString()));
     }
     timed.addAll(command);
-    log("merge: %s (log: %s)", String.join(" ", command), o.work.resolve("merge.log"));
+    Path mergeLog = o.work.resolve("merge.log");
+    log("merge: %s (log: %s)", String.join(" ", command), mergeLog);
     long start = System.nanoTime();
     Process merge =
         new ProcessBuilder(timed)
             .redirectErrorStream(true)
-            .redirectOutput(o.work.resolve("merge.log").toFile())
+            .redirectOutput(mergeLog.toFile())
             .start();
-    int exit = merge.waitFor();
+    int exit =
+        merge.waitFor(o.timeoutSeconds, TimeUnit.SECONDS)
+            ? merge.exitValue()
+            : stop(merge, mergeLog, o.timeoutSeconds);
     double wall = (System.nanoTime() - start) / 1e9;
 
     Path reportFile = output.resolve(ReportFigures.FILE);
@@ -131,6 +144,37 @@ public final class MergeBenchmark {
         Files.exists(output.resolve("_SUCCESS")),
         ProcessUsage.read(timeFile),
         Runtime.getRuntime().availableProcessors());
+  }
+
+  /**
+   * Stops a merge that outran {@code --timeout}: first the thread stacks of every JVM under it go
+   * to the end of {@code log} (jcmd Thread.print), which is what shows where it hung, then the
+   * whole process tree is killed.
+   */
+  private static int stop(Process merge, Path log, long timeoutSeconds)
+      throws IOException, InterruptedException {
+    log(
+        "the merge did not end within %d s; stopping it (its JVM's thread stacks go to %s)",
+        timeoutSeconds, log);
+    Path jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd");
+    List<ProcessHandle> tree = merge.descendants().toList();
+    for (ProcessHandle process : tree) {
+      boolean jvm = process.info().command().map(c -> c.endsWith("/java")).orElse(false);
+      if (jvm && Files.isExecutable(jcmd)) {
+        Process dump =
+            new ProcessBuilder(jcmd.toString(), Long.toString(process.pid()), "Thread.print")
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+                .start();
+        if (!dump.waitFor(60, TimeUnit.SECONDS)) {
+          dump.destroyForcibly();
+        }
+      }
+    }
+    tree.forEach(ProcessHandle::destroyForcibly);
+    merge.destroyForcibly();
+    merge.waitFor();
+    return TIMED_OUT;
   }
 
   static List<String> command(Options o, List<String> adapters, Path output) {
@@ -195,6 +239,7 @@ public final class MergeBenchmark {
     String topK = "20";
     String scaling = "0.6";
     String format;
+    long timeoutSeconds = 1800;
 
     /** The options, or null for --help. */
     static Options parse(String... args) {
@@ -222,6 +267,7 @@ public final class MergeBenchmark {
               case "--top-k" -> o.topK = v;
               case "--scaling" -> o.scaling = v;
               case "--format" -> o.format = format(v);
+              case "--timeout" -> o.timeoutSeconds = positiveSeconds(v);
               case "--adapters", "--layers", "--hidden", "--kv", "--rank", "--dtype", "--seed" ->
                   generator.addAll(List.of(a, v));
               default -> throw new IllegalArgumentException("unknown option " + a);
@@ -237,6 +283,19 @@ public final class MergeBenchmark {
               ? o.launcher
               : o.root.resolve("scripts/knots-merge").toAbsolutePath().normalize();
       return o;
+    }
+
+    private static long positiveSeconds(String v) {
+      try {
+        long seconds = Long.parseLong(v);
+        if (seconds > 0) {
+          return seconds;
+        }
+      } catch (NumberFormatException e) {
+        // reported below
+      }
+      throw new IllegalArgumentException(
+          "--timeout must be a positive number of seconds, not " + v);
     }
 
     private static String format(String v) {

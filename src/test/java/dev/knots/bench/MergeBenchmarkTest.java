@@ -158,6 +158,68 @@ class MergeBenchmarkTest {
   }
 
   @Test
+  void stopsAMergeThatOutrunsTheTimeoutAfterDumpingItsThreads() throws Exception {
+    Path launcher = tmp.resolve("hung-launcher");
+    String classpath =
+        System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+    Files.writeString(
+        launcher,
+        String.join(
+            "\n",
+            "#!/usr/bin/env bash",
+            "exec '"
+                + Path.of(System.getProperty("java.home"), "bin", "java")
+                + "' -cp '"
+                + classpath
+                + "' "
+                + HungMerge.class.getName(),
+            ""));
+    Files.setPosixFilePermissions(launcher, PosixFilePermissions.fromString("rwxr-xr-x"));
+    MergeBenchmark.Options o =
+        MergeBenchmark.Options.parse(
+            "--work",
+            tmp.resolve("bench").toString(),
+            "--launcher",
+            launcher.toString(),
+            "--layers",
+            "1",
+            "--adapters",
+            "2",
+            "--hidden",
+            "32",
+            "--kv",
+            "16",
+            "--rank",
+            "2",
+            "--no-drop-caches",
+            "--timeout",
+            "3");
+    assertEquals(3, o.timeoutSeconds);
+    long start = System.nanoTime();
+    BenchmarkResult r = MergeBenchmark.run(o);
+    assertEquals(MergeBenchmark.TIMED_OUT, r.exitCode());
+    assertTrue((System.nanoTime() - start) / 1e9 < 60, "the harness waited past its timeout");
+    assertTrue(!r.committed());
+    String log = Files.readString(tmp.resolve("bench/merge.log"));
+    assertTrue(log.contains("hung merge started"), log);
+    assertTrue(log.contains("Full thread dump"), log);
+    assertTrue(log.contains("at " + HungMerge.class.getName() + ".main"), log);
+    assertTrue(
+        ProcessHandle.allProcesses()
+            .noneMatch(
+                p ->
+                    p.info()
+                        .commandLine()
+                        .map(c -> c.contains(HungMerge.class.getName()))
+                        .orElse(false)),
+        "the hung JVM outlived the harness");
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class, () -> MergeBenchmark.Options.parse("--timeout", "0"));
+    assertEquals("--timeout must be a positive number of seconds, not 0", e.getMessage());
+  }
+
+  @Test
   void runsTheWholeHarnessAgainstAStandInLauncher() throws Exception {
     Path launcher = tmp.resolve("stand-in-launcher");
     // Writes a stub report, 2048 bytes of output and _SUCCESS into the --output directory.
