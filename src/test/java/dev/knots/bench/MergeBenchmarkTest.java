@@ -13,6 +13,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -30,6 +31,10 @@ class MergeBenchmarkTest {
       {"timings": {"sparkStartSeconds": 2.0, "totalSeconds": 3.5, "alignSeconds": 1.0},
        "bytes": {"read": 1000, "written": 2048}, "memory": {"driverPeakHeapBytes": 1048576}}""";
 
+  /** A synthetic set of 3 adapters x 2 layers, hidden 64, kv 32, rank 4: generated in a blink. */
+  private static final List<String> SMALL_SET =
+      List.of("--layers", "2", "--adapters", "3", "--hidden", "64", "--kv", "32", "--rank", "4");
+
   @TempDir Path tmp;
 
   @Test
@@ -40,20 +45,10 @@ class MergeBenchmarkTest {
     assertEquals(tmp.resolve("scripts/knots-merge"), o.launcher);
     assertEquals("knots-ties", o.method);
     assertTrue(o.dropCaches);
-    MergeBenchmark.Options tiny =
-        MergeBenchmark.Options.parse(
-            "--root",
-            tmp.toString(),
-            "--layers",
-            "2",
-            "--adapters",
-            "3",
-            "--hidden",
-            "64",
-            "--kv",
-            "32",
-            "--rank",
-            "4",
+    List<String> args = new ArrayList<>(List.of("--root", tmp.toString()));
+    args.addAll(SMALL_SET);
+    args.addAll(
+        List.of(
             "--seed",
             "7",
             "--work",
@@ -63,7 +58,8 @@ class MergeBenchmarkTest {
             "--method",
             "knots-ta",
             "--skip-generate",
-            "--no-drop-caches");
+            "--no-drop-caches"));
+    MergeBenchmark.Options tiny = MergeBenchmark.Options.parse(args.toArray(String[]::new));
     assertEquals(new Spec(3, 2, 64, 32, 4, 8, DType.F32, 7), tiny.spec);
     assertEquals(Path.of("w").toAbsolutePath(), tiny.work);
     assertTrue(tiny.skipGenerate && !tiny.dropCaches);
@@ -159,41 +155,14 @@ class MergeBenchmarkTest {
 
   @Test
   void stopsAMergeThatOutrunsTheTimeoutAfterDumpingItsThreads() throws Exception {
-    Path launcher = tmp.resolve("hung-launcher");
     String classpath =
         System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-    Files.writeString(
-        launcher,
-        String.join(
-            "\n",
-            "#!/usr/bin/env bash",
-            "exec '"
-                + Path.of(System.getProperty("java.home"), "bin", "java")
-                + "' -cp '"
-                + classpath
-                + "' "
-                + HungMerge.class.getName(),
-            ""));
-    Files.setPosixFilePermissions(launcher, PosixFilePermissions.fromString("rwxr-xr-x"));
-    MergeBenchmark.Options o =
-        MergeBenchmark.Options.parse(
-            "--work",
-            tmp.resolve("bench").toString(),
-            "--launcher",
-            launcher.toString(),
-            "--layers",
-            "1",
-            "--adapters",
-            "2",
-            "--hidden",
-            "32",
-            "--kv",
-            "16",
-            "--rank",
-            "2",
-            "--no-drop-caches",
-            "--timeout",
-            "3");
+    Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+    Path launcher =
+        standInLauncher(
+            "hung-launcher",
+            "exec '" + java + "' -cp '" + classpath + "' " + HungMerge.class.getName());
+    MergeBenchmark.Options o = smallSetRunBy(launcher, "--timeout", "3");
     assertEquals(3, o.timeoutSeconds);
     long start = System.nanoTime();
     BenchmarkResult r = MergeBenchmark.run(o);
@@ -221,38 +190,17 @@ class MergeBenchmarkTest {
 
   @Test
   void runsTheWholeHarnessAgainstAStandInLauncher() throws Exception {
-    Path launcher = tmp.resolve("stand-in-launcher");
     // Writes a stub report, 2048 bytes of output and _SUCCESS into the --output directory.
-    Files.writeString(
-        launcher,
-        String.join(
-            "\n",
-            "#!/usr/bin/env bash",
+    Path launcher =
+        standInLauncher(
+            "stand-in-launcher",
             "set -e; while [ \"$1\" != --output ]; do shift; done; out=$2; mkdir -p \"$out\"",
             "head -c 2048 /dev/zero > \"$out/adapter_model.safetensors\"",
             "cat > \"$out/merge_report.json\" <<'EOF'",
             STUB_REPORT,
             "EOF",
-            "touch \"$out/_SUCCESS\"; echo stand-in done",
-            ""));
-    Files.setPosixFilePermissions(launcher, PosixFilePermissions.fromString("rwxr-xr-x"));
-    MergeBenchmark.Options o =
-        MergeBenchmark.Options.parse(
-            "--work",
-            tmp.resolve("bench").toString(),
-            "--launcher",
-            launcher.toString(),
-            "--layers",
-            "2",
-            "--adapters",
-            "3",
-            "--hidden",
-            "64",
-            "--kv",
-            "32",
-            "--rank",
-            "4",
-            "--no-drop-caches");
+            "touch \"$out/_SUCCESS\"; echo stand-in done");
+    MergeBenchmark.Options o = smallSetRunBy(launcher);
     BenchmarkResult r = MergeBenchmark.run(o);
     assertEquals(0, r.exitCode());
     assertTrue(r.committed());
@@ -287,5 +235,24 @@ class MergeBenchmarkTest {
         true,
         new ProcessUsage(4096L, 2.0, 0.5),
         2);
+  }
+
+  /** An executable bash script in the temporary directory, standing in for the launcher. */
+  private Path standInLauncher(String name, String... lines) throws IOException {
+    Path launcher = tmp.resolve(name);
+    Files.writeString(launcher, "#!/usr/bin/env bash\n" + String.join("\n", lines) + "\n");
+    Files.setPosixFilePermissions(launcher, PosixFilePermissions.fromString("rwxr-xr-x"));
+    return launcher;
+  }
+
+  /** Options for a small synthetic set under tmp/bench, merged by {@code launcher}. */
+  private MergeBenchmark.Options smallSetRunBy(Path launcher, String... more) {
+    List<String> args =
+        new ArrayList<>(
+            List.of("--work", tmp.resolve("bench").toString(), "--launcher", launcher.toString()));
+    args.addAll(SMALL_SET);
+    args.add("--no-drop-caches");
+    args.addAll(List.of(more));
+    return MergeBenchmark.Options.parse(args.toArray(String[]::new));
   }
 }
