@@ -25,8 +25,9 @@ import org.junit.jupiter.params.provider.CsvSource;
 /**
  * Functions of scripts/lib/build.sh that scripts/knots-merge starts the local driver with:
  * knots_megabytes and knots_heap_flags size its initial heap and young generation (a size they
- * misread would start the JVM with wrong flags, or none); knots_join_classpaths makes its
- * classpath.
+ * misread would start the JVM with wrong flags, or none); knots_join_classpaths and
+ * knots_order_classpath make its classpath; knots_classes_jar and the knots_class_archive functions
+ * decide which class-data archive it records or maps.
  */
 class BuildHelpersTest {
   @ParameterizedTest

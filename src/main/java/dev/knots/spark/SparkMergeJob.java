@@ -114,7 +114,7 @@ public final class SparkMergeJob {
    * As {@link #run(SparkContext, MergeRequest, RunOptions, double, long)}, with the request's
    * inputs already opened (headers read) when {@code opened} holds them, and the align tasks taking
    * the layers {@code early} aligned in this JVM (see {@link EarlyAlignment}), which the job closes
-   * once the alignment is done.
+   * once the alignment is done, or when it fails before.
    */
   public static MergeReport run(
       SparkContext spark,
@@ -391,6 +391,8 @@ public final class SparkMergeJob {
         merged.unpersist(false);
       }
       unpersistDistributedModules();
+      // A job that failed before its alignment was done still drops the layers no task took.
+      early.ifPresent(EarlyAlignment::close);
       // Every job is over, so no task attempt can need the store or the plans any more.
       shipped.destroy();
       if (layerPlans != null) {

@@ -281,6 +281,35 @@ class SparkMergeJobTest {
     }
   }
 
+  /** A job that fails before its alignment is done still drops the layers aligned early. */
+  @Test
+  void aFailedJobDropsTheLayersAlignedEarly() throws IOException {
+    MergeRequest request =
+        request(
+            KNOTS_TIES,
+            temp.resolve("failed"),
+            OutputFormat.MODEL,
+            temp.resolve("no-base-model").toString());
+    MergeInputs inputs = request.openInputs(Fixtures.STORE, LoraAdapter.UnsupportedTensors.REFUSE);
+    MergePlan plan = Planner.plan(inputs, request.method(), request.concat());
+    EarlyAlignment early =
+        EarlyAlignment.open(request.method(), request.parameters(), request.concat());
+    early.alignUntilStopped(plan, Fixtures.STORE, Long.MAX_VALUE);
+    assertEquals(plan.layers().size(), early.layersAligned());
+    assertThrows(
+        IOException.class,
+        () ->
+            SparkMergeJob.run(
+                spark,
+                request,
+                RunOptions.defaults(),
+                Optional.of(inputs),
+                Optional.of(early),
+                0,
+                System.nanoTime()));
+    assertEquals(0, early.layersAligned(), "the layers no task took are dropped");
+  }
+
   @Test
   void anExactlyCancellingEntryIsDecidedByTheMajoritySignAsInTheCore() throws IOException {
     // hflip and its negation cancel exactly wherever rot90 is pruned, so the first merge pass
