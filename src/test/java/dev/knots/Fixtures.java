@@ -29,6 +29,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.Predicate;
 import java.util.Optional;
 
 /**
@@ -138,10 +139,18 @@ public final class Fixtures {
    */
   public static void writeShardedBase(Path dir, DType dtype, long maxShardBytes)
       throws IOException {
+    writeShardedBase(dir, dtype, maxShardBytes, name -> true);
+  }
+
+  /** As {@link #writeShardedBase(Path, DType, long)}, with only the tensors {@code keep} takes. */
+  public static void writeShardedBase(
+      Path dir, DType dtype, long maxShardBytes, Predicate<String> keep) throws IOException {
     HfModelFiles base = HfModelFiles.open(STORE, path("base_model"));
     List<TensorSpec> specs = new ArrayList<>();
     for (TensorInfo t : base.shards().get(0).header().tensors()) {
-      specs.add(new TensorSpec(t.name(), dtype, t.shape()));
+      if (keep.test(t.name())) {
+        specs.add(new TensorSpec(t.name(), dtype, t.shape()));
+      }
     }
     List<List<TensorSpec>> shards = ShardedModelWriter.planShards(specs, maxShardBytes);
     Files.createDirectories(dir);

@@ -1,9 +1,13 @@
 package dev.knots.cli;
 
+import dev.knots.io.FileStore;
 import dev.knots.io.Locations;
+import dev.knots.io.safetensors.HfModelFiles;
 import dev.knots.io.hadoop.RoutingFileStore;
 import dev.knots.job.MergeReport;
 import dev.knots.job.MergeRequest;
+import dev.knots.job.ModelWriter;
+import dev.knots.job.OutputCommit;
 import dev.knots.job.RunOptions;
 import dev.knots.merge.InvalidOptionException;
 import dev.knots.merge.MergeMethods;
@@ -14,6 +18,7 @@ import dev.knots.spark.SparkMergeJob;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
@@ -77,28 +82,25 @@ public final class Main {
       return helpRequested(args) ? 0 : 2;
     }
     MergeCommand command = parsed.get();
-    MergeRequest request;
-    RunOptions options;
+    MergeRequest request = null;
+    OutputState before = OutputState.UNKNOWN;
     try {
       request = command.request();
-      options = command.runOptions();
-    } catch (InvalidOptionException e) {
-      err.println("Error: " + e.getMessage());
-      err.println("Try " + Cli.PROGRAM + " --help");
-      return 2;
-    }
-    try {
-      if (command.dryRun) {
-        out.print(dryRun(request, options));
-        return 0;
-      }
+      RunOptions options = command.runOptions();
       RoutingFileStore headers = headerStore();
       // Its synthetic merges need only the request: they run while the headers are read.
       Optional<HeadStart> head =
-          headStart ? Optional.of(HeadStart.start(request, headers)) : Optional.empty();
+          headStart && !command.dryRun
+              ? Optional.of(HeadStart.start(request, headers))
+              : Optional.empty();
       try {
-        Optional<Planned> planned = planBeforeSpark(request, options, headers);
-        head.ifPresent(h -> h.plan(planned.map(Planned::plan)));
+        before = OutputState.of(headers, request.output());
+        Prepared prepared = prepare(request, options, headers, err);
+        if (command.dryRun) {
+          out.print(dryRun(request, options, prepared));
+          return 0;
+        }
+        head.ifPresent(h -> h.plan(Optional.of(prepared.plan())));
         SparkContext context;
         try {
           context = spark.context();
@@ -112,7 +114,7 @@ public final class Main {
                 context,
                 request,
                 options,
-                planned.map(Planned::inputs),
+                Optional.of(prepared.inputs()),
                 head.flatMap(HeadStart::early),
                 spark.seconds(),
                 PROCESS_START);
@@ -123,38 +125,88 @@ public final class Main {
           head.get().close();
         }
       }
+    } catch (InvalidOptionException e) {
+      err.println("Error: " + Locations.redact(e.getMessage()));
+      err.println("Try " + Cli.PROGRAM + " --help");
+      return 2;
     } catch (Exception e) {
       // Spark's task failures arrive as checked SparkExceptions that Java does not declare.
       err.println("Error: " + Locations.redact(SparkMergeJob.reason(e)));
-      err.println(
-          "Nothing was published at " + Locations.redact(request.output()) + " (no _SUCCESS).");
+      if (!command.dryRun && request != null) {
+        err.println(before.afterFailure(request.output()));
+      }
       return 1;
     }
   }
 
   /**
-   * Plans from headers before waiting for Spark, so that a module no path can take (an MLlib limit,
-   * a budget) fails in the first second, naming the layer, the module and the option to change,
-   * instead of after Spark's start-up. Returns the inputs it opened, so the job does not read their
-   * headers again, and the plan, which the head start begins aligning; empty when only the Spark
-   * context's own configuration reaches them, and the job opens them with it.
+   * What a dry run and a merge both check before any work, from headers only and before waiting
+   * for Spark, so that a bad location, an existing output, an input the merge cannot read or a
+   * module no path can take (an MLlib limit, a budget) fails in the first second, naming the layer,
+   * module, file or option to change: the locations, the output, the inputs, the plan and, when a
+   * model is written, the base. Warns (on {@code err}) about what earlier runs left beside the
+   * output.
    *
    * @throws dev.knots.plan.PlanningException if the plan cannot be made
    */
-  private static Optional<Planned> planBeforeSpark(
-      MergeRequest request, RunOptions options, RoutingFileStore headers) {
-    MergeInputs inputs;
-    try {
-      inputs = request.openInputs(headers, options.unsupported());
-    } catch (IOException e) {
-      // The job reports it, with the full configuration, if it still fails then.
-      return Optional.empty();
+  private static Prepared prepare(
+      MergeRequest request, RunOptions options, RoutingFileStore store, PrintStream err)
+      throws IOException {
+    request.checkLocations(store);
+    OutputCommit.check(store, request.output(), options.overwrite());
+    List<String> leftovers = OutputCommit.leftovers(store, request.output());
+    if (!leftovers.isEmpty()) {
+      err.println(
+          "Warning: beside "
+              + Locations.redact(request.output())
+              + " are directories that merges into it left: "
+              + Locations.redact(String.join(", ", leftovers))
+              + ". None is a complete output (killed runs leave them). If no other merge into"
+              + " this output is running, they can be deleted.");
     }
-    return Optional.of(new Planned(inputs, plan(request, options, inputs)));
+    MergeInputs inputs = request.openInputs(store, options.unsupported());
+    MergePlan plan = plan(request, options, inputs);
+    if (request.format().writesModel()) {
+      ModelWriter.checkCompatible(
+          HfModelFiles.open(store, request.base().orElseThrow()),
+          inputs.modules(),
+          inputs.fanInFanOut());
+    }
+    return new Prepared(inputs, plan);
   }
 
   /** The inputs opened before Spark started, and the plan made from them. */
-  private record Planned(MergeInputs inputs, MergePlan plan) {}
+  private record Prepared(MergeInputs inputs, MergePlan plan) {}
+
+  /** What was at the output before the run, to say what a failed run left there. */
+  private enum OutputState {
+    ABSENT,
+    COMPLETE,
+    OTHER,
+    UNKNOWN;
+
+    static OutputState of(FileStore store, String output) {
+      try {
+        if (!store.exists(output)) {
+          return ABSENT;
+        }
+        return store.isDirectory(output) && OutputCommit.isComplete(store, output)
+            ? COMPLETE
+            : OTHER;
+      } catch (IOException | RuntimeException e) {
+        return UNKNOWN;
+      }
+    }
+
+    String afterFailure(String output) {
+      String shown = Locations.redact(output);
+      return switch (this) {
+        case ABSENT -> "Nothing was written at " + shown + ".";
+        case COMPLETE -> shown + " still holds its earlier merge, untouched.";
+        case OTHER, UNKNOWN -> shown + " was left as it was.";
+      };
+    }
+  }
 
   private static RoutingFileStore headerStore() {
     return RoutingFileStore.forSparkProperties(sparkProperties());
@@ -165,12 +217,10 @@ public final class Main {
         inputs, request.method(), request.concat(), options.paths().resolve(sparkProperties()));
   }
 
-  /** The plan, from headers only; no Spark is started. */
-  static String dryRun(MergeRequest request, RunOptions options) throws IOException {
-    RoutingFileStore store = headerStore();
-    MergeInputs inputs = request.openInputs(store, options.unsupported());
-    MergePlan plan = plan(request, options, inputs);
-    StringBuilder text = new StringBuilder(plan.describe());
+  /** The plan of a prepared merge, as {@code --dry-run} prints it. */
+  private static String dryRun(MergeRequest request, RunOptions options, Prepared prepared) {
+    MergeInputs inputs = prepared.inputs();
+    StringBuilder text = new StringBuilder(prepared.plan().describe());
     inputs
         .plainTensors()
         .forEach(
@@ -183,15 +233,10 @@ public final class Main {
                         t.name(),
                         MergeMethods.plainCounterpart(request.method()).name())));
     inputs.warnings().forEach(w -> text.append("warning: left out ").append(w).append('\n'));
-    if (store.exists(request.output())) {
-      text.append(
-          options.overwrite()
-              ? "Output "
-                  + Locations.redact(request.output())
-                  + " exists and would be replaced (--overwrite).\n"
-              : "Output "
-                  + Locations.redact(request.output())
-                  + " exists: the merge would be refused without --overwrite.\n");
+    if (options.overwrite()) {
+      text.append("Output ")
+          .append(Locations.redact(request.output()))
+          .append(" would be replaced, if it exists then (--overwrite).\n");
     }
     text.append("Dry run: nothing was read beyond headers and nothing was written.\n");
     return text.toString();

@@ -91,6 +91,16 @@ public final class CountingFileStore implements FileStore, Serializable {
   }
 
   @Override
+  public boolean renamesAtomically(String location) {
+    return delegate.renamesAtomically(location);
+  }
+
+  @Override
+  public String canonical(String location) throws IOException {
+    return delegate.canonical(location);
+  }
+
+  @Override
   public String resolve(String directory, String child) {
     return delegate.resolve(directory, child);
   }

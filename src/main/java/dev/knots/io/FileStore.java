@@ -36,11 +36,13 @@ public interface FileStore {
    * Moves a file or a directory tree to a location where nothing exists yet, creating the missing
    * parent directories of {@code to}. Both locations must be on the same file system.
    *
-   * <p>On local disks and HDFS this is an atomic rename. On S3 (s3a) there is no rename: every
-   * object is copied and then deleted, so it takes time proportional to the bytes moved and a
-   * failure can leave the objects partly at both locations. A commit protocol must therefore not
-   * rely on it for atomicity on S3, but publish a marker file written last. The check that {@code
-   * to} is free and the move are two steps, so a concurrent writer can slip in between.
+   * <p>Where {@link #renamesAtomically} holds (local disks, HDFS) this is one atomic rename that
+   * fails if something exists at {@code to}, even when a concurrent writer creates it a moment
+   * before (on local disks the one exception is an empty directory, which the rename replaces). On
+   * S3 (s3a) there is no rename: every object is copied and then deleted, so it takes time
+   * proportional to the bytes moved, a failure can leave the objects partly at both locations, and
+   * the check that {@code to} is free and the copy are two steps. A commit protocol must therefore
+   * not rely on it for atomicity on S3, but publish a marker file written last.
    *
    * @throws java.nio.file.FileAlreadyExistsException naming both locations if something exists at
    *     {@code to}
@@ -61,6 +63,24 @@ public interface FileStore {
 
   /** Creates a directory and its missing parents; does nothing if it exists. */
   void mkdirs(String location) throws IOException;
+
+  /**
+   * Whether {@link #rename} to {@code location} is one atomic step that fails when something is
+   * already there (local disks, HDFS), rather than a copy object by object (S3).
+   */
+  boolean renamesAtomically(String location);
+
+  /**
+   * The location in one spelling, to tell whether two locations are the same file or one lies
+   * inside the other: absolute, with the scheme and authority in one form, without {@code .},
+   * {@code ..}, repeated or trailing slashes, and with symbolic links resolved where the store has
+   * them (on the part of the path that exists). Two locations name the same file if their
+   * canonical forms are equal, and {@code b} lies inside {@code a} if {@code canonical(b)} starts
+   * with {@code canonical(a) + "/"}. Shown to nobody: messages show the locations as given.
+   *
+   * @throws IOException naming the location if the store cannot be asked
+   */
+  String canonical(String location) throws IOException;
 
   /** The location of {@code child} (a name or relative path) inside {@code directory}. */
   String resolve(String directory, String child);

@@ -8,6 +8,7 @@ import java.io.Serializable;
 import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -104,13 +105,36 @@ public final class LocalFileStore implements FileStore, Serializable {
       if (parent != null) {
         Files.createDirectories(parent);
       }
-      // without REPLACE_EXISTING the move fails rather than replace a target created meanwhile
+      // Without REPLACE_EXISTING the move is rename(2) after a check; a non-empty directory
+      // created in between still makes rename(2) fail (ENOTEMPTY), so no output is replaced.
       Files.move(source, target);
-    } catch (FileAlreadyExistsException e) {
+    } catch (FileAlreadyExistsException | DirectoryNotEmptyException e) {
       throw Storage.renameTargetExists(from, to);
     } catch (IOException e) {
       throw Storage.wrap("rename", from + " to " + to, e);
     }
+  }
+
+  @Override
+  public boolean renamesAtomically(String location) {
+    return true;
+  }
+
+  /** {@inheritDoc} Here a {@code file:///...} URI of the real path, links resolved. */
+  @Override
+  public String canonical(String location) throws IOException {
+    Path path = toPath(location).toAbsolutePath().normalize();
+    Path existing = path;
+    while (existing != null && !Files.exists(existing)) {
+      existing = existing.getParent();
+    }
+    Path real;
+    try {
+      real = existing == null ? path : existing.toRealPath().resolve(existing.relativize(path));
+    } catch (IOException e) {
+      throw Storage.wrap("resolve", location, e);
+    }
+    return "file://" + real.normalize();
   }
 
   @Override

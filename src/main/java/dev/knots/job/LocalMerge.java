@@ -86,6 +86,7 @@ public final class LocalMerge {
       throws IOException {
     Instant started = Instant.now();
     long t0 = System.nanoTime();
+    request.checkLocations(store);
     OutputCommit commit = OutputCommit.begin(store, request.output(), overwrite);
     try {
       MergeInputs inputs = request.openInputs(store, LoraAdapter.UnsupportedTensors.REFUSE);

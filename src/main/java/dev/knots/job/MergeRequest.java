@@ -11,8 +11,9 @@ import dev.knots.plan.CheckpointSet;
 import dev.knots.plan.MergeInputs;
 import dev.knots.plan.VectorPolicy;
 import java.io.IOException;
-import java.util.HashSet;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.regex.Pattern;
@@ -61,8 +62,23 @@ public record MergeRequest(
     }
     List<String> inputs = adapters.isEmpty() ? finetuned : adapters;
     String option = adapters.isEmpty() ? "--finetuned" : "--adapters";
-    if (new HashSet<>(inputs).size() != inputs.size()) {
-      throw new InvalidOptionException(option, inputs, "a directory is listed twice");
+    for (String input : inputs) {
+      if (input.isBlank()) {
+        throw new InvalidOptionException(
+            option, "'" + String.join(",", inputs) + "'", "has an empty entry; list directories");
+      }
+    }
+    if (base.isPresent() && base.get().isBlank()) {
+      throw new InvalidOptionException("--base", "''", "is empty; give the base model directory");
+    }
+    try {
+      OutputCommit.destination(output);
+    } catch (IllegalArgumentException e) {
+      throw new InvalidOptionException(
+          "--output",
+          "'" + output + "'",
+          "give the output directory itself, inside a root or bucket, such as out/merged,"
+              + " /data/merged or s3a://bucket/merged");
     }
     parameters.checkTaskCount(inputs.size());
     if (!finetuned.isEmpty()) {
@@ -134,6 +150,64 @@ public record MergeRequest(
         throw new InvalidOptionException(
             "--exclude", exclude.get(), "not a valid regular expression: " + e.getDescription());
       }
+    }
+  }
+
+  /**
+   * Refuses an input listed twice and an {@code --output} that is, contains or lies inside an
+   * input ({@code --adapters}, {@code --finetuned}, {@code --base}), with or without {@code
+   * --overwrite}: replacing it would destroy the input. Locations are compared in the store's
+   * canonical form, so relative paths, {@code ..}, symbolic links, {@code file:} URIs and trailing
+   * slashes hide neither.
+   *
+   * @throws InvalidOptionException naming the options and locations
+   * @throws IOException if the store cannot resolve a location
+   */
+  public void checkLocations(FileStore store) throws IOException {
+    String destination = store.canonical(OutputCommit.destination(output));
+    String option = mergesCheckpoints() ? "--finetuned" : "--adapters";
+    Map<String, Integer> seen = new HashMap<>();
+    List<String> inputs = inputs();
+    for (int i = 0; i < inputs.size(); i++) {
+      String input = inputs.get(i);
+      String canonical = store.canonical(input);
+      Integer earlier = seen.putIfAbsent(canonical, i);
+      if (earlier != null) {
+        throw new InvalidOptionException(
+            option,
+            String.join(",", inputs),
+            "entries "
+                + (earlier + 1)
+                + " ("
+                + inputs.get(earlier)
+                + ") and "
+                + (i + 1)
+                + " ("
+                + input
+                + ") are the same directory; list each input once");
+      }
+      refuseOverlap(destination, canonical, option + " entry " + (i + 1) + " (" + input + ")");
+    }
+    if (base.isPresent()) {
+      refuseOverlap(destination, store.canonical(base.get()), "--base (" + base.get() + ")");
+    }
+  }
+
+  private void refuseOverlap(String destination, String input, String inputName) {
+    String relation =
+        destination.equals(input)
+            ? "it is the same directory as "
+            : input.startsWith(destination + "/")
+                ? "it contains "
+                : destination.startsWith(input + "/") ? "it lies inside " : null;
+    if (relation != null) {
+      throw new InvalidOptionException(
+          "--output",
+          output,
+          relation
+              + inputName
+              + ", so writing the merge there would destroy an input, also with --overwrite;"
+              + " choose an --output outside every input");
     }
   }
 

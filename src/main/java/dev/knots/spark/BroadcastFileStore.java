@@ -93,6 +93,16 @@ final class BroadcastFileStore implements FileStore, Serializable {
   }
 
   @Override
+  public boolean renamesAtomically(String location) {
+    return store().renamesAtomically(location);
+  }
+
+  @Override
+  public String canonical(String location) throws IOException {
+    return store().canonical(location);
+  }
+
+  @Override
   public List<String> list(String directory) throws IOException {
     return store().list(directory);
   }

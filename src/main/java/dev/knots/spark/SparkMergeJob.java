@@ -172,6 +172,7 @@ public final class SparkMergeJob {
         new CountingFileStore(shipped, new AccumulatorCounters(bytesRead, bytesWritten));
     OutputCommit commit;
     try {
+      request.checkLocations(store);
       commit = OutputCommit.begin(store, request.output(), options.overwrite());
     } catch (IOException | RuntimeException e) {
       shipped.destroy();

@@ -152,7 +152,7 @@ class MainSparkTest {
     assertEquals(1, code, err);
     assertTrue(err.contains(tensor) && err.contains("NaN"), err);
     assertFalse(err.contains("Job aborted"), "the user sees our message, not Spark's: " + err);
-    assertTrue(err.contains("Nothing was published"), err);
+    assertTrue(err.contains("Nothing was written at " + out), err);
     assertFalse(Files.exists(out));
     try (Stream<Path> files = Files.list(temp)) {
       assertTrue(files.noneMatch(p -> p.toString().contains("knots-staging")), "staging removed");

@@ -393,7 +393,7 @@ class MainTest {
   }
 
   @Test
-  void dryRunSaysAnExistingOutputWouldBeRefused() throws Exception {
+  void dryRunRefusesAnExistingOutputAsTheMergeWould() throws Exception {
     Path out = Files.createDirectories(temp.resolve("out"));
     Result result =
         run(
@@ -405,8 +405,136 @@ class MainTest {
             "--output",
             out.toString(),
             "--dry-run");
-    assertEquals(0, result.code());
-    assertTrue(result.out().contains("would be refused without --overwrite"), result.out());
+    assertEquals(1, result.code());
+    assertTrue(
+        result.err().contains("Cannot write the merge to " + out + ": it already exists,"),
+        result.err());
+    assertFalse(result.err().contains("Nothing was written"), "a dry run writes nothing anyway");
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "an adapter directory as --base|--format model --base ADAPTER|Cannot open model directory"
+            + " ADAPTER: it has neither model.safetensors nor model.safetensors.index.json",
+        "a module the base lacks|--format model --base PARTIAL|Cannot add the merged update of"
+            + " module layers.1.self_attn.q_proj to base model PARTIAL: it has no tensor"
+            + " layers.1.self_attn.q_proj.weight",
+        "an output inside an input|--output ADAPTER/merged|Invalid --output ADAPTER/merged: it"
+            + " lies inside --adapters entry 1 (ADAPTER)",
+        "an existing output|--output EXISTING|Cannot write the merge to EXISTING: it already"
+            + " exists, without _SUCCESS, so it is not a complete merge",
+        "a file as output|--output FILE --overwrite|Cannot write the merge to FILE: it is a file,"
+            + " not a directory."
+      })
+  void aDryRunRefusesWhatTheMergeRefusesBeforeSparkStarts(
+      String name, String options, String message) throws Exception {
+    Path partial = temp.resolve("partial");
+    Fixtures.writeShardedBase(
+        partial, DType.F32, Long.MAX_VALUE, t -> !t.equals("layers.1.self_attn.q_proj.weight"));
+    Path existing = Files.createDirectories(temp.resolve("existing"));
+    Path file = Files.writeString(temp.resolve("notes.txt"), "mine");
+    String adapter = Fixtures.path("adapters/rot90");
+    String given =
+        options
+            .replace("ADAPTER", adapter)
+            .replace("PARTIAL", partial.toString())
+            .replace("EXISTING", existing.toString())
+            .replace("FILE", file.toString());
+    String expected =
+        message
+            .replace("ADAPTER", adapter)
+            .replace("PARTIAL", partial.toString())
+            .replace("EXISTING", existing.toString())
+            .replace("FILE", file.toString());
+    List<String> args =
+        new ArrayList<>(List.of("merge", "--adapters", twoAdapters(), "--method", "ties"));
+    if (!given.contains("--output")) {
+      args.addAll(List.of("--output", temp.resolve("out").toString()));
+    }
+    args.addAll(List.of(given.split(" ")));
+    Result merge = run(args.toArray(new String[0]));
+    args.add("--dry-run");
+    Result dryRun = run(args.toArray(new String[0]));
+    for (Result result : List.of(merge, dryRun)) {
+      assertTrue(result.err().contains("Error: " + expected), result.err());
+      assertFalse(Files.exists(temp.resolve("out")));
+    }
+    assertEquals(merge.code(), dryRun.code(), "the same exit code");
+    assertTrue(merge.code() == 1 || merge.code() == 2, merge.err());
+    assertEquals("mine", Files.readString(file));
+  }
+
+  @Test
+  void aRelativeOutputIsPlannedAndAnEmptyOneRefusedNamingTheOption() {
+    Result relative =
+        run("merge", "--adapters", twoAdapters(), "--method", "ties", "--output", "x", "--dry-run");
+    assertEquals(0, relative.code(), relative.err());
+    assertTrue(relative.out().contains("Dry run: nothing was"), relative.out());
+    for (String[] empty :
+        List.of(
+            new String[] {"--adapters", twoAdapters(), "--output", ""},
+            new String[] {"--adapters", "", "--output", temp.resolve("out").toString()},
+            new String[] {"--adapters", twoAdapters() + ",", "--output", "/"})) {
+      List<String> args = new ArrayList<>(List.of("merge", "--method", "ties"));
+      args.addAll(List.of(empty));
+      Result result = run(args.toArray(new String[0]));
+      assertEquals(2, result.code(), result.err());
+      assertTrue(
+          result.err().contains("Invalid --output") || result.err().contains("Invalid --adapters")
+              || result.err().contains("merge needs --adapters"),
+          result.err());
+    }
+  }
+
+  @Test
+  void whatKilledRunsLeftBesideTheOutputIsNamedNotDeleted() throws Exception {
+    Path staging = Files.createDirectories(temp.resolve("_out.knots-staging-0c1f"));
+    Result result =
+        run(
+            "merge",
+            "--adapters",
+            twoAdapters(),
+            "--method",
+            "ties",
+            "--output",
+            temp.resolve("out").toString(),
+            "--dry-run");
+    assertEquals(0, result.code(), result.err());
+    assertTrue(
+        result
+            .err()
+            .contains(
+                "Warning: beside "
+                    + temp.resolve("out")
+                    + " are directories that merges into it left: "
+                    + staging
+                    + ". None is a complete output"),
+        result.err());
+    assertTrue(Files.exists(staging));
+  }
+
+  @Test
+  void aFailedMergeSaysAnEarlierOutputIsUntouched() throws Exception {
+    Path out = Files.createDirectories(temp.resolve("out"));
+    Files.writeString(out.resolve("_SUCCESS"), "merge complete\n");
+    Path broken = Files.createDirectories(temp.resolve("broken"));
+    Files.write(broken.resolve("adapter_model.bin"), new byte[] {1});
+    Result result =
+        run(
+            "merge",
+            "--adapters",
+            Fixtures.path("adapters/rot90") + "," + broken,
+            "--method",
+            "ties",
+            "--output",
+            out.toString(),
+            "--overwrite");
+    assertEquals(1, result.code(), result.err());
+    assertTrue(result.err().contains(out + " still holds its earlier merge, untouched."), result.err());
+    assertFalse(result.err().contains("Nothing was"), result.err());
+    assertTrue(Files.exists(out.resolve("_SUCCESS")));
   }
 
   @Test

@@ -10,12 +10,13 @@ import java.util.List;
  * A {@link FileStore} that delegates to another and records, in order, when files are created and
  * closed.
  */
-public final class RecordingFileStore implements FileStore {
+public final class RecordingFileStore extends ForwardingFileStore {
 
   private final FileStore delegate;
   private final List<String> events = new ArrayList<>();
 
   public RecordingFileStore(FileStore delegate) {
+    super(delegate);
     this.delegate = delegate;
   }
 
@@ -32,15 +33,7 @@ public final class RecordingFileStore implements FileStore {
     return location.substring(location.lastIndexOf('/') + 1);
   }
 
-  @Override
-  public InputFile inputFile(String location) {
-    return delegate.inputFile(location);
-  }
 
-  @Override
-  public InputFile inputFile(String location, long knownLength) {
-    return delegate.inputFile(location, knownLength);
-  }
 
   @Override
   public OutputFile outputFile(String location) {
@@ -70,38 +63,12 @@ public final class RecordingFileStore implements FileStore {
     };
   }
 
-  @Override
-  public boolean exists(String location) throws IOException {
-    return delegate.exists(location);
-  }
 
-  @Override
-  public boolean isDirectory(String location) throws IOException {
-    return delegate.isDirectory(location);
-  }
 
-  @Override
-  public void rename(String from, String to) throws IOException {
-    delegate.rename(from, to);
-  }
 
-  @Override
-  public List<String> list(String directory) throws IOException {
-    return delegate.list(directory);
-  }
 
-  @Override
-  public void deleteRecursively(String location) throws IOException {
-    delegate.deleteRecursively(location);
-  }
 
-  @Override
-  public void mkdirs(String location) throws IOException {
-    delegate.mkdirs(location);
-  }
 
-  @Override
-  public String resolve(String directory, String child) {
-    return delegate.resolve(directory, child);
-  }
+
+
 }

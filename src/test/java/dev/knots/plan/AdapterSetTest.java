@@ -170,19 +170,18 @@ class AdapterSetTest {
                     OutputFormat.ADAPTER,
                     Optional.empty()));
     assertEquals("--scaling", scaling.option());
-    InvalidOptionException twice =
-        assertThrows(
-            InvalidOptionException.class,
-            () ->
-                new MergeRequest(
-                    List.of(two.get(0), two.get(0)),
-                    MergeMethods.byName("ties"),
-                    MergeParameters.defaults(),
-                    Concat.OUTPUT,
-                    "out",
-                    OutputFormat.ADAPTER,
-                    Optional.empty()));
-    assertTrue(twice.getMessage().contains("listed twice"), twice.getMessage());
+    MergeRequest twice =
+        new MergeRequest(
+            List.of(two.get(0), two.get(0)),
+            MergeMethods.byName("ties"),
+            MergeParameters.defaults(),
+            Concat.OUTPUT,
+            "out",
+            OutputFormat.ADAPTER,
+            Optional.empty());
+    InvalidOptionException duplicate =
+        assertThrows(InvalidOptionException.class, () -> twice.checkLocations(Fixtures.STORE));
+    assertTrue(duplicate.getMessage().contains("are the same directory"), duplicate.getMessage());
   }
 
   private AdapterSet open(String... adapters) throws IOException {

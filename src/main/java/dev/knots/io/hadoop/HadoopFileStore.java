@@ -13,11 +13,15 @@ import java.io.OutputStream;
 import java.nio.file.NotDirectoryException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
+import java.util.Set;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileAlreadyExistsException;
+import org.apache.hadoop.fs.FileContext;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Options;
 import org.apache.hadoop.fs.ParentNotDirectoryException;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.fs.PathIsNotDirectoryException;
@@ -45,6 +49,8 @@ public final class HadoopFileStore implements FileStore {
   private static final String CREDENTIALS_HINT =
       "Remove the credentials from the URI and set them in the Hadoop configuration"
           + " (for s3a: fs.s3a.access.key and fs.s3a.secret.key, or a credentials provider).";
+
+  private static final Set<String> ATOMIC_RENAME_SCHEMES = Set.of("hdfs", "viewfs", "file");
 
   private final Configuration conf;
 
@@ -221,13 +227,19 @@ public final class HadoopFileStore implements FileStore {
     if (status(from, "rename", source) == null) {
       throw Storage.wrap("rename", from, new FileNotFoundException(Locations.redact(from)));
     }
-    boolean renamed;
+    boolean renamed = true;
     try {
       Path parent = target.getParent();
       if (parent != null && !parent.isRoot()) {
         fs.mkdirs(parent);
       }
-      renamed = fs.rename(source, target);
+      if (renamesAtomically(to)) {
+        // FileSystem.rename would move the source into a directory created at the target since
+        // the check above; this rename fails instead, atomically on the NameNode.
+        FileContext.getFileContext(fs.getUri(), conf).rename(source, target, Options.Rename.NONE);
+      } else {
+        renamed = fs.rename(source, target);
+      }
     } catch (FileAlreadyExistsException e) {
       throw Storage.renameTargetExists(from, to);
     } catch (IOException e) {
@@ -242,6 +254,23 @@ public final class HadoopFileStore implements FileStore {
               + Locations.redact(both)
               + ": the file system refused the rename. Check the permissions on both locations.");
     }
+  }
+
+  /** HDFS (and ViewFs over it) renames in one NameNode operation; object stores copy. */
+  @Override
+  public boolean renamesAtomically(String location) {
+    String scheme = path(location).toUri().getScheme();
+    return scheme != null && ATOMIC_RENAME_SCHEMES.contains(scheme.toLowerCase(Locale.ROOT));
+  }
+
+  /**
+   * {@inheritDoc} Here the qualified URI ({@link Path} has already removed {@code .}, {@code ..}
+   * and trailing slashes); a host written with and without its default port counts as two.
+   */
+  @Override
+  public String canonical(String location) throws IOException {
+    Path path = path(location);
+    return fileSystem(path, "resolve", location).makeQualified(path).toString();
   }
 
   @Override

@@ -151,6 +151,16 @@ public final class RoutingFileStore implements FileStore, Serializable {
   }
 
   @Override
+  public boolean renamesAtomically(String location) {
+    return storeFor(location).renamesAtomically(location);
+  }
+
+  @Override
+  public String canonical(String location) throws IOException {
+    return storeFor(location).canonical(location);
+  }
+
+  @Override
   public String resolve(String directory, String child) {
     return Locations.join(directory, child);
   }

@@ -1,0 +1,177 @@
+package dev.knots.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.knots.io.FileStore;
+import dev.knots.io.LocalFileStore;
+import dev.knots.io.Storage;
+import dev.knots.io.hadoop.HadoopFileStore;
+import dev.knots.io.hadoop.MiniHdfs;
+import dev.knots.job.OutputCommit;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Two {@code scripts/knots-merge} processes writing one output at once, on local disk and on
+ * HDFS, over several rounds: afterwards the output is a complete merge of one of the two runs
+ * (byte for byte what that run writes alone), every run that said "Merged" exited 0, a loser
+ * exited 1 with a message naming the output, and nothing is left beside the output. The two runs
+ * differ in {@code --scaling}, so the output tells which one won. The runs start together and do
+ * the same work, so their commits fall within moments of each other; {@code OutputCommitTest}
+ * drives the exact interleavings one by one.
+ */
+class ConcurrentMergesTest {
+  private static final Path ROOT = Path.of("").toAbsolutePath();
+  private static final String ADAPTERS = "examples/digits/adapters/";
+  private static final String[] SCALINGS = {"0.5", "1.0"};
+
+  @TempDir static Path temp;
+  private static MiniHdfs hdfs;
+  private static final byte[][] EXPECTED = new byte[2][];
+
+  @BeforeAll
+  static void mergeEachAlone() throws Exception {
+    for (int run = 0; run < 2; run++) {
+      Path alone = temp.resolve("alone-" + run);
+      Run result = start(temp, alone.toString(), run, false).finish();
+      assertEquals(0, result.code(), result.err());
+      EXPECTED[run] = Files.readAllBytes(alone.resolve("adapter_model.safetensors"));
+    }
+    hdfs = MiniHdfs.start();
+  }
+
+  @AfterAll
+  static void stop() {
+    if (hdfs != null) {
+      hdfs.close();
+    }
+  }
+
+  @Test
+  void racingRunsLeaveOneCompleteMergeOnLocalDisk() throws Exception {
+    Path parent = Files.createDirectories(temp.resolve("local"));
+    // a relative --output, resolved against the runs' working directory
+    race(new LocalFileStore(), parent, "merged", parent.resolve("merged").toString(), 3);
+  }
+
+  @Test
+  void racingRunsLeaveOneCompleteMergeOnHdfs() throws Exception {
+    String output = hdfs.uri("/merges/merged");
+    race(new HadoopFileStore(hdfs.configuration()), temp, output, output, 2);
+  }
+
+  /**
+   * Round 0 starts with no output, both runs without --overwrite: one wins. Later rounds start
+   * from the earlier round's complete output, both runs with --overwrite.
+   */
+  private static void race(
+      FileStore store, Path workingDirectory, String given, String output, int rounds)
+      throws Exception {
+    for (int round = 0; round < rounds; round++) {
+      boolean overwrite = round > 0;
+      Pending first = start(workingDirectory, given, 0, overwrite);
+      Pending second = start(workingDirectory, given, 1, overwrite);
+      Run[] runs = {first.finish(), second.finish()};
+      String context = "round " + round + ":\n" + runs[0].err() + "\n---\n" + runs[1].err();
+      int succeeded = 0;
+      for (Run run : runs) {
+        assertTrue(run.code() == 0 || run.code() == 1, context);
+        assertFalse(run.err().contains("\tat "), "no stack trace: " + context);
+        if (run.code() == 0) {
+          succeeded++;
+          assertTrue(run.out().contains("Merged 2 adapters"), context);
+        } else {
+          assertTrue(run.err().contains("Error: Cannot write the merge to " + given), context);
+          assertTrue(
+              run.err().contains("another run wrote it while this one was running")
+                  || run.err().contains("it already exists."),
+              context);
+        }
+      }
+      assertEquals(overwrite ? 2 : 1, succeeded, context);
+      assertTrue(store.exists(store.resolve(output, OutputCommit.SUCCESS)), context);
+      assertTrue(store.exists(store.resolve(output, "adapter_config.json")), context);
+      byte[] weights =
+          Storage.readAll(
+              store.inputFile(store.resolve(output, "adapter_model.safetensors")),
+              Integer.MAX_VALUE);
+      String report =
+          new String(
+              Storage.readAll(
+                  store.inputFile(store.resolve(output, "merge_report.json")), 1 << 24),
+              StandardCharsets.UTF_8);
+      int winner = Arrays.equals(weights, EXPECTED[0]) ? 0 : 1;
+      assertArrayEquals(EXPECTED[winner], weights, "the weights of one run: " + context);
+      assertTrue(
+          report.replaceAll("\\s", "").contains("\"scaling\":[" + SCALINGS[winner] + "]"),
+          "the report of the same run: " + report);
+      String name = output.substring(output.lastIndexOf('/') + 1);
+      String parent = output.substring(0, output.lastIndexOf('/'));
+      assertEquals(
+          List.of(),
+          store.list(parent).stream().filter(n -> n.startsWith("_" + name)).toList(),
+          "nothing left beside the output: " + context);
+    }
+  }
+
+  private static Pending start(Path directory, String output, int run, boolean overwrite)
+      throws IOException {
+    List<String> command =
+        new ArrayList<>(
+            List.of(
+                ROOT.resolve("scripts/knots-merge").toString(),
+                "merge",
+                "--adapters",
+                ROOT.resolve(ADAPTERS + "rot90") + "," + ROOT.resolve(ADAPTERS + "hflip"),
+                "--method",
+                "ties",
+                "--top-k",
+                "20",
+                "--scaling",
+                SCALINGS[run],
+                "--output",
+                output));
+    if (overwrite) {
+      command.add("--overwrite");
+    }
+    Path err = Files.createTempFile(temp, "err", ".txt");
+    Path out = Files.createTempFile(temp, "out", ".txt");
+    ProcessBuilder builder =
+        new ProcessBuilder(command)
+            .directory(directory.toFile())
+            .redirectError(err.toFile())
+            .redirectOutput(out.toFile());
+    builder.environment().put("KNOTS_DRIVER_MEMORY", "1g");
+    return new Pending(builder.start(), out, err);
+  }
+
+  private record Pending(Process process, Path out, Path err) {
+    Run finish() throws InterruptedException {
+      if (!process.waitFor(5, TimeUnit.MINUTES)) {
+        process.destroyForcibly();
+        throw new AssertionError("scripts/knots-merge did not end in 5 minutes");
+      }
+      try {
+        return new Run(process.exitValue(), Files.readString(out), Files.readString(err));
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+  }
+
+  private record Run(int code, String out, String err) {}
+}
