@@ -76,7 +76,7 @@ public record MergeRequest(
     } catch (IllegalArgumentException e) {
       throw new InvalidOptionException(
           "--output",
-          "'" + output + "'",
+          output.isBlank() ? "'" + output + "'" : output,
           "give the output directory itself, inside a root or bucket, such as out/merged,"
               + " /data/merged or s3a://bucket/merged");
     }

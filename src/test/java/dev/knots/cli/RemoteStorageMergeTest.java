@@ -442,7 +442,8 @@ class RemoteStorageMergeTest {
               // the dry run takes its settings from system properties, as spark-submit sets them
               s3.sparkProperties().forEach((k, v) -> saved.put(k, System.setProperty(k, v)));
               try {
-                runs.add(main(mergeArgs(String.join(",", s3Adapters), output, "--dry-run")));
+                runs.add(
+                    main(mergeArgs(String.join(",", s3Adapters), output + "-4", "--dry-run")));
                 runs.add(main(mergeArgs(String.join(",", s3Adapters), leakyOutput, "--dry-run")));
               } finally {
                 saved.forEach(

@@ -19,14 +19,18 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Two {@code scripts/knots-merge} processes writing one output at once, on local disk and on
+ * {@code scripts/knots-merge} as users run it. An output over the inputs is refused whatever its
+ * spelling, and every adapter is left as it was. Two processes writing one output at once, on local disk and on
  * HDFS, over several rounds: afterwards the output is a complete merge of one of the two runs
  * (byte for byte what that run writes alone), every run that said "Merged" exited 0, a loser
  * exited 1 with a message naming the output, and nothing is left beside the output. The two runs
@@ -34,7 +38,7 @@ import org.junit.jupiter.api.io.TempDir;
  * the same work, so their commits fall within moments of each other; {@code OutputCommitTest}
  * drives the exact interleavings one by one.
  */
-class ConcurrentMergesTest {
+class OutputSafetyProcessTest {
   private static final Path ROOT = Path.of("").toAbsolutePath();
   private static final String ADAPTERS = "examples/digits/adapters/";
   private static final String[] SCALINGS = {"0.5", "1.0"};
@@ -58,6 +62,39 @@ class ConcurrentMergesTest {
   static void stop() {
     if (hdfs != null) {
       hdfs.close();
+    }
+  }
+
+  @Test
+  void anOutputOverTheInputsIsRefusedAndEveryAdapterKept() throws Exception {
+    Path work = Files.createDirectories(temp.resolve("refused"));
+    Path adapters = work.resolve("A");
+    copyTree(ROOT.resolve(ADAPTERS), adapters);
+    Map<String, byte[]> before = contents(adapters);
+    for (String output : List.of("A", "A/rot90", "./A/../A/rot90/", "A/hflip/merged", ".")) {
+      Run run =
+          new Pending(
+                  new ProcessBuilder(
+                          ROOT.resolve("scripts/knots-merge").toString(),
+                          "merge",
+                          "--adapters",
+                          "A/rot90,A/hflip",
+                          "--method",
+                          "ties",
+                          "--output",
+                          output,
+                          "--overwrite")
+                      .directory(work.toFile())
+                      .redirectOutput(work.resolve("out.txt").toFile())
+                      .redirectError(work.resolve("err.txt").toFile())
+                      .start(),
+                  work.resolve("out.txt"),
+                  work.resolve("err.txt"))
+              .finish();
+      assertEquals(2, run.code(), output + ": " + run.err());
+      assertTrue(run.err().contains("Error: Invalid --output " + output + ": "), run.err());
+      assertEquals(before.keySet(), contents(adapters).keySet(), output);
+      contents(adapters).forEach((file, bytes) -> assertArrayEquals(before.get(file), bytes, file));
     }
   }
 
@@ -126,6 +163,25 @@ class ConcurrentMergesTest {
           store.list(parent).stream().filter(n -> n.startsWith("_" + name)).toList(),
           "nothing left beside the output: " + context);
     }
+  }
+
+  private static void copyTree(Path from, Path to) throws IOException {
+    try (Stream<Path> files = Files.walk(from)) {
+      for (Path file : files.toList()) {
+        Files.copy(file, to.resolve(from.relativize(file).toString()));
+      }
+    }
+  }
+
+  /** Every file under {@code root} by relative path, with its bytes. */
+  private static Map<String, byte[]> contents(Path root) throws IOException {
+    Map<String, byte[]> files = new TreeMap<>();
+    try (Stream<Path> all = Files.walk(root)) {
+      for (Path file : all.filter(Files::isRegularFile).toList()) {
+        files.put(root.relativize(file).toString(), Files.readAllBytes(file));
+      }
+    }
+    return files;
   }
 
   private static Pending start(Path directory, String output, int run, boolean overwrite)
