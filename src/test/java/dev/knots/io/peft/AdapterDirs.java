@@ -16,32 +16,32 @@ import java.util.Map;
  * Builds small adapter directories for tests: a config and float32 tensors filled with 0.01 *
  * (index + 1).
  */
-final class AdapterDirs {
+public final class AdapterDirs {
 
-  static final String LORA_CONFIG =
+  public static final String LORA_CONFIG =
       "{\"peft_type\":\"LORA\",\"r\":2,\"lora_alpha\":4,\"target_modules\":[\"q\"]}";
 
   private final Map<String, long[]> tensors = new LinkedHashMap<>();
   private String config = LORA_CONFIG;
 
-  AdapterDirs config(String json) {
+  public AdapterDirs config(String json) {
     this.config = json;
     return this;
   }
 
-  AdapterDirs tensor(String name, long... shape) {
+  public AdapterDirs tensor(String name, long... shape) {
     tensors.put(name, shape);
     return this;
   }
 
   /** A module with rank 2, 3 inputs and 4 outputs under the usual keys. */
-  AdapterDirs module(String key) {
+  public AdapterDirs module(String key) {
     return tensor("base_model.model." + key + ".lora_A.weight", 2, 3)
         .tensor("base_model.model." + key + ".lora_B.weight", 4, 2);
   }
 
   /** Writes the adapter into {@code dir} and returns its location. */
-  String write(Path dir) throws IOException {
+  public String write(Path dir) throws IOException {
     Files.createDirectories(dir);
     Files.writeString(dir.resolve(LoraAdapter.CONFIG_FILE), config);
     List<TensorSpec> layout = new ArrayList<>();
