@@ -132,7 +132,7 @@ public final class LocalFileStore implements FileStore, Serializable {
     try {
       real = existing == null ? path : existing.toRealPath().resolve(existing.relativize(path));
     } catch (IOException e) {
-      throw Storage.wrap("resolve", location, e);
+      throw Storage.wrap("use", location, e);
     }
     return "file://" + real.normalize();
   }

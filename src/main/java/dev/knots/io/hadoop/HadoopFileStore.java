@@ -270,7 +270,7 @@ public final class HadoopFileStore implements FileStore {
   @Override
   public String canonical(String location) throws IOException {
     Path path = path(location);
-    return fileSystem(path, "resolve", location).makeQualified(path).toString();
+    return fileSystem(path, "use", location).makeQualified(path).toString();
   }
 
   @Override
