@@ -83,7 +83,7 @@ public final class Main {
       request = command.request();
       options = command.runOptions();
     } catch (InvalidOptionException e) {
-      err.println("Error: " + e.getMessage());
+      ErrorOutput.print(err, e.getMessage());
       err.println("Try " + Cli.PROGRAM + " --help");
       return 2;
     }
@@ -125,7 +125,7 @@ public final class Main {
       }
     } catch (Exception e) {
       // Spark's task failures arrive as checked SparkExceptions that Java does not declare.
-      err.println("Error: " + Locations.redact(SparkMergeJob.reason(e)));
+      ErrorOutput.print(err, e);
       err.println(
           "Nothing was published at " + Locations.redact(request.output()) + " (no _SUCCESS).");
       return 1;
@@ -182,7 +182,9 @@ public final class Main {
                             + " weight)%n",
                         t.name(),
                         MergeMethods.plainCounterpart(request.method()).name())));
-    inputs.warnings().forEach(w -> text.append("warning: left out ").append(w).append('\n'));
+    inputs
+        .warnings()
+        .forEach(w -> text.append("warning: left out ").append(ErrorOutput.shown(w)).append('\n'));
     if (store.exists(request.output())) {
       text.append(
           options.overwrite()
