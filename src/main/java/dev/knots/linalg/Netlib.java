@@ -20,8 +20,8 @@ import org.slf4j.LoggerFactory;
  * the process's stderr (from C, past any logging configuration), and the same for LAPACK, then uses
  * its pure-Java code. So on Linux, where netlib has native code, the libraries are first looked for
  * where the dynamic linker would look; netlib is told not to try one that is missing (its {@code
- * allowNative} property), and the program says once, in its own log, what that costs and what to
- * install.
+ * allowNative} property; {@code -Ddev.ludovic.netlib.blas.allowNative=true} makes it try anyway),
+ * and the program says once, in its own log, what that costs and what to install.
  */
 public final class Netlib {
   private static final String LINUX_HINT =
@@ -115,9 +115,11 @@ public final class Netlib {
       return path != null ? path : System.getProperty(prefix + "nativeLib", defaultName);
     }
 
+    /** Tells netlib not to try a library that is missing, unless the user said to try it. */
     void tryNativeOnlyIfFound() {
-      if (nativeWanted && !linkerFinds(name())) {
-        System.setProperty(prefix + "allowNative", "false");
+      String allowNative = prefix + "allowNative";
+      if (nativeWanted && System.getProperty(allowNative) == null && !linkerFinds(name())) {
+        System.setProperty(allowNative, "false");
       }
     }
   }

@@ -36,7 +36,8 @@ class TerminalOutputTest {
   /**
    * A NaN in an adapter fails a Spark task. Spark's executor and scheduler report it with stack
    * traces; they go to the details file, and the terminal gets the one error naming the adapter,
-   * the tensor and that file.
+   * the tensor and that file. The missing native BLAS (made certain by pointing netlib at a path
+   * that does not exist) is said once, in the program's words.
    */
   @Test
   void aFailedSparkTaskPrintsOneErrorNamingTheDetailsFile() throws Exception {
@@ -53,7 +54,9 @@ class TerminalOutputTest {
                 "-Dspark.driver.host=127.0.0.1",
                 "-Dspark.driver.bindAddress=127.0.0.1",
                 "-Dlog4j2.configurationFile=" + ForkedJvm.LOCAL_LOGGING,
-                "-Dknots.log.file=" + details),
+                "-Dknots.log.file=" + details,
+                "-Ddev.ludovic.netlib.blas.nativeLibPath=/nonexistent/libblas.so.3",
+                "-Ddev.ludovic.netlib.lapack.nativeLibPath=/nonexistent/liblapack.so.3"),
             Main.class.getName(),
             "merge",
             "--adapters",
@@ -81,6 +84,12 @@ class TerminalOutputTest {
                     + " training diverged; retrain it or leave it out."),
         run.err());
     assertTrue(run.errLines().contains("  details: " + details), run.err());
+    // netlib first loads on the head start's thread, while Spark starts on another: said once
+    assertEquals(
+        1,
+        run.errLines().stream().filter(l -> l.contains("Native BLAS and LAPACK not found")).count(),
+        run.err());
+    assertFalse(run.err().contains("dlopen"), run.err());
     String log = Files.readString(details, StandardCharsets.UTF_8);
     assertTrue(log.contains("Exception in task"), log);
     assertTrue(log.contains("\tat dev.knots.io.peft.LoraAdapter.requireFinite("), log);

@@ -58,6 +58,20 @@ class NetlibTest {
     assertTrue(run.errLines().stream().noneMatch(l -> l.contains("dlopen")), run.err());
   }
 
+  /** allowNative=true: netlib tries the library whether it is found or not, as the user said. */
+  @Test
+  void anExplicitAllowNativeIsRespected() throws Exception {
+    assumeTrue(isLinux(), "netlib has native code only on Linux");
+    List<String> options = new ArrayList<>(MISSING);
+    options.add("-Ddev.ludovic.netlib.blas.allowNative=true");
+    ForkedJvm.Result run = probe(options);
+    assertEquals(0, run.exitCode(), run.err());
+    assertTrue(run.err().contains("dlopen(/nonexistent/libblas.so.3) failed"), run.err());
+    assertFalse(run.err().contains("dlopen(/nonexistent/liblapack.so.3)"), run.err());
+    assertEquals(
+        1, run.errLines().stream().filter(l -> l.contains("Native BLAS and LAPACK")).count());
+  }
+
   @Test
   void findsLibrariesWhereTheDynamicLinkerLooks() {
     assumeTrue(isLinux(), "the dynamic linker's search is Linux's");
