@@ -110,11 +110,11 @@ public final class Json {
     Matcher m;
     if ((m = NON_NUMERIC.matcher(message)).find()) {
       return ": "
-          + shown(m.group(1))
+          + Locations.printable(m.group(1))
           + " is not a JSON number; JSON has no NaN or Infinity, write a finite number";
     }
     if ((m = DUPLICATE_KEY.matcher(message)).find()) {
-      return ": the key \"" + shown(m.group(1)) + "\" appears twice in one object";
+      return ": the key \"" + Locations.printable(m.group(1)) + "\" appears twice in one object";
     }
     if (message.startsWith("Trailing token")) {
       return ": more text follows the end of the JSON object";
@@ -139,7 +139,7 @@ public final class Json {
       return ": a number with a leading zero";
     }
     if ((m = ESCAPE.matcher(message)).find()) {
-      return ": \\" + shown(m.group(1)) + " is not a JSON escape";
+      return ": \\" + Locations.printable(m.group(1)) + " is not a JSON escape";
     }
     if (message.contains("UTF-8") || message.contains("UTF8")) {
       return ": bytes that are not UTF-8 text";
@@ -168,12 +168,8 @@ public final class Json {
 
   /** A short piece of the file in quotes, escaped so that it cannot steer the terminal. */
   private static String quoted(String piece) {
-    String text = shown(piece.length() > 40 ? piece.substring(0, 40) + "..." : piece);
+    String text = Locations.printable(piece.length() > 40 ? piece.substring(0, 40) + "..." : piece);
     return piece.equals("'") ? "\"'\"" : "'" + text + "'";
-  }
-
-  private static String shown(String piece) {
-    return Locations.printable(piece);
   }
 
   /** A new empty object node. */
