@@ -195,6 +195,13 @@ knots_jvm_flags() {
   echo "$flags"
 }
 
+# The details log of one local run (conf/log4j2.properties: stack traces, Spark's task failures),
+# which an Error: line names: in $KNOTS_LOG_DIR, else $TMPDIR, else /tmp, named by the time and the
+# process id ($$, the JVM's own once the script execs it). log4j creates it only if it writes to it.
+knots_log_file() {
+  echo "${KNOTS_LOG_DIR:-${TMPDIR:-/tmp}}/knots-merge-$(date +%Y%m%d-%H%M%S)-$$.log"
+}
+
 # The spark-submit to use, or nothing: $SPARK_HOME/bin/spark-submit first, then the PATH.
 knots_spark_submit() {
   if [ -n "${SPARK_HOME:-}" ] && [ -x "$SPARK_HOME/bin/spark-submit" ]; then

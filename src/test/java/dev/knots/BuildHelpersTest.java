@@ -241,6 +241,19 @@ class BuildHelpersTest {
     }
   }
 
+  /** scripts/knots-merge gives each local run its own details log (conf/log4j2.properties). */
+  @Test
+  void eachLocalRunHasItsOwnDetailsLog() throws Exception {
+    String name = "/knots-merge-\\d{8}-\\d{6}-\\d+\\.log";
+    Result chosen = call("KNOTS_LOG_DIR=/x/logs TMPDIR=/y knots_log_file");
+    assertEquals(0, chosen.exitValue(), chosen.output());
+    assertTrue(chosen.output().strip().matches("/x/logs" + name), chosen.output());
+    Result temporary = call("unset KNOTS_LOG_DIR; TMPDIR=/y knots_log_file");
+    assertTrue(temporary.output().strip().matches("/y" + name), temporary.output());
+    Result fallback = call("unset KNOTS_LOG_DIR TMPDIR; knots_log_file");
+    assertTrue(fallback.output().strip().matches("/tmp" + name), fallback.output());
+  }
+
   private record Result(int exitValue, String output) {}
 
   /** Runs {@code function} of scripts/lib/build.sh on {@code arguments}. */

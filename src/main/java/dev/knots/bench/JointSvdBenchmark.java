@@ -4,8 +4,7 @@ import dev.knots.knots.Concat;
 import dev.knots.knots.JointSvd;
 import dev.knots.knots.LoraFactors;
 import dev.knots.linalg.Matrix;
-import dev.ludovic.netlib.blas.BLAS;
-import dev.ludovic.netlib.lapack.LAPACK;
+import dev.knots.linalg.Netlib;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -26,9 +25,9 @@ public final class JointSvdBenchmark {
   public static void main(String[] args) {
     System.out.println(
         "BLAS "
-            + BLAS.getInstance().getClass().getSimpleName()
+            + Netlib.blas().getClass().getSimpleName()
             + ", LAPACK "
-            + LAPACK.getInstance().getClass().getSimpleName());
+            + Netlib.lapack().getClass().getSimpleName());
     List<LoraFactors> llama = tasks(4096, 4096, 6, 16, new Random(1));
     for (Concat concat : Concat.values()) {
       time(

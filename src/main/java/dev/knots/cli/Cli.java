@@ -1,13 +1,16 @@
 package dev.knots.cli;
 
+import dev.knots.io.peft.LoraAdapter.UnsupportedTensors;
 import dev.knots.merge.MergeMethod;
 import dev.knots.merge.MergeMethods;
 import dev.knots.merge.MergeParameters;
 import dev.knots.plan.PathRequest;
 import java.io.PrintStream;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.stream.Collectors;
 import scala.collection.immutable.ArraySeq;
 import scala.jdk.javaapi.CollectionConverters;
@@ -15,6 +18,7 @@ import scala.runtime.BoxedUnit;
 import scopt.DefaultOEffectSetup;
 import scopt.OParser;
 import scopt.OParserBuilder;
+import scopt.OptionDef;
 import scopt.Read;
 
 /** The command line: the only class that knows scopt. */
@@ -42,8 +46,15 @@ final class Cli {
    * error with a pointer to {@code --help} (to {@code err}).
    */
   static Optional<MergeCommand> parse(String[] args, PrintStream out, PrintStream err) {
+    OParser<?, MergeCommand> parser = parser();
+    Effects effects = new Effects(out, err);
+    Optional<String> repeated = repeatedOption(parser, args);
+    if (repeated.isPresent()) {
+      effects.reportError(repeated.get() + " was given twice; give it once");
+      return Optional.empty();
+    }
     scala.Option<MergeCommand> parsed =
-        OParser.parse(parser(), seq(args), new MergeCommand(), new Effects(out, err));
+        OParser.parse(parser, seq(args), new MergeCommand(), effects);
     if (parsed.isEmpty()) {
       return Optional.empty();
     }
@@ -53,6 +64,34 @@ final class Cli {
       return Optional.empty();
     }
     return Optional.of(command);
+  }
+
+  /**
+   * The first option given more than once (as {@code --name}), which scopt would report as an
+   * unknown option. The arguments are split into options and their values as scopt splits them, so
+   * a value that looks like an option ({@code --exclude --top-k}) is no second option. {@code
+   * --help} may be repeated.
+   */
+  private static Optional<String> repeatedOption(OParser<?, MergeCommand> parser, String[] args) {
+    List<OptionDef<?, MergeCommand>> options =
+        CollectionConverters.asJava(parser.toList()).stream().filter(OptionDef::isOptLike).toList();
+    Set<String> given = new HashSet<>();
+    int i = 0;
+    while (i < args.length) {
+      int tokens = 1;
+      for (OptionDef<?, MergeCommand> option : options) {
+        int read = Math.max(option.longOptTokens(args[i]), option.shortOptTokens(args[i]));
+        if (read > 0) {
+          if (!option.name().equals("help") && !given.add(option.name())) {
+            return Optional.of(option.fullName());
+          }
+          tokens = read;
+          break;
+        }
+      }
+      i += tokens;
+    }
+    return Optional.empty();
   }
 
   static String usage() {
@@ -256,7 +295,7 @@ final class Cli {
                     + "% of spark.driver.memory (Spark's default 1g). Example:"
                     + " --driver-memory-budget 6g"));
     options.add(
-        b.opt("skip-unsupported", FLAG)
+        b.opt(UnsupportedTensors.OPTION.substring("--".length()), FLAG)
             .action((x, c) -> set(c, () -> c.skipUnsupported = true))
             .text(
                 "leave out adapter tensors we cannot merge (DoRA magnitudes, LoRA biases, embedding"
@@ -322,13 +361,13 @@ final class Cli {
 
     @Override
     public void reportError(String message) {
-      err.println("Error: " + message);
+      ErrorOutput.print(err, message);
       err.println("Try " + PROGRAM + " --help");
     }
 
     @Override
     public void reportWarning(String message) {
-      err.println("Warning: " + message);
+      err.println("Warning: " + ErrorOutput.shown(message));
     }
 
     @Override

@@ -126,14 +126,14 @@ public final class Main {
         }
       }
     } catch (InvalidOptionException e) {
-      err.println("Error: " + Locations.redact(e.getMessage()));
+      ErrorOutput.print(err, e.getMessage());
       err.println("Try " + Cli.PROGRAM + " --help");
       return 2;
     } catch (Exception e) {
       // Spark's task failures arrive as checked SparkExceptions that Java does not declare.
-      err.println("Error: " + Locations.redact(SparkMergeJob.reason(e)));
+      ErrorOutput.print(err, e);
       if (!command.dryRun && request != null) {
-        err.println(before.afterFailure(request.output()));
+        err.println(ErrorOutput.shown(before.afterFailure(request.output())));
       }
       return 1;
     }
@@ -157,12 +157,14 @@ public final class Main {
     List<String> leftovers = OutputCommit.leftovers(store, request.output());
     if (!leftovers.isEmpty()) {
       err.println(
-          "Warning: beside "
-              + Locations.redact(request.output())
-              + " are directories that merges into it left: "
-              + Locations.redact(String.join(", ", leftovers))
-              + ". None is a complete output (killed runs leave them). If no other merge into"
-              + " this output is running, they can be deleted.");
+          "Warning: "
+              + ErrorOutput.shown(
+                  "beside "
+                      + request.output()
+                      + " are directories that merges into it left: "
+                      + String.join(", ", leftovers)
+                      + ". None is a complete output (killed runs leave them). If no other merge"
+                      + " into this output is running, they can be deleted."));
     }
     MergeInputs inputs = request.openInputs(store, options.unsupported());
     MergePlan plan = plan(request, options, inputs);
@@ -232,7 +234,9 @@ public final class Main {
                             + " weight)%n",
                         t.name(),
                         MergeMethods.plainCounterpart(request.method()).name())));
-    inputs.warnings().forEach(w -> text.append("warning: left out ").append(w).append('\n'));
+    inputs
+        .warnings()
+        .forEach(w -> text.append("warning: left out ").append(ErrorOutput.shown(w)).append('\n'));
     if (options.overwrite()) {
       text.append("Output ")
           .append(Locations.redact(request.output()))

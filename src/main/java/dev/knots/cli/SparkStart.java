@@ -38,6 +38,10 @@ final class SparkStart {
    * an RDD (see {@link #warmFirstRddScope}).
    */
   static SparkStart inBackground(Supplier<SparkContext> spark) {
+    // Logging is configured here, before the threads: while one thread loads log4j's configuration,
+    // the others log through its default one, which drops warnings (the head start's first use of
+    // netlib says when native BLAS is missing). Spark's start would otherwise load it first thing.
+    LoggerFactory.getLogger("knots-merge");
     CompletableFuture<Started> started = new CompletableFuture<>();
     Thread thread =
         new Thread(

@@ -1,7 +1,10 @@
 package dev.knots.io;
 
+import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.core.util.DefaultIndenter;
 import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
 import com.fasterxml.jackson.core.util.Separators;
@@ -18,6 +21,8 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * The JSON settings of the file formats: strict reading (duplicate keys and trailing content are
@@ -35,6 +40,15 @@ public final class Json {
 
   private static final ObjectWriter PRETTY = MAPPER.writer(pythonStylePrinter());
 
+  // The JSON reader's messages this class turns into the file's terms (see syntax()).
+  private static final Pattern NON_NUMERIC = Pattern.compile("^Non-standard token '([^']*)'");
+  private static final Pattern DUPLICATE_KEY = Pattern.compile("^Duplicate field '(.*)'$");
+  private static final Pattern CONTROL_CHARACTER = Pattern.compile("\\(CTRL-CHAR, code (\\d+)\\)");
+  private static final Pattern UNEXPECTED_CHARACTER =
+      Pattern.compile("^Unexpected character \\(.* \\(code (\\d+)\\)\\)");
+  private static final Pattern UNRECOGNIZED_TOKEN = Pattern.compile("^Unrecognized token '(.*)':");
+  private static final Pattern ESCAPE = Pattern.compile("^Unrecognized character escape '(.)'");
+
   private Json() {}
 
   /**
@@ -42,24 +56,120 @@ public final class Json {
    *
    * @param what how the document is named in messages, for example "adapter config
    *     /x/adapter_config.json"
-   * @throws FileFormatException naming {@code what} if the text is not a JSON object
+   * @throws FileFormatException naming {@code what} if the text is not a JSON object, saying what
+   *     is wrong in the file's terms and where (line and column), never in the JSON reader's
    */
   public static ObjectNode parseObject(byte[] utf8, String what) throws FileFormatException {
     JsonNode node;
     try {
       node = MAPPER.readTree(utf8);
+    } catch (StreamConstraintsException e) {
+      throw new FileFormatException("Cannot parse " + what + ": it has " + tooLarge(e) + ".");
+    } catch (JsonProcessingException e) {
+      throw new FileFormatException(
+          "Cannot parse " + what + ": not valid JSON" + at(e.getLocation()) + syntax(e) + ".");
     } catch (IOException e) {
-      throw new FileFormatException(
-          "Cannot parse " + what + ": invalid JSON: " + firstLine(e.getMessage()), e);
+      throw new FileFormatException("Cannot parse " + what + ": " + e.getMessage(), e);
     }
-    if (node == null || !node.isObject()) {
+    if (node == null || node.isMissingNode()) {
+      throw new FileFormatException("Cannot parse " + what + ": the file is empty.");
+    }
+    if (!node.isObject()) {
       throw new FileFormatException(
-          "Cannot parse "
-              + what
-              + ": expected a JSON object, found "
-              + (node == null ? "nothing" : node.getNodeType()));
+          "Cannot parse " + what + ": expected a JSON object, found " + kind(node) + ".");
     }
     return (ObjectNode) node;
+  }
+
+  /** What a node is, as messages name it: "an object", "a string", "null" and so on. */
+  public static String kind(JsonNode node) {
+    return switch (node.getNodeType()) {
+      case OBJECT, POJO -> "an object";
+      case ARRAY -> "an array";
+      case STRING, BINARY -> "a string";
+      case NUMBER -> "a number";
+      case BOOLEAN -> node.booleanValue() ? "true" : "false";
+      case NULL, MISSING -> "null";
+    };
+  }
+
+  /** " at line L, column C", or nothing when the position is unknown. */
+  private static String at(JsonLocation location) {
+    if (location == null || location.getLineNr() < 1) {
+      return "";
+    }
+    return " at line " + location.getLineNr() + ", column " + location.getColumnNr();
+  }
+
+  /**
+   * ": " and what is wrong, from the reader's message (which names its own settings and classes),
+   * or nothing when the message is not one of those known here: the position says where to look.
+   */
+  private static String syntax(JsonProcessingException e) {
+    String message = e.getOriginalMessage() == null ? "" : e.getOriginalMessage();
+    Matcher m;
+    if ((m = NON_NUMERIC.matcher(message)).find()) {
+      return ": "
+          + Locations.printable(m.group(1))
+          + " is not a JSON number; JSON has no NaN or Infinity, write a finite number";
+    }
+    if ((m = DUPLICATE_KEY.matcher(message)).find()) {
+      return ": the key \"" + Locations.printable(m.group(1)) + "\" appears twice in one object";
+    }
+    if (message.startsWith("Trailing token")) {
+      return ": more text follows the end of the JSON object";
+    }
+    if (message.startsWith("Unexpected end-of-input")) {
+      return ": the text ends before the JSON does; the file is truncated";
+    }
+    if ((m = CONTROL_CHARACTER.matcher(message)).find()) {
+      return ": control character "
+          + quoted(Character.toString(Integer.parseInt(m.group(1))))
+          + (message.contains("string value")
+              ? " inside a string; JSON needs it escaped"
+              : " outside any string");
+    }
+    if ((m = UNEXPECTED_CHARACTER.matcher(message)).find()) {
+      return ": unexpected " + quoted(Character.toString(Integer.parseInt(m.group(1))));
+    }
+    if ((m = UNRECOGNIZED_TOKEN.matcher(message)).find()) {
+      return ": unexpected " + quoted(m.group(1));
+    }
+    if (message.contains("Leading zeroes")) {
+      return ": a number with a leading zero";
+    }
+    if ((m = ESCAPE.matcher(message)).find()) {
+      return ": \\" + Locations.printable(m.group(1)) + " is not a JSON escape";
+    }
+    if (message.contains("UTF-8") || message.contains("UTF8")) {
+      return ": bytes that are not UTF-8 text";
+    }
+    return "";
+  }
+
+  /** What exceeds one of the reader's limits, with the limit. */
+  private static String tooLarge(StreamConstraintsException e) {
+    StreamReadConstraints limits = StreamReadConstraints.defaults();
+    String message = e.getMessage() == null ? "" : e.getMessage();
+    if (message.startsWith("String value length")) {
+      return "a string longer than " + limits.getMaxStringLength() + " characters";
+    }
+    if (message.startsWith("Name length")) {
+      return "a key longer than " + limits.getMaxNameLength() + " characters";
+    }
+    if (message.startsWith("Number value length")) {
+      return "a number longer than " + limits.getMaxNumberLength() + " digits";
+    }
+    if (message.startsWith("Document nesting depth")) {
+      return "objects and arrays nested deeper than " + limits.getMaxNestingDepth() + " levels";
+    }
+    return "more JSON than this program reads in one document";
+  }
+
+  /** A short piece of the file in quotes, escaped so that it cannot steer the terminal. */
+  private static String quoted(String piece) {
+    String text = Locations.printable(piece.length() > 40 ? piece.substring(0, 40) + "..." : piece);
+    return piece.equals("'") ? "\"'\"" : "'" + text + "'";
   }
 
   /** A new empty object node. */
@@ -119,13 +229,5 @@ public final class Json {
     printer.indentObjectsWith(indenter);
     printer.indentArraysWith(indenter);
     return printer;
-  }
-
-  private static String firstLine(String message) {
-    if (message == null) {
-      return "";
-    }
-    int newline = message.indexOf('\n');
-    return newline < 0 ? message : message.substring(0, newline);
   }
 }

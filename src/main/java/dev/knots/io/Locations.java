@@ -42,6 +42,47 @@ public final class Locations {
   }
 
   /**
+   * The text with every character that could steer a terminal written as an escape: {@code \n},
+   * {@code \r} and {@code \t}, and the other control characters, the line and paragraph separators
+   * and the bidirectional overrides (which reorder what is shown) as a backslash, {@code u} and
+   * four hex digits: ESC becomes backslash-{@code u001b}. A tensor name, config value or path read
+   * from a file can then neither start a line of its own (a forged {@code Error:}) nor colour or
+   * rewrite the user's terminal. Backslashes are kept as they are, so that escaping twice changes
+   * nothing. Every message shown on the terminal or written to a log passes through here; {@code
+   * null} stays {@code null}.
+   */
+  public static String printable(String text) {
+    if (text == null || text.codePoints().noneMatch(Locations::steersTerminal)) {
+      return text;
+    }
+    StringBuilder out = new StringBuilder(text.length() + 16);
+    text.codePoints()
+        .forEach(
+            c -> {
+              if (!steersTerminal(c)) {
+                out.appendCodePoint(c);
+              } else if (c == '\n') {
+                out.append("\\n");
+              } else if (c == '\r') {
+                out.append("\\r");
+              } else if (c == '\t') {
+                out.append("\\t");
+              } else {
+                out.append(String.format(Locale.ROOT, "\\u%04x", c));
+              }
+            });
+    return out.toString();
+  }
+
+  private static boolean steersTerminal(int c) {
+    return Character.isISOControl(c)
+        || c == '\u2028'
+        || c == '\u2029'
+        || (c >= '\u202a' && c <= '\u202e')
+        || (c >= '\u2066' && c <= '\u2069');
+  }
+
+  /**
    * The scheme of a URI location in lower case ({@code "s3a"}, {@code "file"}), or empty for a
    * plain path.
    */

@@ -13,8 +13,8 @@ import org.netlib.util.intW;
  */
 public final class Decompositions {
 
-  private static final BLAS BLAS_ = BLAS.getInstance();
-  private static final LAPACK LAPACK_ = LAPACK.getInstance();
+  private static final BLAS BLAS_ = Netlib.blas();
+  private static final LAPACK LAPACK_ = Netlib.lapack();
 
   private Decompositions() {}
 

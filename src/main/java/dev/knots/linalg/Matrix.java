@@ -18,7 +18,7 @@ import java.util.List;
 public final class Matrix implements Serializable {
   private static final long serialVersionUID = 1L;
 
-  private static final BLAS BLAS_ = BLAS.getInstance();
+  private static final BLAS BLAS_ = Netlib.blas();
 
   public final int rows;
   public final int cols;

@@ -64,7 +64,11 @@ public record MergePlan(
     for (int i = 0; i < inputs.size(); i++) {
       out.append(
           String.format(
-              Locale.ROOT, "  %s %d: %s%n", inputKind, i, Locations.redact(inputs.get(i))));
+              Locale.ROOT,
+              "  %s %d: %s%n",
+              inputKind,
+              i,
+              Locations.printable(Locations.redact(inputs.get(i)))));
     }
     for (LayerPlan layer : layers) {
       out.append(

@@ -6,6 +6,7 @@ import dev.knots.knots.Concat;
 import dev.knots.knots.JointSvd;
 import dev.knots.linalg.Decompositions;
 import dev.knots.linalg.Matrix;
+import dev.knots.linalg.Netlib;
 import dev.knots.linalg.Qr;
 import dev.knots.linalg.Svd;
 import dev.knots.plan.ModuleSpec;
@@ -132,6 +133,7 @@ final class DistributedAlignment {
     if (c == 0) {
       return new Svd(Matrix.zeros(0, 0), new double[0], Matrix.zeros(0, 0));
     }
+    Netlib.load(); // before MLlib reaches netlib, so that it loads quietly
     RowMatrix rows = x.toRowMatrix();
     if (localSvd) {
       SingularValueDecomposition<RowMatrix, org.apache.spark.mllib.linalg.Matrix> svd =

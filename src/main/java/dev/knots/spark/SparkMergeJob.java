@@ -487,17 +487,29 @@ public final class SparkMergeJob {
 
   /** Our own message from the cause chain, else the first line of the outermost message. */
   public static String reason(Throwable e) {
+    Optional<Throwable> ours = explaining(e);
+    if (ours.isPresent()) {
+      return ours.get().getMessage();
+    }
+    String text = e.getMessage() == null ? e.toString() : e.getMessage();
+    return text.lines().findFirst().orElse(text);
+  }
+
+  /**
+   * The first exception of the cause chain with our own message for the user: an I/O failure, or
+   * one of this project's exceptions. Empty for a failure nobody explained, such as a bug.
+   */
+  public static Optional<Throwable> explaining(Throwable e) {
     for (Throwable t = e; t != null; t = t.getCause()) {
       if (t.getMessage() != null
           && (t instanceof IOException || t.getClass().getName().startsWith("dev.knots."))) {
-        return t.getMessage();
+        return Optional.of(t);
       }
       if (t.getCause() == t) {
         break;
       }
     }
-    String text = e.getMessage() == null ? e.toString() : e.getMessage();
-    return text.lines().findFirst().orElse(text);
+    return Optional.empty();
   }
 
   /** Names the next Spark jobs in the UI and in the progress log. */

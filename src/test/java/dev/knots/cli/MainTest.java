@@ -156,6 +156,109 @@ class MainTest {
     assertFalse(Files.exists(temp.resolve("out")));
   }
 
+  /** scopt alone would call the second one an unknown option. */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "--top-k 20 --top-k 30|--top-k",
+        "--top-k=20 --top-k 30|--top-k",
+        "--overwrite --overwrite|--overwrite",
+        "--adapters a,b|--adapters",
+        "--dry-run --scope module --dry-run|--dry-run"
+      })
+  void aRepeatedOptionIsNamedAsGivenTwice(String options, String repeated) {
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "merge",
+                "--adapters",
+                twoAdapters(),
+                "--method",
+                "ties",
+                "--output",
+                temp.resolve("out").toString()));
+    args.addAll(List.of(options.split(" ")));
+    Result result = run(args.toArray(new String[0]));
+    assertEquals(2, result.code(), result.err());
+    assertEquals(
+        "Error: "
+            + repeated
+            + " was given twice; give it once"
+            + System.lineSeparator()
+            + "Try knots-merge --help"
+            + System.lineSeparator(),
+        result.err());
+    assertFalse(Files.exists(temp.resolve("out")));
+  }
+
+  @Test
+  void aValueThatLooksLikeAnOptionIsNoSecondOption() {
+    Result result =
+        run(
+            "merge",
+            "--adapters",
+            twoAdapters(),
+            "--method",
+            "ties",
+            "--output",
+            "--top-k",
+            "--top-k",
+            "20",
+            "--dry-run");
+    assertFalse(result.err().contains("given twice"), result.err());
+    assertFalse(result.err().contains("Unknown option"), result.err());
+    assertEquals(0, run("--help", "merge", "-h").code(), "help may be asked for twice");
+  }
+
+  /**
+   * A path (or a file's content) with control characters cannot forge an Error: line or colour the
+   * terminal: errors show them escaped.
+   */
+  @Test
+  void errorsShowControlCharactersEscaped() {
+    String hostile = temp.resolve("a\u001b[31m\nError: forged").toString();
+    Result result =
+        run(
+            "merge",
+            "--adapters",
+            hostile + "," + Fixtures.path("adapters/rot90"),
+            "--method",
+            "ties",
+            "--output",
+            temp.resolve("out").toString(),
+            "--dry-run");
+    assertEquals(1, result.code(), result.err());
+    assertTrue(result.err().startsWith("Error: "), result.err());
+    assertTrue(result.err().contains("a\\u001b[31m\\nError: forged"), result.err());
+    assertFalse(result.err().contains("\u001b"), result.err());
+    assertEquals(1, result.err().lines().filter(l -> l.startsWith("Error:")).count(), result.err());
+  }
+
+  @Test
+  void theDryRunShowsPathsEscaped() throws Exception {
+    Path odd = temp.resolve("rot\u001b[31m\n90");
+    Files.createDirectories(odd);
+    try (var files = Files.list(Path.of(Fixtures.path("adapters/rot90")))) {
+      for (Path file : files.toList()) {
+        Files.copy(file, odd.resolve(file.getFileName()));
+      }
+    }
+    Result result =
+        run(
+            "merge",
+            "--adapters",
+            odd + "," + Fixtures.path("adapters/hflip"),
+            "--method",
+            "ties",
+            "--output",
+            temp.resolve("out").toString(),
+            "--dry-run");
+    assertEquals(0, result.code(), result.err());
+    assertTrue(result.out().contains("adapter 0: " + temp + "/rot\\u001b[31m\\n90"), result.out());
+    assertFalse(result.out().contains("\u001b"), result.out());
+  }
+
   @ParameterizedTest(name = "{0}")
   @CsvSource(
       delimiter = '|',

@@ -71,4 +71,22 @@ class LocationsTest {
     assertEquals("file:///a", Locations.join("file:///", "a"));
     assertEquals("rel/a", Locations.join("rel", "a"));
   }
+
+  @Test
+  void printableEscapesWhatCouldSteerATerminal() {
+    assertEquals(
+        "tensor 'a\\u001b[31mred\\nError: forged\\r\\t'",
+        Locations.printable("tensor 'a\u001b[31mred\nError: forged\r\t'"));
+    assertEquals("\\u0000\\u007f\\u009b", Locations.printable("\u0000\u007f\u009b"));
+    assertEquals("\\u2028\\u202e\\u2066", Locations.printable("\u2028\u202e\u2066"));
+  }
+
+  @Test
+  void printableLeavesOtherTextAloneAndEscapesOnce() {
+    String plain = "/data/modèles/日本語/x 1.safetensors \\n tensor 'q_proj' \uD83D\uDE00";
+    assertEquals(plain, Locations.printable(plain));
+    String escaped = Locations.printable("a\nb\u001b");
+    assertEquals(escaped, Locations.printable(escaped));
+    assertNull(Locations.printable(null));
+  }
 }

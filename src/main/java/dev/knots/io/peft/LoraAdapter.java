@@ -2,6 +2,7 @@ package dev.knots.io.peft;
 
 import dev.knots.io.FileFormatException;
 import dev.knots.io.FileStore;
+import dev.knots.io.Locations;
 import dev.knots.io.Storage;
 import dev.knots.io.safetensors.HfModelFiles;
 import dev.knots.io.safetensors.SafetensorsHeader;
@@ -52,8 +53,11 @@ public final class LoraAdapter implements Closeable {
   public enum UnsupportedTensors {
     /** Fail, naming the adapter, feature and tensor (the default). */
     REFUSE,
-    /** Leave them out and add a warning to {@link #warnings()}. */
-    SKIP_WITH_WARNING
+    /** Leave them out and add a warning to {@link #warnings()}: what {@link #OPTION} asks for. */
+    SKIP_WITH_WARNING;
+
+    /** The command-line option that leaves them out, which a refusal tells the user to add. */
+    public static final String OPTION = "--skip-unsupported";
   }
 
   private final FileStore store;
@@ -284,7 +288,7 @@ public final class LoraAdapter implements Closeable {
         if (!factor.matches()) {
           unsupported(
               name.endsWith(".bias")
-                  ? "a bias tensor (bias=\"" + config.bias() + "\")"
+                  ? "a bias tensor (bias=\"" + Locations.printable(config.bias()) + "\")"
                   : "a tensor that is not a LoRA factor",
               name,
               "it is ignored");
@@ -381,8 +385,9 @@ public final class LoraAdapter implements Closeable {
                 + ": it uses "
                 + feature
                 + where
-                + ", which the merge does not support. Use an adapter without it, or open it with "
-                + "UnsupportedTensors.SKIP_WITH_WARNING to leave it out.");
+                + ", which the merge does not support. Use an adapter without it, or rerun with "
+                + UnsupportedTensors.OPTION
+                + " to leave it out.");
       }
       warnings.add(
           "Adapter " + location + ": left out " + feature + where + "; " + consequence + ".");

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.knots.io.FileFormatException;
 import dev.knots.io.InputFile;
 import dev.knots.io.Json;
+import dev.knots.io.Locations;
 import dev.knots.io.RangeReader;
 import java.io.IOException;
 import java.io.Serializable;
@@ -147,6 +148,7 @@ public final class SafetensorsHeader implements Serializable {
       if (entry.getKey().equals(METADATA_KEY)) {
         readMetadata(location, entry.getValue(), metadata);
       } else {
+        requirePrintable(location, entry.getKey());
         TensorInfo tensor = readTensor(location, entry.getKey(), entry.getValue());
         if (tensor.end() > dataLength) {
           throw invalid(
@@ -229,7 +231,7 @@ public final class SafetensorsHeader implements Serializable {
       throws FileFormatException {
     if (!node.isObject()) {
       throw invalid(
-          location, "\"__metadata__\" must be an object of strings, found " + node.getNodeType());
+          location, "\"__metadata__\" must be an object of strings, found " + Json.kind(node));
     }
     for (Map.Entry<String, JsonNode> entry : node.properties()) {
       if (!entry.getValue().isTextual()) {
@@ -238,9 +240,25 @@ public final class SafetensorsHeader implements Serializable {
             "\"__metadata__\" value of \""
                 + entry.getKey()
                 + "\" must be a string, found "
-                + entry.getValue().getNodeType());
+                + Json.kind(entry.getValue()));
       }
       into.put(entry.getKey(), entry.getValue().textValue());
+    }
+  }
+
+  /**
+   * Refuses a tensor name with control characters: no model has one, and every message and plan
+   * line that names the tensor would carry it to the user's terminal.
+   */
+  private static void requirePrintable(String location, String name) throws FileFormatException {
+    String shown = Locations.printable(name);
+    if (!shown.equals(name)) {
+      throw invalid(
+          location,
+          "tensor name '"
+              + shown
+              + "' has control characters (shown escaped), which no model's tensor names have;"
+              + " the file is corrupt or was not written by a model library");
     }
   }
 
@@ -249,13 +267,13 @@ public final class SafetensorsHeader implements Serializable {
     if (!node.isObject()) {
       throw invalid(
           location,
-          "the entry of tensor '" + name + "' must be an object, found " + node.getNodeType());
+          "the entry of tensor '" + name + "' must be an object, found " + Json.kind(node));
     }
     JsonNode dtypeNode = field(location, name, node, "dtype");
     if (!dtypeNode.isTextual()) {
       throw invalid(
           location,
-          "tensor '" + name + "': \"dtype\" must be a string, found " + dtypeNode.getNodeType());
+          "tensor '" + name + "': \"dtype\" must be a string, found " + Json.kind(dtypeNode));
     }
     DType dtype = DType.parse(dtypeNode.textValue(), name, location);
     long[] shape = longs(location, name, field(location, name, node, "shape"), "shape", -1);

@@ -162,7 +162,57 @@ class AdapterConfigTest {
         "\"target_modules\" must be a list of strings");
     assertBad(
         "{\"peft_type\":\"LORA\",",
-        "Cannot parse adapter config /a/adapter_config.json: invalid JSON");
+        "Cannot parse adapter config /a/adapter_config.json: not valid JSON at line 1, column 21:"
+            + " the text ends before the JSON does; the file is truncated.");
+  }
+
+  /**
+   * A malformed config is described in the file's terms, with line and column: never with the JSON
+   * reader's feature names or its "[Source: ...]" locations.
+   */
+  @Test
+  void malformedJsonIsDescribedInTheFilesTerms() {
+    assertMalformed(
+        "{\n  \"peft_type\": \"LORA\",\n  \"lora_alpha\": NaN\n}",
+        "Cannot parse adapter config /a/adapter_config.json: not valid JSON at line 3, column 20:"
+            + " NaN is not a JSON number; JSON has no NaN or Infinity, write a finite number.");
+    assertMalformed(
+        "{\"lora_alpha\": -Infinity}",
+        "not valid JSON at line 1, column 25: -Infinity is not a JSON number");
+    assertMalformed(
+        "{\n  \"r\": 8,\n  \"x\": [1,\n}", "not valid JSON at line 4, column 1: unexpected '}'.");
+    assertMalformed("{'r': 8}", "not valid JSON at line 1, column 2: unexpected \"'\".");
+    assertMalformed("// LoRA\n{}", "not valid JSON at line 1, column 1: unexpected '/'.");
+    assertMalformed(
+        "{\"r\": 8} {\"r\": 9}",
+        "not valid JSON at line 1, column 10: more text follows the end of the JSON object.");
+    assertMalformed("{\"r\": tru}", "not valid JSON at line 1, column 7: unexpected 'tru'.");
+    assertMalformed(
+        "{\"r\": 08}", "not valid JSON at line 1, column 8: a number with a leading zero.");
+    assertMalformed(
+        "{\"bias\": \"\\q\"}", "not valid JSON at line 1, column 12: \\q is not a JSON escape.");
+    assertMalformed("", "Cannot parse adapter config /a/adapter_config.json: the file is empty.");
+    assertMalformed("[\"LORA\"]", "expected a JSON object, found an array.");
+  }
+
+  private static void assertMalformed(String json, String expected) {
+    assertBad(json, expected);
+    FileFormatException e = assertThrows(FileFormatException.class, () -> parse(json));
+    for (String internal : List.of("Feature", "Source:", "`", "code ", "VALUE_", "MISSING")) {
+      assertFalse(e.getMessage().contains(internal), e.getMessage());
+    }
+  }
+
+  /** A control character in the file is named escaped: it cannot reach the terminal raw. */
+  @Test
+  void controlCharactersAreNamedEscaped() {
+    assertBad(
+        "{\"bias\": \"none\u001b[2J\"}",
+        "not valid JSON at line 1, column 15: control character '\\u001b' inside a string; JSON"
+            + " needs it escaped.");
+    assertBad(
+        "\u001b[31m{}",
+        "not valid JSON at line 1, column 2: control character '\\u001b' outside any string.");
   }
 
   private static void assertBad(String json, String expected) {

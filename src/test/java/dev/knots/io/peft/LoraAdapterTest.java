@@ -173,8 +173,8 @@ class LoraAdapterTest {
     assertRefused(
         dir,
         "it uses DoRA (a magnitude vector) (tensor 'base_model.model.layers.0.q.lora_magnitude_vector'),"
-            + " which the merge does not support. Use an adapter without it, or open it with"
-            + " UnsupportedTensors.SKIP_WITH_WARNING to leave it out.");
+            + " which the merge does not support. Use an adapter without it, or rerun with"
+            + " --skip-unsupported to leave it out.");
     try (LoraAdapter lenient = LoraAdapter.open(store, dir, UnsupportedTensors.SKIP_WITH_WARNING)) {
       assertEquals(1, lenient.modules().size());
       assertEquals(

@@ -139,6 +139,38 @@ class HfModelFilesTest {
     assertEquals(2, model.shards().size());
   }
 
+  /** A malformed shard index is described in the file's terms, naming the index and the place. */
+  @Test
+  void malformedIndexNamesTheFileAndThePlace() throws IOException {
+    Path dir = tmp.resolve("malformed");
+    Files.createDirectories(dir);
+    String index = dir.resolve(HfModelFiles.INDEX_FILE).toString();
+    Files.writeString(
+        dir.resolve(HfModelFiles.INDEX_FILE),
+        "{\n  \"metadata\": {\"total_size\": NaN},\n  \"weight_map\": {\"a\": \"m.safetensors\",}\n}",
+        StandardCharsets.UTF_8);
+    FileFormatException nan =
+        assertThrows(FileFormatException.class, () -> HfModelFiles.open(store, dir.toString()));
+    assertEquals(
+        "Cannot parse shard index "
+            + index
+            + ": not valid JSON at line 2, column 33: NaN is not a JSON number; JSON has no NaN or"
+            + " Infinity, write a finite number.",
+        nan.getMessage());
+
+    Files.writeString(
+        dir.resolve(HfModelFiles.INDEX_FILE),
+        "{\n  \"weight_map\": {\"a\": \"m.safetensors\",}\n}",
+        StandardCharsets.UTF_8);
+    FileFormatException comma =
+        assertThrows(FileFormatException.class, () -> HfModelFiles.open(store, dir.toString()));
+    assertEquals(
+        "Cannot parse shard index "
+            + index
+            + ": not valid JSON at line 2, column 39: unexpected '}'.",
+        comma.getMessage());
+  }
+
   private static void writeIndex(Path dir, Map<String, String> weightMap) throws IOException {
     StringBuilder json =
         new StringBuilder("{\"metadata\": {\"total_size\": 12}, \"weight_map\": {");

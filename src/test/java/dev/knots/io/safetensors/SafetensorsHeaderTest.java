@@ -159,15 +159,43 @@ class SafetensorsHeaderTest {
 
   @Test
   void invalidJson() throws IOException {
-    assertInvalid(RawFiles.safetensors("{\"a\": {\"dtype\": ", 0), "invalid JSON");
-    assertInvalid(RawFiles.safetensors("[1, 2]", 0), "expected a JSON object, found ARRAY");
-    assertInvalid(RawFiles.safetensors(TWO_FLOATS + " x", 8), "invalid JSON");
+    assertInvalid(
+        RawFiles.safetensors("{\"a\": {\"dtype\": ", 0),
+        "Cannot parse the header of safetensors file %s: not valid JSON at line 1, column 17: the"
+            + " text ends before the JSON does; the file is truncated.");
+    assertInvalid(
+        RawFiles.safetensors("[1, 2]", 0),
+        "Cannot parse the header of safetensors file %s: expected a JSON object, found an array.");
+    assertInvalid(
+        RawFiles.safetensors(TWO_FLOATS + " x", 8),
+        "not valid JSON at line 1, column 56: unexpected 'x'.");
     assertInvalid(
         RawFiles.safetensors(
             "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
                 + "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
             8),
-        "Duplicate field 'a'");
+        "not valid JSON at line 1, column 58: the key \"a\" appears twice in one object.");
+  }
+
+  /** The JSON reader's limits are said in the file's terms, not as the reader's settings. */
+  @Test
+  void overlongStringInTheHeader() throws IOException {
+    String huge = "x".repeat(20_000_001);
+    assertInvalid(
+        RawFiles.safetensors(
+            "{\"__metadata__\":{\"note\":\"" + huge + "\"}," + TWO_FLOATS.substring(1), 8),
+        "Cannot parse the header of safetensors file %s: it has a string longer than 20000000"
+            + " characters.");
+  }
+
+  /** A tensor name that could steer the terminal is refused, shown escaped. */
+  @Test
+  void controlCharactersInATensorName() throws IOException {
+    assertInvalid(
+        RawFiles.safetensors(TWO_FLOATS.replace("\"a\"", "\"a\\u001b[31m\\nError: b\""), 8),
+        "Cannot read safetensors file %s: tensor name 'a\\u001b[31m\\nError: b' has control"
+            + " characters (shown escaped), which no model's tensor names have; the file is corrupt"
+            + " or was not written by a model library.");
   }
 
   @Test
@@ -189,7 +217,7 @@ class SafetensorsHeaderTest {
         "tensor 'a' has no \"data_offsets\"");
     assertInvalid(
         RawFiles.safetensors("{\"a\":{\"dtype\":32,\"shape\":[2],\"data_offsets\":[0,8]}}", 8),
-        "tensor 'a': \"dtype\" must be a string, found NUMBER");
+        "tensor 'a': \"dtype\" must be a string, found a number");
     assertInvalid(
         RawFiles.safetensors(
             "{\"a\":{\"dtype\":\"F32\",\"shape\":\"2\",\"data_offsets\":[0,8]}}", 8),
@@ -203,10 +231,10 @@ class SafetensorsHeaderTest {
         "\"data_offsets\" of tensor 'a' must be an array of 2 non-negative integers, found [8]");
     assertInvalid(
         RawFiles.safetensors("{\"a\":[1]}", 0),
-        "the entry of tensor 'a' must be an object, found ARRAY");
+        "the entry of tensor 'a' must be an object, found an array");
     assertInvalid(
         RawFiles.safetensors("{\"__metadata__\":{\"n\":1}," + TWO_FLOATS.substring(1), 8),
-        "\"__metadata__\" value of \"n\" must be a string, found NUMBER");
+        "\"__metadata__\" value of \"n\" must be a string, found a number");
   }
 
   @Test

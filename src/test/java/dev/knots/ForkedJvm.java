@@ -1,0 +1,77 @@
+package dev.knots;
+
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A main class run in a JVM of its own, with the test classpath and this JVM's module options (the
+ * pom's spark.jvm.flags), for what only a fresh process shows: what reaches its stdout and stderr,
+ * the logging configuration it starts with, native libraries it loads.
+ */
+public final class ForkedJvm {
+
+  /** The process's exit code and everything it wrote. */
+  public record Result(int exitCode, String out, String err) {
+    /** The stderr lines. */
+    public List<String> errLines() {
+      return err.lines().toList();
+    }
+  }
+
+  /** conf/log4j2.properties, the logging configuration of scripts/knots-merge's local mode. */
+  public static final Path LOCAL_LOGGING = Path.of("conf/log4j2.properties").toAbsolutePath();
+
+  private ForkedJvm() {}
+
+  /**
+   * Runs {@code mainClass} with {@code options} (system properties and the like) and {@code args},
+   * its output captured in files under {@code directory}, and waits for it.
+   */
+  public static Result run(Path directory, List<String> options, String mainClass, String... args)
+      throws IOException, InterruptedException {
+    List<String> command = new ArrayList<>();
+    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    command.addAll(moduleOptions());
+    command.addAll(options);
+    command.add("-cp");
+    command.add(
+        System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")));
+    command.add(mainClass);
+    command.addAll(List.of(args));
+    Path out = Files.createTempFile(directory, "stdout", ".txt");
+    Path err = Files.createTempFile(directory, "stderr", ".txt");
+    Process process =
+        new ProcessBuilder(command)
+            .redirectOutput(out.toFile())
+            .redirectError(err.toFile())
+            .start();
+    // only against a hang, which would otherwise stall the build
+    if (!process.waitFor(10, TimeUnit.MINUTES)) {
+      process.destroyForcibly();
+      throw new AssertionError("the forked JVM did not end: " + command);
+    }
+    return new Result(
+        process.exitValue(),
+        Files.readString(out, StandardCharsets.UTF_8),
+        Files.readString(err, StandardCharsets.UTF_8));
+  }
+
+  /** The options of this JVM that open modules to Spark and netlib (surefire's argLine). */
+  private static List<String> moduleOptions() {
+    return ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
+        .filter(
+            a ->
+                a.startsWith("--add-")
+                    || a.startsWith("--enable-native-access")
+                    || a.startsWith("--sun-misc")
+                    || a.startsWith("-XX:+IgnoreUnrecognizedVMOptions")
+                    || a.startsWith("-Dio.netty"))
+        .toList();
+  }
+}
