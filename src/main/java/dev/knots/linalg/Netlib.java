@@ -42,6 +42,10 @@ public final class Netlib {
     lapack.tryNativeOnlyIfFound();
     BLAS_ = BLAS.getInstance();
     LAPACK_ = LAPACK.getInstance();
+    // netlib's pure-Java LAPACK computes its machine constants (DLAMCH) on first use, without a
+    // lock: two threads doing their first SVD at once could hang in DLASCL, or leave every later
+    // SVD in the JVM failing to converge. Computed here, under this class's initialization lock.
+    LAPACK_.dlamch("E");
     List<Library> missing = new ArrayList<>();
     if (blas.nativeWanted && !(BLAS_ instanceof NativeBLAS)) {
       missing.add(blas);

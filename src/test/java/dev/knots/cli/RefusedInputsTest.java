@@ -7,8 +7,6 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.knots.Fixtures;
 import dev.knots.LocalSpark;
-import dev.knots.linalg.Decompositions;
-import dev.knots.linalg.Matrix;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -93,11 +91,6 @@ class RefusedInputsTest {
 
   @BeforeAll
   static void writeInputs() throws IOException {
-    // The pure-Java LAPACK computes its machine constants on first use without a lock: two task
-    // threads taking their first SVD at once can spin forever or leave every later SVD of the JVM
-    // failing to converge. One SVD here, before Spark's tasks, keeps this class and the ones run
-    // after it in the same JVM clear of that race.
-    Decompositions.thinSvd(Matrix.fromRowMajor(2, 3, new double[] {1, 2, 3, 4, 5, 6}));
     copyTree(Path.of("examples/digits/adapters"), tmp.resolve("adapters"));
     copyTree(Path.of("examples/digits/base_model"), tmp.resolve("base"));
     copyTree(Path.of("examples/digits/base_model"), tmp.resolve("finetuned"));

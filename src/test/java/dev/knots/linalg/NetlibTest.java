@@ -72,6 +72,22 @@ class NetlibTest {
         1, run.errLines().stream().filter(l -> l.contains("Native BLAS and LAPACK")).count());
   }
 
+  /**
+   * netlib's pure-Java LAPACK computes its machine constants lazily and without a lock; threads
+   * whose first SVDs raced there hung or broke every later SVD (4 and 1 of 40 JVMs with three
+   * threads). Loading the merge's linear algebra computes them, under a class initialization lock.
+   */
+  @Test
+  void thePureJavaLapacksConstantsAreComputedBeforeAnyTaskUsesThem() throws Exception {
+    List<String> options = new ArrayList<>(MISSING);
+    options.add("-Ddev.ludovic.netlib.lapack.allowNative=false");
+    options.add("-Dlog4j2.configurationFile=" + ForkedJvm.LOCAL_LOGGING);
+    ForkedJvm.Result run = ForkedJvm.run(temp, options, LapackConstantsProbe.class.getName());
+    assertEquals(0, run.exitCode(), run.err());
+    assertTrue(run.out().contains("constants pending: false"), run.out());
+    assertFalse(run.out().startsWith("Native"), "the pure-Java LAPACK: " + run.out());
+  }
+
   @Test
   void findsLibrariesWhereTheDynamicLinkerLooks() {
     assumeTrue(isLinux(), "the dynamic linker's search is Linux's");
