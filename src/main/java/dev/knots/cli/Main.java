@@ -1,5 +1,6 @@
 package dev.knots.cli;
 
+import dev.knots.io.FileFormatException;
 import dev.knots.io.Locations;
 import dev.knots.io.hadoop.RoutingFileStore;
 import dev.knots.job.MergeReport;
@@ -140,12 +141,16 @@ public final class Main {
    * context's own configuration reaches them, and the job opens them with it.
    *
    * @throws dev.knots.plan.PlanningException if the plan cannot be made
+   * @throws FileFormatException if an input was read and cannot be merged
    */
   private static Optional<Planned> planBeforeSpark(
-      MergeRequest request, RunOptions options, RoutingFileStore headers) {
+      MergeRequest request, RunOptions options, RoutingFileStore headers)
+      throws FileFormatException {
     MergeInputs inputs;
     try {
       inputs = request.openInputs(headers, options.unsupported());
+    } catch (FileFormatException e) {
+      throw e; // what the files hold is wrong under any configuration
     } catch (IOException e) {
       // The job reports it, with the full configuration, if it still fails then.
       return Optional.empty();
