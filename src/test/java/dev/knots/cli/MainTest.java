@@ -12,11 +12,15 @@ import dev.knots.io.safetensors.DType;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -513,6 +517,66 @@ class MainTest {
             "--dry-run");
     assertEquals(0, result.code());
     assertTrue(result.out().contains("would be refused without --overwrite"), result.out());
+  }
+
+  /**
+   * A dry run against an S3 endpoint nobody listens on fails within seconds, not after s3a's two
+   * minutes of retries, naming the endpoint and what to check. The timeout only guards against a
+   * hang; the old code took over two minutes here.
+   */
+  @Test
+  @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+  void aDryRunAgainstAnUnreachableS3EndpointFailsSoonNamingIt() throws Exception {
+    int closedPort;
+    try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      closedPort = socket.getLocalPort();
+    }
+    String endpoint = "http://127.0.0.1:" + closedPort;
+    Map<String, String> properties =
+        Map.of(
+            "spark.hadoop.fs.s3a.endpoint", endpoint,
+            "spark.hadoop.fs.s3a.endpoint.region", "us-east-1",
+            "spark.hadoop.fs.s3a.path.style.access", "true",
+            "spark.hadoop.fs.s3a.aws.credentials.provider",
+                "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
+            "spark.hadoop.fs.s3a.access.key", "test-access",
+            "spark.hadoop.fs.s3a.secret.key", "test-secret");
+    Map<String, String> saved = new HashMap<>();
+    // the dry run takes its settings from system properties, as spark-submit sets them
+    properties.forEach((k, v) -> saved.put(k, System.setProperty(k, v)));
+    try {
+      Result result =
+          run(
+              "merge",
+              "--adapters",
+              "s3a://knots-unreachable/a",
+              "--method",
+              "ties",
+              "--output",
+              temp.resolve("out").toString(),
+              "--dry-run");
+      assertEquals(1, result.code(), result.err());
+      assertTrue(
+          result
+              .err()
+              .contains(
+                  "Error: Cannot check s3a://knots-unreachable/a/adapter_model.safetensors: cannot"
+                      + " connect to the S3 endpoint "
+                      + endpoint
+                      + " (fs.s3a.endpoint): Connection refused. Check that fs.s3a.endpoint names"
+                      + " a running S3 service this machine can reach (host, port, http or https;"
+                      + " fs.s3a.proxy.host for a proxy)."),
+          result.err());
+    } finally {
+      saved.forEach(
+          (k, v) -> {
+            if (v == null) {
+              System.clearProperty(k);
+            } else {
+              System.setProperty(k, v);
+            }
+          });
+    }
   }
 
   /** A copy of the fixture adapter {@code task} with its adapter_config.json edited. */
