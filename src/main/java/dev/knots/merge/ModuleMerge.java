@@ -87,7 +87,11 @@ public final class ModuleMerge {
     }
   }
 
-  private static MergedVector combine(
+  /**
+   * Steps 2-4 without the range check: the kernels' results, whatever the values (tested bit for
+   * bit against the spec on non-finite data too).
+   */
+  static MergedVector combine(
       MergeMethod method,
       MergeParameters parameters,
       MergeStatistics statistics,
