@@ -32,6 +32,9 @@ public final class ModuleMerge {
    * Steps 2-4 on one module's prepared vectors: the merged vector (same length and layout as each
    * task's) and how many entries of each task went into it. The work is done by {@link
    * MergeKernels}, which give the bits of the plain entry-by-entry loop in vectorized loops.
+   *
+   * @throws InvalidOptionException naming the module, an input and its {@code --scaling}
+   *     coefficient when a merged entry is beyond float32's range
    */
   public static MergedVector merge(
       MergeMethod method,

@@ -317,6 +317,7 @@ public final class LoraAdapter implements Closeable {
       }
       String targets = config.targets().describe();
       if (unsupported == UnsupportedTensors.REFUSE) {
+        // one refusal naming the first few; leaving them out warns of each
         List<String> named = untargeted.stream().limit(UNTARGETED_NAMED).toList();
         int more = untargeted.size() - named.size();
         unsupported(
