@@ -54,17 +54,19 @@ public final class ModuleAligner {
                 spec.key(), spec.out(), spec.in(), concat, null, new double[0], deltas);
           }
         };
-    requireFloat32(spec, aligned.representations());
+    requireFloat32(spec, aligned);
     return aligned;
   }
 
   /**
    * Fails naming the input and the module when a task's representation, rounded to float32, is
-   * infinite: its update is beyond the range of float32, in which the merge holds it (the factors
-   * and scalings were checked on their own when the inputs were opened; this is their product).
+   * infinite: its update, or what KnOTS makes of it, is beyond the range of float32, in which the
+   * merge holds it (the factors and scalings were checked on their own when the inputs were opened;
+   * this is their product).
    */
-  public static void requireFloat32(ModuleSpec spec, float[][] representations)
+  public static void requireFloat32(ModuleSpec spec, AlignedModule aligned)
       throws FileFormatException {
+    float[][] representations = aligned.representations();
     for (int i = 0; i < representations.length; i++) {
       if (allFinite(representations[i])) {
         continue;
@@ -72,7 +74,8 @@ public final class ModuleAligner {
       // a task without a source has a zero update, which is finite
       UpdateSource source = spec.sources().get(i);
       String beyond =
-          " is beyond float32's range (an entry above "
+          (aligned.isAligned() ? ", aligned by KnOTS," : "")
+              + " is beyond float32's range (an entry above "
               + Float.MAX_VALUE
               + " in magnitude), in which the merge holds the updates. ";
       if (source instanceof FactorSource factors) {

@@ -124,7 +124,7 @@ final class AlignLayer
       AlignedModule aligned;
       if (module.path() == AlignPath.DISTRIBUTED) {
         aligned = requireAligned(alignedElsewhere, module, layer);
-        ModuleAligner.requireFloat32(module.spec(), aligned.representations());
+        ModuleAligner.requireFloat32(module.spec(), aligned);
       } else {
         aligned = ModuleAligner.align(module, concat, store);
       }

@@ -223,7 +223,9 @@ class AdapterSetTest {
           "Cannot use adapter "
               + huge
               + ": its update of module layers.1.self_attn.v_proj (LoRA scaling 3.0E38 x lora_B @"
-              + " lora_A) is beyond float32's range (an entry above 3.4028235E38 in magnitude), in"
+              + " lora_A)"
+              + (path == AlignPath.FACTOR ? ", aligned by KnOTS," : "")
+              + " is beyond float32's range (an entry above 3.4028235E38 in magnitude), in"
               + " which the merge holds the updates. Its lora_alpha or its factors are far too"
               + " large: correct lora_alpha in adapter_config.json, or retrain the adapter or leave"
               + " it out.",

@@ -412,7 +412,7 @@ class SparkMergeJobTest {
                   "Cannot use adapter "
                       + huge
                       + ": its update of module layers.1.self_attn.v_proj (LoRA scaling 3.0E38 x"
-                      + " lora_B @ lora_A) is beyond float32's range"),
+                      + " lora_B @ lora_A), aligned by KnOTS, is beyond float32's range"),
           e.getMessage());
       assertFalse(Files.exists(out), "nothing published");
     }
