@@ -199,14 +199,7 @@ final class Cli {
     options.add(
         b.opt("dare-drop", DOUBLE)
             .valueName("<p>")
-            .action(
-                (x, c) ->
-                    set(
-                        c,
-                        () -> {
-                          c.dareDrop = x;
-                          c.dareDropGiven = true;
-                        }))
+            .action((x, c) -> set(c, () -> c.dareDrop = x))
             .text(
                 "DARE drop rate in [0, 1), for dare-* methods; default "
                     + MergeParameters.DEFAULT_DARE_DROP
@@ -299,7 +292,9 @@ final class Cli {
             .action((x, c) -> set(c, () -> c.skipUnsupported = true))
             .text(
                 "leave out adapter tensors we cannot merge (DoRA magnitudes, LoRA biases, embedding"
-                    + " LoRA, modules_to_save) with a warning, instead of refusing the adapter"));
+                    + " LoRA, modules_to_save) and the factors of modules target_modules does not"
+                    + " select (PEFT does not apply them) with a warning, instead of refusing the"
+                    + " adapter"));
     return options.toArray(new OParser[0]);
   }
 
@@ -325,7 +320,7 @@ final class Cli {
     return MergeMethods.all().stream().map(MergeMethod::name).collect(Collectors.joining(", "));
   }
 
-  private static String trim(double value) {
+  static String trim(double value) {
     return value == Math.rint(value) ? Long.toString((long) value) : Double.toString(value);
   }
 

@@ -1,7 +1,9 @@
 package dev.knots.job;
 
 import dev.knots.io.FileStore;
+import dev.knots.io.Locations;
 import dev.knots.io.peft.LoraAdapter;
+import dev.knots.io.peft.LoraModule;
 import dev.knots.knots.Concat;
 import dev.knots.merge.InvalidOptionException;
 import dev.knots.merge.MergeMethod;
@@ -232,6 +234,48 @@ public record MergeRequest(
       return CheckpointSet.open(
           store, base.orElseThrow(), finetuned, exclude.map(Pattern::compile), vectors);
     }
-    return AdapterSet.open(store, adapters, unsupported);
+    AdapterSet set = AdapterSet.open(store, adapters, unsupported);
+    requireScaledUpdatesFitFloat32(set);
+    return set;
+  }
+
+  /**
+   * Refuses a {@code --scaling} coefficient whose product with an adapter's LoRA scaling is beyond
+   * float32's range: the merge multiplies the adapter's {@code lora_B @ lora_A} by both, and a
+   * factor float32 cannot hold is refused as the LoRA scaling alone is ({@link LoraAdapter}).
+   */
+  private void requireScaledUpdatesFitFloat32(AdapterSet set) {
+    for (int i = 0; i < set.adapters().size(); i++) {
+      LoraAdapter adapter = set.adapters().get(i);
+      double lambda = parameters.scaling(i);
+      for (LoraModule module : adapter.modules().values()) {
+        double factor = lambda * module.scale();
+        if (Math.abs(factor) > Float.MAX_VALUE) {
+          throw new InvalidOptionException(
+              "--scaling",
+              lambda,
+              "adapter "
+                  + Locations.redact(adapter.location())
+                  + " has a LoRA scaling of "
+                  + module.scale()
+                  + " for module "
+                  + module.key()
+                  + " (from "
+                  + adapter.config().alphaKeyFor(module.key())
+                  + "), so the merge would multiply its update by "
+                  + lambda
+                  + " x "
+                  + module.scale()
+                  + " = "
+                  + factor
+                  + ", beyond float32's largest value ("
+                  + Float.MAX_VALUE
+                  + "), in which the merge holds the updates. Give this adapter a coefficient of at"
+                  + " most "
+                  + Float.MAX_VALUE / Math.abs(module.scale())
+                  + " in magnitude");
+        }
+      }
+    }
   }
 }

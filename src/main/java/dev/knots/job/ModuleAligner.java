@@ -1,6 +1,8 @@
 package dev.knots.job;
 
+import dev.knots.io.FileFormatException;
 import dev.knots.io.FileStore;
+import dev.knots.io.peft.LoraAdapter;
 import dev.knots.knots.Alignment;
 import dev.knots.knots.Concat;
 import dev.knots.knots.JointSvd;
@@ -8,6 +10,7 @@ import dev.knots.knots.LoraFactors;
 import dev.knots.knots.TaskUpdate;
 import dev.knots.linalg.Matrix;
 import dev.knots.plan.AlignPath;
+import dev.knots.plan.FactorSource;
 import dev.knots.plan.ModulePlan;
 import dev.knots.plan.ModuleSpec;
 import dev.knots.plan.UpdateSource;
@@ -36,19 +39,77 @@ public final class ModuleAligner {
     for (UpdateSource source : spec.sources()) {
       updates.add(source == null ? LoraFactors.zero(spec.out(), spec.in()) : source.read(store));
     }
-    return switch (module.path()) {
-      case FACTOR -> fromAlignment(spec.key(), JointSvd.ofFactors(factors(spec, updates), concat));
-      case DENSE, DISTRIBUTED ->
-          fromAlignment(spec.key(), JointSvd.ofDense(deltas(updates), concat));
-      case NONE -> {
-        float[][] deltas = new float[updates.size()][];
-        for (int i = 0; i < deltas.length; i++) {
-          deltas[i] = updates.get(i).delta().toFloats();
-        }
-        yield new AlignedModule(
-            spec.key(), spec.out(), spec.in(), concat, null, new double[0], deltas);
+    AlignedModule aligned =
+        switch (module.path()) {
+          case FACTOR ->
+              fromAlignment(spec.key(), JointSvd.ofFactors(factors(spec, updates), concat));
+          case DENSE, DISTRIBUTED ->
+              fromAlignment(spec.key(), JointSvd.ofDense(deltas(updates), concat));
+          case NONE -> {
+            float[][] deltas = new float[updates.size()][];
+            for (int i = 0; i < deltas.length; i++) {
+              deltas[i] = updates.get(i).delta().toFloats();
+            }
+            yield new AlignedModule(
+                spec.key(), spec.out(), spec.in(), concat, null, new double[0], deltas);
+          }
+        };
+    requireFloat32(spec, aligned);
+    return aligned;
+  }
+
+  /**
+   * Fails naming the input and the module when a task's representation, rounded to float32, is
+   * infinite: its update, or what KnOTS makes of it, is beyond the range of float32, in which the
+   * merge holds it (the factors and scalings were checked on their own when the inputs were opened;
+   * this is their product).
+   */
+  public static void requireFloat32(ModuleSpec spec, AlignedModule aligned)
+      throws FileFormatException {
+    float[][] representations = aligned.representations();
+    for (int i = 0; i < representations.length; i++) {
+      if (allFinite(representations[i])) {
+        continue;
       }
-    };
+      // a task without a source has a zero update, which is finite
+      UpdateSource source = spec.sources().get(i);
+      String beyond =
+          (aligned.isAligned() ? ", aligned by KnOTS," : "")
+              + " is beyond float32's range (an entry above "
+              + Float.MAX_VALUE
+              + " in magnitude), in which the merge holds the updates. ";
+      if (source instanceof FactorSource factors) {
+        throw new FileFormatException(
+            "Cannot use adapter "
+                + source.origin()
+                + ": its update of module "
+                + spec.key()
+                + " (LoRA scaling "
+                + factors.scale()
+                + " x lora_B @ lora_A)"
+                + beyond
+                + "Its lora_alpha or its factors are far too large: correct lora_alpha in "
+                + LoraAdapter.CONFIG_FILE
+                + ", or retrain the adapter or leave it out.");
+      }
+      throw new FileFormatException(
+          "Cannot use checkpoint "
+              + source.origin()
+              + ": its update of "
+              + spec.key()
+              + " (fine-tuned minus base)"
+              + beyond
+              + "Check that the checkpoint was fine-tuned from this --base.");
+    }
+  }
+
+  private static boolean allFinite(float[] values) {
+    for (float v : values) {
+      if (!Float.isFinite(v)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private static List<Matrix> deltas(List<TaskUpdate> updates) {

@@ -8,7 +8,8 @@ import dev.knots.plan.PathRequest;
  *
  * @param overwrite replace an existing output (only once the new one is complete)
  * @param unsupported what to do with adapter tensors we cannot merge (DoRA magnitudes, biases,
- *     embedding LoRA, modules_to_save): refuse (default) or leave them out with a warning
+ *     embedding LoRA, modules_to_save) or PEFT would not apply (modules outside target_modules):
+ *     refuse (default) or leave them out with a warning
  * @param paths the alignment path options ({@code --align-path} and the memory budgets)
  */
 public record RunOptions(

@@ -30,8 +30,13 @@ public record MergeParameters(
       throw new InvalidOptionException("--scaling", "(empty)", "give one value or one per adapter");
     }
     for (double lambda : scaling) {
-      if (!Double.isFinite(lambda)) {
-        throw new InvalidOptionException("--scaling", lambda, "every coefficient must be finite");
+      if (!(Math.abs(lambda) <= Float.MAX_VALUE)) {
+        throw new InvalidOptionException(
+            "--scaling",
+            lambda,
+            "every coefficient must be a finite number of magnitude at most "
+                + Float.MAX_VALUE
+                + ", float32's largest value: the merge holds the scaled updates in float32");
       }
     }
     if (!(dareDrop >= 0 && dareDrop < 1)) {

@@ -1,6 +1,7 @@
 package dev.knots.merge;
 
 import java.util.Arrays;
+import java.util.Locale;
 
 /**
  * The per-module steps of a merge (spec, "Merge methods"): DARE, top-K pruning, sign election and
@@ -31,8 +32,69 @@ public final class ModuleMerge {
    * Steps 2-4 on one module's prepared vectors: the merged vector (same length and layout as each
    * task's) and how many entries of each task went into it. The work is done by {@link
    * MergeKernels}, which give the bits of the plain entry-by-entry loop in vectorized loops.
+   *
+   * @throws InvalidOptionException naming the module, an input and its {@code --scaling}
+   *     coefficient when a merged entry is beyond float32's range
    */
   public static MergedVector merge(
+      MergeMethod method,
+      MergeParameters parameters,
+      MergeStatistics statistics,
+      ModuleVectors vectors) {
+    MergedVector merged = combine(method, parameters, statistics, vectors);
+    requireFloat32(method, parameters, vectors, merged.values());
+    return merged;
+  }
+
+  /**
+   * Fails, naming the module, the input that contributes most and its {@code --scaling}
+   * coefficient, when a merged entry is beyond float32's range, the type of the merged output.
+   * Every task's vector fits float32 (the align step checks it), so only the coefficients, DARE's
+   * rescaling or the sum of several tasks can take an entry there.
+   */
+  private static void requireFloat32(
+      MergeMethod method, MergeParameters parameters, ModuleVectors vectors, double[] merged) {
+    for (int j = 0; j < merged.length; j++) {
+      if (Math.abs(merged[j]) <= Float.MAX_VALUE) {
+        continue;
+      }
+      int largest = 0;
+      double largestPart = 0;
+      for (int i = 0; i < vectors.taskCount(); i++) {
+        double part = Math.abs(parameters.scaling(i) * vectors.tasks()[i][j]);
+        if (part > largestPart) {
+          largest = i;
+          largestPart = part;
+        }
+      }
+      throw new InvalidOptionException(
+          "--scaling",
+          parameters.scaling(largest),
+          "the merge of "
+              + vectors.module()
+              + " reaches "
+              + String.format(Locale.ROOT, "%.4g", merged[j])
+              + " at entry "
+              + j
+              + ", beyond float32's largest value ("
+              + Float.MAX_VALUE
+              + "), the type of the merged output; most of it comes from input "
+              + (largest + 1)
+              + " (in the order of --adapters or --finetuned), whose update there times this"
+              + " coefficient is "
+              + String.format(Locale.ROOT, "%.4g", largestPart)
+              + ". Lower its coefficient"
+              + (method.dropsAndRescales()
+                  ? ", or --dare-drop, as DARE multiplies the entries it keeps by 1 / (1 - p)"
+                  : ""));
+    }
+  }
+
+  /**
+   * Steps 2-4 without the range check: the kernels' results, whatever the values (tested bit for
+   * bit against the spec on non-finite data too).
+   */
+  static MergedVector combine(
       MergeMethod method,
       MergeParameters parameters,
       MergeStatistics statistics,

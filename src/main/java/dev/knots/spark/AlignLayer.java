@@ -121,10 +121,13 @@ final class AlignLayer
       throws IOException {
     List<AlignedModule> modules = new ArrayList<>();
     for (ModulePlan module : layer.modules()) {
-      AlignedModule aligned =
-          module.path() == AlignPath.DISTRIBUTED
-              ? requireAligned(alignedElsewhere, module, layer)
-              : ModuleAligner.align(module, concat, store);
+      AlignedModule aligned;
+      if (module.path() == AlignPath.DISTRIBUTED) {
+        aligned = requireAligned(alignedElsewhere, module, layer);
+        ModuleAligner.requireFloat32(module.spec(), aligned);
+      } else {
+        aligned = ModuleAligner.align(module, concat, store);
+      }
       // DARE drops entries of the representations in place; the layer keeps only those.
       ModuleMerge.prepare(method, parameters, aligned.key(), aligned.representations());
       modules.add(aligned);

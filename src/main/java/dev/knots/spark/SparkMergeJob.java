@@ -1,6 +1,7 @@
 package dev.knots.spark;
 
 import dev.knots.io.CountingFileStore;
+import dev.knots.io.FileFormatException;
 import dev.knots.io.FileStore;
 import dev.knots.io.Locations;
 import dev.knots.io.hadoop.Redacted;
@@ -17,6 +18,7 @@ import dev.knots.job.ModuleOutcome;
 import dev.knots.job.OutputCommit;
 import dev.knots.job.PlainTensorMerge;
 import dev.knots.job.RunOptions;
+import dev.knots.merge.InvalidOptionException;
 import dev.knots.merge.MergeStatistics;
 import dev.knots.merge.SignVote;
 import dev.knots.plan.AlignPath;
@@ -471,11 +473,18 @@ public final class SparkMergeJob {
   }
 
   /**
-   * The failure as the user should see it: naming the destination. Spark wraps a task's exception
-   * in "Job aborted due to stage failure ..." and a task names the staging location it wrote to, so
-   * the reason is our own message from the cause chain when there is one.
+   * The failure as the user should see it: naming the destination, unless an input or an option is
+   * to blame. Spark wraps a task's exception in "Job aborted due to stage failure ..." and a task
+   * names the staging location it wrote to, so the reason is our own message from the cause chain
+   * when there is one.
    */
   static IOException failure(String output, Exception e) {
+    for (Throwable t = e; t != null && t.getCause() != t; t = t.getCause()) {
+      if (t instanceof FileFormatException || t instanceof InvalidOptionException) {
+        // what an input holds or an option asks for: the output is not to blame
+        return new IOException(Locations.redact(t.getMessage()), Redacted.causeOrNull(e));
+      }
+    }
     String destination = Locations.redact(output);
     String reason = Locations.redact(reason(e));
     if (e instanceof IOException io && reason.startsWith("Cannot write the merge to ")) {

@@ -45,7 +45,7 @@ class SyntheticAdaptersTest {
         assertEquals(8, adapter.modules().size(), "2 layers x q/k/v/o");
         assertEquals("synthetic/llama-3-8b", adapter.config().baseModelNameOrPath());
         assertEquals("CAUSAL_LM", adapter.config().taskType());
-        assertEquals(SyntheticAdapters.MODULES, adapter.config().targetModules());
+        assertEquals(SyntheticAdapters.MODULES, adapter.config().targets().modules());
         for (Module m : SyntheticAdapters.modules(TINY)) {
           LoraModule module = adapter.modules().get(m.key());
           boolean narrow = m.key().endsWith("k_proj") || m.key().endsWith("v_proj");

@@ -4,18 +4,26 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.knots.Checkpoints;
 import dev.knots.Fixtures;
 import dev.knots.io.safetensors.DType;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.io.PrintStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 import org.apache.spark.SparkContext;
 import org.junit.jupiter.api.Test;
@@ -126,7 +134,8 @@ class MainTest {
         "--format|zip|--format",
         "--format|model|--base",
         "--scaling|1,2,3|one per adapter",
-        "--dare-drop|0.5|only DARE methods",
+        "--scaling|1e39|finite number of magnitude at most 3.4028235E38, float32's largest value",
+        "--dare-drop|0.5|--method ties drops no entries, and --dare-drop applies only to the DARE methods",
         "--seed|x|--seed",
         "--align-path|fast|must be auto, factor, dense or distributed",
         "--task-memory|lots|--task-memory",
@@ -154,6 +163,107 @@ class MainTest {
     assertEquals(2, result.code(), result.err());
     assertTrue(result.err().contains(message), result.err());
     assertFalse(Files.exists(temp.resolve("out")));
+  }
+
+  private static final String KNOTS_METHODS =
+      "(knots-ta, knots-ties, knots-dare-ties, knots-dare-linear)";
+
+  private static final String DARE_METHODS =
+      "(dare-ties, dare-linear, knots-dare-ties, knots-dare-linear)";
+
+  /** An option given that the method or the inputs would not use is refused, saying why. */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "--concat with a plain method|--adapters|--method ties --concat input"
+            + "|Invalid --concat input: --method ties does not align the updates, and --concat"
+            + " applies only to the KnOTS methods "
+            + KNOTS_METHODS
+            + "; use one of them, or leave --concat out.",
+        "--align-path with a plain method|--adapters|--method dare-linear --align-path factor"
+            + "|Invalid --align-path factor: --method dare-linear does not align the updates, and"
+            + " --align-path applies only to the KnOTS methods "
+            + KNOTS_METHODS
+            + "; use one of them, or leave --align-path out.",
+        "--driver-memory-budget with a plain method|--adapters|--method ta"
+            + " --driver-memory-budget 2g|Invalid --driver-memory-budget 2g: --method ta does not"
+            + " align the updates, and --driver-memory-budget applies only to the KnOTS methods "
+            + KNOTS_METHODS
+            + "; use one of them, or leave --driver-memory-budget out.",
+        "--dare-drop without DARE|--adapters|--method knots-ties --dare-drop 0.9"
+            + "|Invalid --dare-drop 0.9: --method knots-ties drops no entries, and --dare-drop"
+            + " applies only to the DARE methods "
+            + DARE_METHODS
+            + "; use one of them, or leave --dare-drop out.",
+        "--seed without DARE|--adapters|--method ties --seed 7"
+            + "|Invalid --seed 7: --method ties drops no entries, and --seed applies only to the"
+            + " DARE methods "
+            + DARE_METHODS
+            + "; use one of them, or leave --seed out.",
+        "--scope with nothing to scope|--adapters|--method knots-ta --scope module"
+            + "|Invalid --scope module: --method knots-ta elects no sign and --top-k 100 prunes"
+            + " nothing, so there is no threshold or majority sign to scope; give --top-k below"
+            + " 100, use a TIES method, or leave --scope out.",
+        "--vectors with adapters|--adapters|--method ties --vectors base"
+            + "|Invalid --vectors base: applies only to full fine-tuned checkpoints (--finetuned).",
+        "--base with an adapter output|--adapters|--method ties --base models/base"
+            + "|Invalid --base models/base: --format adapter (the default with --adapters) writes"
+            + " only the merged adapter, which does not need the base model; add --format model or"
+            + " --format both to write the merged model too, or leave --base out.",
+        "--base with --format adapter|--adapters|--method ties --format adapter --base m"
+            + "|Invalid --base m: --format adapter writes only the merged adapter,",
+        "--skip-unsupported with checkpoints|--finetuned|--method ties --base b"
+            + " --skip-unsupported|Invalid --skip-unsupported with --finetuned: it applies only to"
+            + " LoRA adapters (--adapters); a full fine-tuned checkpoint has no adapter tensors to"
+            + " leave out.",
+        "--lora-rank with a model output|--finetuned|--method ties --base b --lora-rank 8"
+            + "|Invalid --lora-rank 8: --format model (the default with --finetuned) writes no"
+            + " adapter, so there is no LoRA to extract; add --format adapter or --format both, or"
+            + " leave --lora-rank out.",
+        "an invalid value is named first|--adapters|--method ties --align-path fast"
+            + "|Invalid --align-path fast: must be auto, factor, dense or distributed."
+      })
+  void optionsThatDoNotApplyAreRefusedNamingTheMethodOrInputs(
+      String name, String inputs, String options, String message) {
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "merge",
+                inputs,
+                inputs.equals("--adapters") ? twoAdapters() : "ft1,ft2",
+                "--output",
+                temp.resolve("out").toString()));
+    args.addAll(List.of(options.split(" ")));
+    Result result = run(args.toArray(String[]::new));
+    assertEquals(2, result.code(), result.err());
+    assertTrue(result.err().startsWith("Error: " + message), result.err());
+  }
+
+  /** The same options where they apply are accepted (a dry run, so nothing is merged). */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource({
+    "--method knots-ta --concat input --align-path dense --driver-memory-budget 2g",
+    "--method dare-ties --dare-drop 0.9 --seed 7",
+    "--method ties --scope module",
+    "--method ta --top-k 20 --scope module",
+    "--method ties --format both --base BASE"
+  })
+  void optionsWhereTheyApplyAreAccepted(String options) {
+    List<String> args =
+        new ArrayList<>(
+            List.of(
+                "merge",
+                "--adapters",
+                twoAdapters(),
+                "--output",
+                temp.resolve("out").toString(),
+                "--dry-run"));
+    for (String option : options.split(" ")) {
+      args.add(option.equals("BASE") ? Fixtures.path("base_model") : option);
+    }
+    Result result = run(args.toArray(String[]::new));
+    assertEquals(0, result.code(), result.err());
   }
 
   /** scopt alone would call the second one an unknown option. */
@@ -513,6 +623,184 @@ class MainTest {
         result.err().contains("Cannot write the merge to " + out + ": it already exists,"),
         result.err());
     assertFalse(result.err().contains("Nothing was written"), "a dry run writes nothing anyway");
+  }
+
+  /**
+   * A dry run against an S3 endpoint nobody listens on fails within seconds, not after s3a's two
+   * minutes of retries, naming the endpoint and what to check. The timeout only guards against a
+   * hang; the old code took over two minutes here.
+   */
+  @Test
+  @Timeout(value = 60, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+  void aDryRunAgainstAnUnreachableS3EndpointFailsSoonNamingIt() throws Exception {
+    int closedPort;
+    try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      closedPort = socket.getLocalPort();
+    }
+    String endpoint = "http://127.0.0.1:" + closedPort;
+    Map<String, String> properties =
+        Map.of(
+            "spark.hadoop.fs.s3a.endpoint", endpoint,
+            "spark.hadoop.fs.s3a.endpoint.region", "us-east-1",
+            "spark.hadoop.fs.s3a.path.style.access", "true",
+            "spark.hadoop.fs.s3a.aws.credentials.provider",
+                "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
+            "spark.hadoop.fs.s3a.access.key", "test-access",
+            "spark.hadoop.fs.s3a.secret.key", "test-secret");
+    Map<String, String> saved = new HashMap<>();
+    // the dry run takes its settings from system properties, as spark-submit sets them
+    properties.forEach((k, v) -> saved.put(k, System.setProperty(k, v)));
+    try {
+      Result result =
+          run(
+              "merge",
+              "--adapters",
+              "s3a://knots-unreachable/a",
+              "--method",
+              "ties",
+              "--output",
+              temp.resolve("out").toString(),
+              "--dry-run");
+      assertEquals(1, result.code(), result.err());
+      assertTrue(
+          result
+              .err()
+              .contains(
+                  "Error: Cannot check s3a://knots-unreachable/a/adapter_model.safetensors: cannot"
+                      + " connect to the S3 endpoint "
+                      + endpoint
+                      + " (fs.s3a.endpoint): Connection refused. Check that fs.s3a.endpoint names"
+                      + " a running S3 service this machine can reach (host, port, http or https;"
+                      + " fs.s3a.proxy.host for a proxy)."),
+          result.err());
+    } finally {
+      saved.forEach(
+          (k, v) -> {
+            if (v == null) {
+              System.clearProperty(k);
+            } else {
+              System.setProperty(k, v);
+            }
+          });
+    }
+  }
+
+  /** A copy of the fixture adapter {@code task} with its adapter_config.json edited. */
+  private Path adapterCopy(String task, Consumer<ObjectNode> edit) throws IOException {
+    Path source = Path.of(Fixtures.path("adapters/" + task));
+    Path copy = Files.createDirectories(temp.resolve(task + "-copy"));
+    Files.copy(
+        source.resolve("adapter_model.safetensors"), copy.resolve("adapter_model.safetensors"));
+    ObjectMapper json = new ObjectMapper();
+    ObjectNode config = (ObjectNode) json.readTree(source.resolve("adapter_config.json").toFile());
+    edit.accept(config);
+    json.writeValue(copy.resolve("adapter_config.json").toFile(), config);
+    return copy;
+  }
+
+  @Test
+  void factorsOutsideTargetModulesAreRefusedBeforeSparkStartsOrLeftOutWithSkipUnsupported()
+      throws Exception {
+    Path qOnly = adapterCopy("rot90", c -> c.putArray("target_modules").add("q_proj"));
+    String adapters = qOnly + "," + Fixtures.path("adapters/hflip");
+    String out = temp.resolve("out").toString();
+    Result refused = run("merge", "--adapters", adapters, "--method", "ties", "--output", out);
+    assertEquals(1, refused.code(), refused.err());
+    assertTrue(
+        refused
+            .err()
+            .contains(
+                "Error: Cannot open adapter "
+                    + qOnly
+                    + ": it uses LoRA factors of modules outside target_modules [\"q_proj\"] (9"
+                    + " modules: layers.0.self_attn.k_proj, layers.0.self_attn.o_proj,"
+                    + " layers.0.self_attn.v_proj and 6 more; PEFT would not apply them)"),
+        refused.err());
+    Result skipped =
+        run(
+            "merge",
+            "--adapters",
+            adapters,
+            "--method",
+            "ties",
+            "--output",
+            out,
+            "--skip-unsupported",
+            "--dry-run");
+    assertEquals(0, skipped.code(), skipped.err());
+    assertTrue(
+        skipped
+            .out()
+            .contains(
+                "warning: left out "
+                    + qOnly
+                    + ": Adapter "
+                    + qOnly
+                    + ": left out module layers.2.self_attn.v_proj, which target_modules"
+                    + " [\"q_proj\"] does not select; PEFT does not apply it either."),
+        skipped.out());
+    assertFalse(Files.exists(Path.of(out)));
+  }
+
+  @Test
+  void aLoraAlphaBeyondFloat32IsRefusedBeforeSparkStartsNamingTheAdapterAndKey() throws Exception {
+    Path huge = adapterCopy("rot90", c -> c.put("lora_alpha", 1e308));
+    for (boolean dryRun : new boolean[] {false, true}) {
+      List<String> args =
+          new ArrayList<>(
+              List.of(
+                  "merge",
+                  "--adapters",
+                  huge + "," + Fixtures.path("adapters/hflip"),
+                  "--method",
+                  "knots-ties",
+                  "--output",
+                  temp.resolve("out").toString()));
+      if (dryRun) {
+        args.add("--dry-run");
+      }
+      Result result = run(args.toArray(String[]::new));
+      assertEquals(1, result.code(), result.err());
+      assertTrue(
+          result
+              .err()
+              .contains(
+                  "Error: Cannot open adapter "
+                      + huge
+                      + ": module layers.0.self_attn.k_proj has a LoRA scaling of lora_alpha / r ="
+                      + " 1.0E308 / 8 = 1.25E307, beyond float32's largest value (3.4028235E38), in"
+                      + " which PEFT applies it: every update of the adapter would be infinite."
+                      + " Correct lora_alpha in adapter_config.json."),
+          result.err());
+    }
+  }
+
+  @Test
+  void aScalingWhoseProductWithTheLoraScalingLeavesFloat32IsRefusedBeforeSparkStarts() {
+    Result result =
+        run(
+            "merge",
+            "--adapters",
+            twoAdapters(),
+            "--method",
+            "ties",
+            "--scaling",
+            "2e38,1",
+            "--output",
+            temp.resolve("out").toString());
+    assertEquals(1, result.code(), result.err());
+    assertTrue(
+        result
+            .err()
+            .contains(
+                "Error: Invalid --scaling 2.0E38: adapter "
+                    + Fixtures.path("adapters/rot90")
+                    + " has a LoRA scaling of 2.0 for module layers.0.self_attn.k_proj (from"
+                    + " lora_alpha), so the merge would multiply its update by 2.0E38 x 2.0 = 4.0E38,"
+                    + " beyond float32's largest value (3.4028235E38), in which the merge holds the"
+                    + " updates. Give this adapter a coefficient of at most 1.7014117331926443E38 in"
+                    + " magnitude."),
+        result.err());
   }
 
   @ParameterizedTest(name = "{0}")

@@ -10,12 +10,13 @@ import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@link ModuleMerge#merge} against the spec's steps 2-4 written out plainly, one entry at a time,
- * on data built to hit every edge of the branch-free kernels: ties at the threshold, zeros and
- * -0.0, subnormals, exact cancellations (a task and its negation), sums that round, infinities and
- * NaN, task counts around 64, lengths around the block size, scaling of either sign, both scopes
- * and a majority sign that is +1, -1 or pending. Every merged value must be the same bits, and the
- * used counts and the sign vote the same.
+ * {@link ModuleMerge#combine} (what {@link ModuleMerge#merge} computes before it checks that the
+ * result fits float32) against the spec's steps 2-4 written out plainly, one entry at a time, on
+ * data built to hit every edge of the branch-free kernels: ties at the threshold, zeros and -0.0,
+ * subnormals, exact cancellations (a task and its negation), sums that round, infinities and NaN,
+ * task counts around 64, lengths around the block size, scaling of either sign, both scopes and a
+ * majority sign that is +1, -1 or pending. Every merged value must be the same bits, and the used
+ * counts and the sign vote the same.
  */
 class ModuleMergeExactnessTest {
   private static final MergeMethod TA = MergeMethods.byName("ta");
@@ -126,7 +127,7 @@ class ModuleMergeExactnessTest {
       float[][] x,
       String what) {
     MergedVector expected = Spec.merge(method, parameters, statistics, x);
-    MergedVector got = ModuleMerge.merge(method, parameters, statistics, vectors(x));
+    MergedVector got = ModuleMerge.combine(method, parameters, statistics, vectors(x));
     String label = method + ", " + parameters.scope().optionValue() + " scope, " + what;
     assertArrayEquals(bits(expected.values()), bits(got.values()), label + ": merged bits");
     assertArrayEquals(expected.usedPerTask(), got.usedPerTask(), label + ": used");

@@ -2,6 +2,7 @@ package dev.knots.merge;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
@@ -16,6 +17,38 @@ class ModuleMergeTest {
   private static final MergeMethod TA = MergeMethods.byName("ta");
   private static final MergeMethod TIES = MergeMethods.byName("ties");
   private static final MergeMethod DARE_LINEAR = MergeMethods.byName("dare-linear");
+
+  /**
+   * Each task's vector fits float32, but their scaled sum does not: the merge fails naming the
+   * module, the input that contributes most and its coefficient, not the output writer later.
+   */
+  @Test
+  void aMergedEntryBeyondFloat32FailsNamingModuleInputAndScaling() {
+    ModuleVectors module =
+        new ModuleVectors("layers.0.q_proj", new float[][] {{1, 1e38f}, {0, 3e38f}});
+    MergeParameters parameters = MergeParameters.defaults().withScaling(List.of(1.0, 1.0));
+    MergeStatistics statistics =
+        MergeStatistics.compute(TA, parameters, 2, new InMemoryModuleScan(List.of(module)));
+    InvalidOptionException e =
+        assertThrows(
+            InvalidOptionException.class,
+            () -> ModuleMerge.merge(TA, parameters, statistics, module));
+    assertEquals(
+        "Invalid --scaling 1.0: the merge of layers.0.q_proj reaches 4.000e+38 at entry 1,"
+            + " beyond float32's largest value (3.4028235E38), the type of the merged output; most"
+            + " of it comes from input 2 (in the order of --adapters or --finetuned), whose update"
+            + " there times this coefficient is 3.000e+38. Lower its coefficient.",
+        e.getMessage());
+    MergeParameters dare = parameters.withDare(0.5, 0);
+    assertTrue(
+        assertThrows(
+                InvalidOptionException.class,
+                () -> ModuleMerge.merge(DARE_LINEAR, dare, statistics, module))
+            .getMessage()
+            .endsWith(
+                "Lower its coefficient, or --dare-drop, as DARE multiplies the entries it keeps by"
+                    + " 1 / (1 - p)."));
+  }
 
   @Test
   void keptCountPerTaskFollowsTheKthSmallestRuleOverAllModules() {

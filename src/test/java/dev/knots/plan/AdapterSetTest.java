@@ -1,5 +1,6 @@
 package dev.knots.plan;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -15,7 +16,9 @@ import dev.knots.io.safetensors.SafetensorsReader;
 import dev.knots.io.safetensors.SafetensorsWriter;
 import dev.knots.io.safetensors.TensorInfo;
 import dev.knots.io.safetensors.TensorSpec;
+import dev.knots.job.LocalMerge;
 import dev.knots.job.MergeRequest;
+import dev.knots.job.MergedModule;
 import dev.knots.job.ModuleAligner;
 import dev.knots.job.OutputFormat;
 import dev.knots.knots.Concat;
@@ -60,6 +63,65 @@ class AdapterSetTest {
     assertTrue(layer2.source(0).isPresent());
     assertTrue(layer2.source(1).isEmpty());
     assertEquals(12, set.modules().size());
+  }
+
+  /**
+   * An adapter whose file holds factors of modules its target_modules does not select is refused;
+   * with --skip-unsupported it merges exactly as the adapter holding only its targeted modules,
+   * which is what PEFT applies.
+   */
+  @Test
+  void factorsOutsideTargetModulesAreRefusedOrMergedAsPeftAppliesThem() throws IOException {
+    UnaryOperator<ObjectNode> qOnly =
+        config -> {
+          config.putArray("target_modules").add("q_proj");
+          return config;
+        };
+    Path extra = copyAdapter("rot90", "q-targets", qOnly, name -> true);
+    Path restricted = copyAdapter("rot90", "q-factors", qOnly, name -> name.contains(".q_proj."));
+    String hflip = Fixtures.path("adapters/hflip");
+    FileFormatException e =
+        assertThrows(FileFormatException.class, () -> open(extra.toString(), hflip));
+    assertTrue(
+        e.getMessage()
+            .startsWith(
+                "Cannot open adapter "
+                    + extra
+                    + ": it uses LoRA factors of modules outside target_modules [\"q_proj\"] (9"
+                    + " modules: layers.0.self_attn.k_proj, layers.0.self_attn.o_proj,"
+                    + " layers.0.self_attn.v_proj and 6 more; PEFT would not apply them)"),
+        e.getMessage());
+
+    AdapterSet lenient =
+        AdapterSet.open(
+            Fixtures.STORE,
+            List.of(extra.toString(), hflip),
+            LoraAdapter.UnsupportedTensors.SKIP_WITH_WARNING);
+    assertEquals(9, lenient.warnings().size(), lenient.warnings().toString());
+    List<MergedModule> merged = knotsTies(lenient);
+    List<MergedModule> expected = knotsTies(open(restricted.toString(), hflip));
+    assertEquals(12, merged.size());
+    for (int m = 0; m < expected.size(); m++) {
+      // the same factors in the same order: the same bits (tolerance 0)
+      assertEquals(expected.get(m).key(), merged.get(m).key());
+      assertArrayEquals(expected.get(m).b().data, merged.get(m).b().data, 0.0);
+      assertArrayEquals(expected.get(m).a().data, merged.get(m).a().data, 0.0);
+    }
+  }
+
+  /** knots-ties with top-K 20 in global scope, whose thresholds span every module of a task. */
+  private static List<MergedModule> knotsTies(AdapterSet set) throws IOException {
+    MergeRequest request =
+        new MergeRequest(
+            set.locations(),
+            MergeMethods.byName("knots-ties"),
+            MergeParameters.defaults().withTopK(20),
+            Concat.OUTPUT,
+            "out",
+            OutputFormat.ADAPTER,
+            Optional.empty());
+    return LocalMerge.merge(
+        request, Planner.plan(set, request.method(), request.concat()), Fixtures.STORE);
   }
 
   @Test
@@ -125,6 +187,51 @@ class AdapterSetTest {
     assertTrue(e.getMessage().contains(tensor), e.getMessage());
     assertTrue(e.getMessage().contains("NaN"), e.getMessage());
     assertTrue(e.getMessage().contains(broken.toString()), e.getMessage());
+  }
+
+  /**
+   * A LoRA scaling within float32's range (2.4e39 / 8 = 3e38) times factors that are large enough
+   * overflows float32: the align step fails naming the adapter and module, on either path.
+   */
+  @Test
+  void anUpdateBeyondFloat32FailsTheAlignNamingAdapterAndModule() throws IOException {
+    Path huge =
+        copyAdapter(
+            "rot90",
+            "huge",
+            config -> {
+              config.put("lora_alpha", 2.4e39);
+              return config;
+            },
+            name -> true);
+    String tensor = "base_model.model.layers.1.self_attn.v_proj.lora_B.weight";
+    Fixtures.setFloat32(huge.resolve("adapter_model.safetensors"), tensor, 0, 1000);
+    AdapterSet set = open(huge.toString(), Fixtures.path("adapters/hflip"));
+    ModuleSpec v1 =
+        set.modules().stream()
+            .filter(m -> m.key().equals("layers.1.self_attn.v_proj"))
+            .findFirst()
+            .orElseThrow();
+    for (AlignPath path : List.of(AlignPath.FACTOR, AlignPath.NONE)) {
+      FileFormatException e =
+          assertThrows(
+              FileFormatException.class,
+              () ->
+                  ModuleAligner.align(
+                      new ModulePlan(v1, path, "test"), Concat.OUTPUT, Fixtures.STORE));
+      assertEquals(
+          "Cannot use adapter "
+              + huge
+              + ": its update of module layers.1.self_attn.v_proj (LoRA scaling 3.0E38 x lora_B @"
+              + " lora_A)"
+              + (path == AlignPath.FACTOR ? ", aligned by KnOTS," : "")
+              + " is beyond float32's range (an entry above 3.4028235E38 in magnitude), in"
+              + " which the merge holds the updates. Its lora_alpha or its factors are far too"
+              + " large: correct lora_alpha in adapter_config.json, or retrain the adapter or leave"
+              + " it out.",
+          e.getMessage(),
+          path.label());
+    }
   }
 
   @Test

@@ -13,6 +13,8 @@ import dev.knots.io.safetensors.HfModelFiles;
 import dev.knots.io.safetensors.SafetensorsWriter;
 import dev.knots.io.safetensors.TensorInfo;
 import dev.knots.io.safetensors.TensorSpec;
+import dev.knots.job.ModuleAligner;
+import dev.knots.knots.Concat;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -166,6 +168,34 @@ class CheckpointSetTest {
     for (int i = 0; i < whole.length; i++) {
       assertEquals(change[i], whole[i], 2e-7, "entry " + i);
     }
+  }
+
+  /**
+   * Every entry of the update fits float32, but its KnOTS representation (the column's norm, 3e38 *
+   * sqrt(2)) does not: the align step names the checkpoint and the weight.
+   */
+  @Test
+  void anUpdateWhoseAlignmentLeavesFloat32NamesTheCheckpoint() throws IOException {
+    double[] change = new double[64 * 64];
+    change[5] = 3e38;
+    change[64 + 5] = 3e38;
+    Path checkpoint = temp.resolve("huge");
+    UpdateSource source = qProjUpdate(checkpoint, change);
+    ModuleSpec spec = new ModuleSpec("layers.0.self_attn.q_proj", 64, 64, List.of(source));
+    FileFormatException e =
+        assertThrows(
+            FileFormatException.class,
+            () ->
+                ModuleAligner.align(
+                    new ModulePlan(spec, AlignPath.DENSE, "test"), Concat.OUTPUT, Fixtures.STORE));
+    assertEquals(
+        "Cannot use checkpoint "
+            + checkpoint
+            + ": its update of layers.0.self_attn.q_proj (fine-tuned minus base), aligned by KnOTS,"
+            + " is beyond float32's range (an entry above 3.4028235E38 in magnitude), in which the"
+            + " merge holds the updates. Check that the checkpoint was fine-tuned from this"
+            + " --base.",
+        e.getMessage());
   }
 
   @Test

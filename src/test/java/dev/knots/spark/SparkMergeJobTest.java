@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.knots.Checkpoints;
 import dev.knots.Fixtures;
 import dev.knots.LocalSpark;
@@ -367,6 +368,54 @@ class SparkMergeJobTest {
               ModuleMerge.merge(request.method(), request.parameters(), statistics, module).vote());
     }
     return statistics.afterMergePass(vote).isPresent();
+  }
+
+  /**
+   * An update beyond float32's range fails the align task, on the factor and the distributed path,
+   * and the job's error names the adapter and module, not the output; nothing is published.
+   */
+  @Test
+  void anUpdateBeyondFloat32FailsTheJobNamingTheAdapterNotTheOutput() throws IOException {
+    // lora_alpha 2.4e39 / r 8 = 3e38 is within float32; one lora_B entry of 1000 takes it beyond
+    Path huge = temp.resolve("huge");
+    Path source = Path.of(Fixtures.path("adapters/rot90"));
+    Files.createDirectories(huge);
+    Files.copy(source.resolve(LoraAdapter.WEIGHTS_FILE), huge.resolve(LoraAdapter.WEIGHTS_FILE));
+    ObjectMapper json = new ObjectMapper();
+    ObjectNode config =
+        (ObjectNode) json.readTree(source.resolve(LoraAdapter.CONFIG_FILE).toFile());
+    json.writeValue(
+        huge.resolve(LoraAdapter.CONFIG_FILE).toFile(), config.put("lora_alpha", 2.4e39));
+    Fixtures.setFloat32(
+        huge.resolve(LoraAdapter.WEIGHTS_FILE),
+        "base_model.model.layers.1.self_attn.v_proj.lora_B.weight",
+        0,
+        1000);
+    for (RunOptions options : List.of(RunOptions.defaults(), forcedDistributed())) {
+      Path out = temp.resolve("overflow-" + options.paths().forced().isPresent());
+      MergeRequest request =
+          new MergeRequest(
+              List.of(huge.toString(), Fixtures.path("adapters/hflip")),
+              MergeMethods.byName("knots-ties"),
+              MergeParameters.defaults(),
+              Concat.OUTPUT,
+              out.toString(),
+              OutputFormat.ADAPTER,
+              Optional.empty());
+      IOException e =
+          assertThrows(
+              IOException.class,
+              () -> SparkMergeJob.run(spark, request, options, 0, System.nanoTime()));
+      assertTrue(
+          e.getMessage()
+              .startsWith(
+                  "Cannot use adapter "
+                      + huge
+                      + ": its update of module layers.1.self_attn.v_proj (LoRA scaling 3.0E38 x"
+                      + " lora_B @ lora_A), aligned by KnOTS, is beyond float32's range"),
+          e.getMessage());
+      assertFalse(Files.exists(out), "nothing published");
+    }
   }
 
   /** A copy of a fixture adapter with every lora_B negated: its update is exactly -dW. */

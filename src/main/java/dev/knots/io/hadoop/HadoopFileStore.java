@@ -10,10 +10,17 @@ import java.io.BufferedOutputStream;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.ConnectException;
+import java.net.NoRouteToHostException;
+import java.net.URI;
+import java.net.UnknownHostException;
 import java.nio.file.NotDirectoryException;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import org.apache.hadoop.conf.Configuration;
@@ -55,6 +62,13 @@ public final class HadoopFileStore implements FileStore {
   private final Configuration conf;
 
   /**
+   * The file systems of a store with its own settings, by scheme and authority; null when the store
+   * shares Hadoop's cache, which keys file systems by scheme, authority and user only, so that the
+   * first configuration to create one would set it for every store in the JVM.
+   */
+  private final Map<String, FileSystem> own;
+
+  /**
    * The s3a input stream this project reads with unless the configuration names one: {@code
    * classic}. Hadoop 3.5's default ({@code analytics}) sends a HEAD per file even when the length
    * is known; the classic stream, given the length, sends none, only one ranged GET per read.
@@ -71,6 +85,47 @@ public final class HadoopFileStore implements FileStore {
    */
   public HadoopFileStore(Configuration conf) {
     this.conf = withDefaults(Objects.requireNonNull(conf, "conf"));
+    this.own = null;
+  }
+
+  private HadoopFileStore(Configuration conf, Map<String, FileSystem> own) {
+    this.conf = conf;
+    this.own = own;
+  }
+
+  /**
+   * s3a's retries and connection timeout for reads that must fail within seconds when S3 cannot be
+   * reached: one retry by the AWS SDK and one by s3a instead of 5 and 7 with backoff (about two
+   * minutes against a closed port), and 15 s (the least s3a accepts) instead of 30 s to open a
+   * connection.
+   */
+  static final Map<String, String> FAIL_FAST =
+      Map.of(
+          "fs.s3a.attempts.maximum", "1",
+          "fs.s3a.retry.limit", "1",
+          "fs.s3a.connection.establish.timeout", "15s");
+
+  /**
+   * A store like {@link #HadoopFileStore(Configuration)} that fails within seconds when S3 cannot
+   * be reached ({@link #FAIL_FAST}, for each key {@code conf} leaves at Hadoop's default), for the
+   * driver's reads before the job starts. Its file systems are its own, so the job's keep s3a's
+   * retries, which ride out a transient error in the middle of a long merge.
+   */
+  public static HadoopFileStore failingFast(Configuration conf) {
+    Configuration copy = new Configuration(withDefaults(Objects.requireNonNull(conf, "conf")));
+    FAIL_FAST.forEach(
+        (key, value) -> {
+          if (!setByUser(copy, key)) {
+            copy.set(key, value, "knots-merge default for reads before the job");
+          }
+        });
+    return new HadoopFileStore(copy, new HashMap<>());
+  }
+
+  /** Whether {@code key} is set other than by Hadoop's own core-default.xml. */
+  private static boolean setByUser(Configuration conf, String key) {
+    String[] sources = conf.getPropertySources(key);
+    return sources != null && !Arrays.asList(sources).equals(List.of("core-default.xml"));
   }
 
   /** {@code conf}, or a copy of it with this project's defaults for what it leaves unset. */
@@ -309,7 +364,7 @@ public final class HadoopFileStore implements FileStore {
               + CREDENTIALS_HINT);
     }
     try {
-      return path.getFileSystem(conf);
+      return own == null ? path.getFileSystem(conf) : ownFileSystem(path);
     } catch (IOException e) {
       throw wrap(action, location, e);
     } catch (IllegalArgumentException e) {
@@ -327,13 +382,32 @@ public final class HadoopFileStore implements FileStore {
     }
   }
 
+  /** This store's own file system for the path's scheme and authority, created on first use. */
+  private FileSystem ownFileSystem(Path path) throws IOException {
+    URI uri = path.toUri();
+    String key = uri.getScheme() + "://" + uri.getAuthority();
+    synchronized (own) {
+      FileSystem fs = own.get(key);
+      if (fs == null) {
+        // closed with Hadoop's other file systems when the JVM exits
+        fs = FileSystem.newInstance(uri, conf);
+        own.put(key, fs);
+      }
+      return fs;
+    }
+  }
+
   /**
    * Wraps a Hadoop exception once with the location, naming the reason of the exception types whose
-   * own messages are long or server-side (HDFS adds the client name and stack lines).
+   * own messages are long or server-side (HDFS adds the client name and stack lines), and saying
+   * which endpoint could not be reached and what to check when the connection failed.
    */
-  static IOException wrap(String action, String location, IOException e) {
+  IOException wrap(String action, String location, IOException e) {
     String reason;
-    if (e instanceof FileAlreadyExistsException
+    Throwable unreachable = connectionFailure(e);
+    if (unreachable != null) {
+      reason = unreachableReason(location, unreachable);
+    } else if (e instanceof FileAlreadyExistsException
         || e instanceof java.nio.file.FileAlreadyExistsException) {
       reason = "it already exists";
     } else if (e instanceof PathIsNotDirectoryException) {
@@ -346,7 +420,57 @@ public final class HadoopFileStore implements FileStore {
     return Storage.wrap(action, location, reason, Redacted.cause(e));
   }
 
-  private static String firstLine(IOException e) {
+  /**
+   * The deepest exception in {@code e}'s chain that says a connection could not be opened (its
+   * message is the plainest: "Connection refused"), or null.
+   */
+  private static Throwable connectionFailure(Throwable e) {
+    Throwable deepest = null;
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof ConnectException
+          || t instanceof UnknownHostException
+          || t instanceof NoRouteToHostException
+          // Hadoop's and Apache HttpClient's, which extend different classes
+          || t.getClass().getSimpleName().equals("ConnectTimeoutException")) {
+        deepest = t;
+      }
+    }
+    return deepest;
+  }
+
+  /** The endpoint {@code location} is reached through, which key sets it, and what to check. */
+  private String unreachableReason(String location, Throwable failure) {
+    URI uri = path(location).toUri();
+    String cause = firstLine(failure);
+    if (!"s3a".equals(uri.getScheme())) {
+      return "cannot connect to "
+          + Locations.redact(uri.getScheme() + "://" + uri.getAuthority())
+          + " ("
+          + cause
+          + "). Check that the service runs and that this machine can reach it.";
+    }
+    String bucketKey = "fs.s3a.bucket." + uri.getHost() + ".endpoint";
+    String key = conf.get(bucketKey) != null ? bucketKey : "fs.s3a.endpoint";
+    String endpoint = conf.getTrimmed(key, "");
+    if (endpoint.isEmpty()) {
+      return "cannot connect to AWS S3 ("
+          + cause
+          + "); fs.s3a.endpoint is not set. Check the network and any proxy (fs.s3a.proxy.host),"
+          + " or set fs.s3a.endpoint to your S3 service.";
+    }
+    return "cannot connect to the S3 endpoint "
+        + endpoint
+        + " ("
+        + key
+        + "): "
+        + cause
+        + ". Check that "
+        + key
+        + " names a running S3 service this machine can reach (host, port, http or https;"
+        + " fs.s3a.proxy.host for a proxy).";
+  }
+
+  private static String firstLine(Throwable e) {
     String message = e.getMessage();
     if (message == null || message.isBlank()) {
       return e.getClass().getSimpleName();

@@ -57,8 +57,7 @@ final class HadoopInputFile implements InputFile {
     if (current == null) {
       current = store.status(location, "read", path);
       if (current == null) {
-        throw HadoopFileStore.wrap(
-            "read", location, new FileNotFoundException(Locations.redact(location)));
+        throw store.wrap("read", location, new FileNotFoundException(Locations.redact(location)));
       }
       if (current.isDirectory()) {
         throw new IOException(
@@ -73,7 +72,7 @@ final class HadoopInputFile implements InputFile {
   public RangeReader open() throws IOException {
     FileStatus known = status;
     long end = known != null ? known.getLen() : knownLength;
-    return new Reader(location, openStream(), end);
+    return new Reader(store, location, openStream(), end);
   }
 
   /** The Hadoop stream {@link #open()} reads from. */
@@ -91,7 +90,7 @@ final class HadoopInputFile implements InputFile {
       }
       return FutureIO.awaitFuture(builder.build());
     } catch (IOException e) {
-      throw HadoopFileStore.wrap("open", location, e);
+      throw store.wrap("open", location, e);
     }
   }
 
@@ -102,13 +101,15 @@ final class HadoopInputFile implements InputFile {
 
   /** Positioned reads, which Hadoop's input streams allow from several threads. */
   private static final class Reader implements RangeReader {
+    private final HadoopFileStore store;
     private final String location;
     private final FSDataInputStream in;
 
     /** The length of the file if known when it was opened, otherwise -1. */
     private final long end;
 
-    Reader(String location, FSDataInputStream in, long end) {
+    Reader(HadoopFileStore store, String location, FSDataInputStream in, long end) {
+      this.store = store;
       this.location = location;
       this.in = in;
       this.end = end;
@@ -129,7 +130,7 @@ final class HadoopInputFile implements InputFile {
       } catch (EOFException e) {
         throw pastEnd("ends before byte " + (position + length), position, length, e);
       } catch (IOException e) {
-        throw HadoopFileStore.wrap("read", location, e);
+        throw store.wrap("read", location, e);
       }
     }
 
@@ -156,7 +157,7 @@ final class HadoopInputFile implements InputFile {
       try {
         in.close();
       } catch (IOException e) {
-        throw HadoopFileStore.wrap("close", location, e);
+        throw store.wrap("close", location, e);
       }
     }
   }

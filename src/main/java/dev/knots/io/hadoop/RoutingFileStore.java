@@ -32,7 +32,9 @@ public final class RoutingFileStore implements FileStore, Serializable {
   /** Where the Hadoop configuration comes from when it is built on first use; else null. */
   private final HashMap<String, String> sparkProperties;
 
-  private volatile SerializableConfiguration conf;
+  /** The Hadoop configuration given; null when built from {@link #sparkProperties}. */
+  private final SerializableConfiguration conf;
+
   private transient volatile HadoopFileStore hadoop;
 
   /**
@@ -46,12 +48,15 @@ public final class RoutingFileStore implements FileStore, Serializable {
 
   private RoutingFileStore(Map<String, String> sparkProperties) {
     this.sparkProperties = new HashMap<>(sparkProperties);
+    this.conf = null;
   }
 
   /**
-   * A store with the Hadoop configuration of {@link #hadoopConfiguration(Map)}, built when a
-   * non-local location is first used: reading local headers before Spark starts then loads no
-   * Hadoop class and parses no Hadoop XML, work that Spark's own start does anyway.
+   * A store for the driver's reads before Spark starts: the Hadoop configuration of {@link
+   * #hadoopConfiguration(Map)}, built when a non-local location is first used (reading local
+   * headers then loads no Hadoop class and parses no Hadoop XML, work that Spark's own start does
+   * anyway), failing within seconds when S3 cannot be reached ({@link HadoopFileStore#failingFast})
+   * unless the properties set s3a's retries themselves.
    */
   public static RoutingFileStore forSparkProperties(Map<String, String> sparkProperties) {
     return new RoutingFileStore(Objects.requireNonNull(sparkProperties, "sparkProperties"));
@@ -85,11 +90,10 @@ public final class RoutingFileStore implements FileStore, Serializable {
       synchronized (this) {
         current = hadoop;
         if (current == null) {
-          if (conf == null) {
-            Configuration built = hadoopConfiguration(sparkProperties);
-            conf = new SerializableConfiguration(HadoopFileStore.withDefaults(built));
-          }
-          current = new HadoopFileStore(conf.get());
+          current =
+              sparkProperties != null
+                  ? HadoopFileStore.failingFast(hadoopConfiguration(sparkProperties))
+                  : new HadoopFileStore(conf.get());
           hadoop = current;
         }
       }

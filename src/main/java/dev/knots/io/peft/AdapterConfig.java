@@ -24,8 +24,8 @@ import java.util.regex.PatternSyntaxException;
  * @param useRslora {@code use_rslora}: scaling {@code alpha / sqrt(r)} instead of {@code alpha / r}
  * @param rankPattern {@code rank_pattern}: module regex to rank, in file order (first match wins)
  * @param alphaPattern {@code alpha_pattern}: module regex to alpha, in file order
- * @param targetModules {@code target_modules} when it is a list (empty when a regex or absent)
- * @param targetModulesRegex {@code target_modules} when it is a regex string, else null
+ * @param targets the keys that select the modules PEFT applies the adapter to ({@code
+ *     target_modules} and the keys that narrow it)
  * @param fanInFanOut {@code fan_in_fan_out}; factors are still stored as A {@code r x in}, B {@code
  *     out x r}
  * @param baseModelNameOrPath {@code base_model_name_or_path}, or null
@@ -34,7 +34,6 @@ import java.util.regex.PatternSyntaxException;
  * @param loraBias {@code lora_bias} (unsupported)
  * @param bias {@code bias}: "none", "all" or "lora_only"
  * @param modulesToSave {@code modules_to_save} (empty when null)
- * @param layersToTransform {@code layers_to_transform} (empty when null)
  */
 public record AdapterConfig(
     String peftType,
@@ -43,16 +42,14 @@ public record AdapterConfig(
     boolean useRslora,
     Map<String, Integer> rankPattern,
     Map<String, Double> alphaPattern,
-    List<String> targetModules,
-    String targetModulesRegex,
+    ModuleTargets targets,
     boolean fanInFanOut,
     String baseModelNameOrPath,
     String taskType,
     boolean useDora,
     boolean loraBias,
     String bias,
-    List<String> modulesToSave,
-    List<Integer> layersToTransform) {
+    List<String> modulesToSave) {
 
   /** PEFT's defaults for keys missing from the file. */
   private static final int DEFAULT_R = 8;
@@ -65,10 +62,9 @@ public record AdapterConfig(
     Objects.requireNonNull(peftType, "peftType");
     rankPattern = Collections.unmodifiableMap(new LinkedHashMap<>(rankPattern));
     alphaPattern = Collections.unmodifiableMap(new LinkedHashMap<>(alphaPattern));
-    targetModules = List.copyOf(targetModules);
+    Objects.requireNonNull(targets, "targets");
     bias = bias == null ? "none" : bias;
     modulesToSave = List.copyOf(modulesToSave);
-    layersToTransform = List.copyOf(layersToTransform);
   }
 
   /**
@@ -108,10 +104,26 @@ public record AdapterConfig(
           f.patternKey("alpha_pattern", e.getKey()),
           f.finite(e.getValue(), "alpha_pattern." + e.getKey()));
     }
-    JsonNode targets = root.get("target_modules");
-    String targetRegex = targets != null && targets.isTextual() ? targets.textValue() : null;
-    List<String> targetList = targetRegex == null ? f.texts("target_modules") : List.of();
-    List<Integer> layers = f.layers("layers_to_transform");
+    List<String> modulesToSave = f.texts("modules_to_save");
+    for (String module : modulesToSave) {
+      f.regex("modules_to_save", module, ModuleTargets.modulesToSaveRegex(module));
+    }
+    List<String> layersPatterns = f.textOrTexts("layers_pattern");
+    for (String layerPattern : layersPatterns) {
+      f.regex("layers_pattern", layerPattern, ModuleTargets.layerRegex(layerPattern));
+    }
+    String targetRegex = f.regex("target_modules", f.textOrNull("target_modules"));
+    String excludeRegex = f.regex("exclude_modules", f.textOrNull("exclude_modules"));
+    ModuleTargets targets =
+        new ModuleTargets(
+            targetRegex == null && f.has("target_modules") ? f.texts("target_modules") : null,
+            targetRegex,
+            excludeRegex == null ? f.texts("exclude_modules") : List.of(),
+            excludeRegex,
+            f.layers("layers_to_transform"),
+            layersPatterns,
+            modulesToSave,
+            f.texts("target_parameters"));
     return new AdapterConfig(
         peftType,
         r,
@@ -119,16 +131,14 @@ public record AdapterConfig(
         f.bool("use_rslora"),
         rankPattern,
         alphaPattern,
-        targetList,
-        targetRegex,
+        targets,
         f.bool("fan_in_fan_out"),
         f.text("base_model_name_or_path", null),
         f.text("task_type", null),
         f.bool("use_dora"),
         f.bool("lora_bias"),
         f.text("bias", "none"),
-        f.texts("modules_to_save"),
-        layers);
+        modulesToSave);
   }
 
   /**
@@ -161,6 +171,15 @@ public record AdapterConfig(
     return alphaFor(moduleKey) / (useRslora ? Math.sqrt(rank) : rank);
   }
 
+  /**
+   * The key module {@code moduleKey}'s alpha comes from, for messages: {@code alpha_pattern "k"} or
+   * {@code lora_alpha}.
+   */
+  public String alphaKeyFor(String moduleKey) {
+    String key = patternKeyFor(alphaPattern.keySet(), moduleKey);
+    return key == null ? "lora_alpha" : "alpha_pattern \"" + key + "\"";
+  }
+
   private static String patternKeyFor(Iterable<String> keys, String moduleKey) {
     for (String key : keys) {
       if (pattern(key).matcher(moduleKey).matches()) {
@@ -191,6 +210,43 @@ public record AdapterConfig(
         throw invalid(key, "must be a string, found " + node);
       }
       return node.textValue();
+    }
+
+    boolean has(String key) {
+      JsonNode node = root.get(key);
+      return node != null && !node.isNull();
+    }
+
+    /** The value when it is a string, else null (a list, or absent). */
+    String textOrNull(String key) {
+      JsonNode node = root.get(key);
+      return node != null && node.isTextual() ? node.textValue() : null;
+    }
+
+    /** A string or a list of strings, as a list; empty when absent. */
+    List<String> textOrTexts(String key) throws FileFormatException {
+      String text = textOrNull(key);
+      return text == null ? texts(key) : List.of(text);
+    }
+
+    /** {@code value} of {@code key}, once it compiles as a regular expression; null stays null. */
+    String regex(String key, String value) throws FileFormatException {
+      return value == null ? null : regex(key, value, value);
+    }
+
+    /** {@code value} of {@code key}, once {@code regex}, which PEFT makes of it, compiles. */
+    String regex(String key, String value, String regex) throws FileFormatException {
+      try {
+        ModuleTargets.pattern(regex);
+        return value;
+      } catch (PatternSyntaxException e) {
+        throw invalid(
+            key,
+            "has \""
+                + value
+                + "\", which is not a valid regular expression: "
+                + e.getDescription());
+      }
     }
 
     boolean bool(String key) throws FileFormatException {

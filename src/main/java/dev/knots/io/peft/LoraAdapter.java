@@ -15,7 +15,9 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.SortedMap;
+import java.util.SortedSet;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -27,8 +29,9 @@ import java.util.regex.Pattern;
  *
  * <p>Opening reads the config and only the header of the weights, and validates every module's
  * shapes against the config. Factors are read on demand. Features that change what the factors mean
- * (DoRA, LoRA bias, embedding LoRA, {@code modules_to_save}, unknown tensors) are refused, or with
- * {@link UnsupportedTensors#SKIP_WITH_WARNING} left out and reported in {@link #warnings()}.
+ * (DoRA, LoRA bias, embedding LoRA, {@code modules_to_save}, unknown tensors) and the factors of
+ * modules the config does not target (which PEFT does not apply) are refused, or with {@link
+ * UnsupportedTensors#SKIP_WITH_WARNING} left out and reported in {@link #warnings()}.
  */
 public final class LoraAdapter implements Closeable {
 
@@ -48,6 +51,9 @@ public final class LoraAdapter implements Closeable {
           "^" + Pattern.quote(KEY_PREFIX) + "(.+)\\.lora_([AB])(?:\\.([^.]+))?\\.weight$");
 
   private static final Pattern LORA_BIAS = Pattern.compile("\\.lora_B(?:\\.[^.]+)?\\.bias$");
+
+  /** Modules outside the targets a refusal names; the rest are counted. */
+  private static final int UNTARGETED_NAMED = 3;
 
   /** What to do with tensors and config flags of features the merge does not support. */
   public enum UnsupportedTensors {
@@ -248,6 +254,7 @@ public final class LoraAdapter implements Closeable {
     private final UnsupportedTensors unsupported;
     private final Map<String, TensorInfo> as = new TreeMap<>();
     private final Map<String, TensorInfo> bs = new TreeMap<>();
+    private final SortedSet<String> untargeted = new TreeSet<>();
     private final List<String> warnings = new ArrayList<>();
 
     Loader(String location, AdapterConfig config, UnsupportedTensors unsupported) {
@@ -294,7 +301,46 @@ public final class LoraAdapter implements Closeable {
               "it is ignored");
           return;
         }
-        addFactor(factor.group(1), factor.group(2).equals("A") ? as : bs, tensor);
+        String module = factor.group(1);
+        if (!config.targets().selects(module)) {
+          // PEFT skips them unread, whatever their shape
+          untargeted.add(module);
+          return;
+        }
+        addFactor(module, factor.group(2).equals("A") ? as : bs, tensor);
+      }
+    }
+
+    /**
+     * The modules with factors that the config does not target: PEFT loads them as unexpected keys
+     * and never applies them, so merging them would change what the adapter does.
+     */
+    private void leaveOutUntargeted() throws FileFormatException {
+      if (untargeted.isEmpty()) {
+        return;
+      }
+      String targets = config.targets().describe();
+      if (unsupported == UnsupportedTensors.REFUSE) {
+        // one refusal naming the first few; leaving them out warns of each
+        List<String> named = untargeted.stream().limit(UNTARGETED_NAMED).toList();
+        int more = untargeted.size() - named.size();
+        unsupported(
+            "LoRA factors of modules outside "
+                + targets
+                + " ("
+                + untargeted.size()
+                + (untargeted.size() == 1 ? " module: " : " modules: ")
+                + String.join(", ", named)
+                + (more > 0 ? " and " + more + " more" : "")
+                + "; PEFT would not apply them)",
+            null,
+            "they are not merged");
+      }
+      for (String module : untargeted) {
+        unsupported(
+            "module " + module + ", which " + targets + " does not select",
+            null,
+            "PEFT does not apply it either");
       }
     }
 
@@ -323,6 +369,7 @@ public final class LoraAdapter implements Closeable {
     }
 
     SortedMap<String, LoraModule> modules() throws FileFormatException {
+      leaveOutUntargeted();
       SortedMap<String, LoraModule> modules = new TreeMap<>();
       for (String module : as.keySet()) {
         if (!bs.containsKey(module)) {
@@ -366,13 +413,52 @@ public final class LoraAdapter implements Closeable {
                   + " (r or rank_pattern); PEFT would refuse to load it");
         }
         modules.put(
-            module,
-            new LoraModule(module, a, b, rank, a.cols(), b.rows(), config.scalingFor(module)));
+            module, new LoraModule(module, a, b, rank, a.cols(), b.rows(), checkedScaling(module)));
       }
       if (modules.isEmpty()) {
-        throw fail("it has no LoRA factors (no base_model.model.<module>.lora_A.weight keys)");
+        throw fail(
+            untargeted.isEmpty()
+                ? "it has no LoRA factors (no base_model.model.<module>.lora_A.weight keys)"
+                : "it has no LoRA factors of the modules "
+                    + config.targets().describe()
+                    + " selects");
       }
       return modules;
+    }
+
+    /**
+     * PEFT's scaling of {@code module}, once it is within float32's range: PEFT multiplies by it in
+     * the model's floating-point type (float32 at most), where a larger value is infinite, and so
+     * is every update of the adapter.
+     */
+    private double checkedScaling(String module) throws FileFormatException {
+      double scaling = config.scalingFor(module);
+      if (Math.abs(scaling) > Float.MAX_VALUE) {
+        String alphaKey = config.alphaKeyFor(module);
+        throw fail(
+            "module "
+                + module
+                + " has a LoRA scaling of "
+                + alphaKey
+                + " / "
+                + (config.useRslora() ? "sqrt(r)" : "r")
+                + " = "
+                + config.alphaFor(module)
+                + " / "
+                + (config.useRslora()
+                    ? "sqrt(" + config.rankFor(module) + ")"
+                    : config.rankFor(module))
+                + " = "
+                + scaling
+                + ", beyond float32's largest value ("
+                + Float.MAX_VALUE
+                + "), in which PEFT applies it: every update of the adapter would be infinite."
+                + " Correct "
+                + alphaKey
+                + " in "
+                + CONFIG_FILE);
+      }
+      return scaling;
     }
 
     private void unsupported(String feature, String tensor, String consequence)

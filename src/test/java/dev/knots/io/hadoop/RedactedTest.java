@@ -11,6 +11,7 @@ import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -20,6 +21,8 @@ import org.junit.jupiter.api.Test;
 class RedactedTest {
 
   private static final String URI = "s3a://AKIAEXAMPLE:SECRET@bucket/x";
+
+  private static final HadoopFileStore STORE = new HadoopFileStore(new Configuration());
 
   private static String trace(Throwable e) {
     StringWriter out = new StringWriter();
@@ -32,14 +35,14 @@ class RedactedTest {
     IOException deep =
         new IOException(
             "No such file or directory: " + URI, new IOException("GET " + URI + " failed"));
-    IOException wrapped = HadoopFileStore.wrap("read", URI, deep);
+    IOException wrapped = STORE.wrap("read", URI, deep);
     assertEquals(
         "Cannot read s3a://bucket/x: No such file or directory: s3a://bucket/x",
         wrapped.getMessage());
     assertFalse(trace(wrapped).contains("SECRET"), trace(wrapped));
     assertFalse(trace(wrapped).contains("AKIAEXAMPLE"), trace(wrapped));
 
-    IOException notFound = HadoopFileStore.wrap("open", URI, new FileNotFoundException(URI));
+    IOException notFound = STORE.wrap("open", URI, new FileNotFoundException(URI));
     assertInstanceOf(FileNotFoundException.class, notFound);
     assertEquals("Cannot open s3a://bucket/x: no such file or directory", notFound.getMessage());
     assertFalse(trace(notFound).contains("SECRET"), trace(notFound));

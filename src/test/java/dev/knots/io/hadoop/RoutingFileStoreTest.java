@@ -103,6 +103,25 @@ class RoutingFileStoreTest extends FileStoreContract {
     }
   }
 
+  /**
+   * The store for the driver's reads before Spark bounds s3a's retries where the properties leave
+   * them at Hadoop's defaults; the job's store keeps those defaults.
+   */
+  @Test
+  void aStoreFromSparkPropertiesFailsFastOnS3UnlessTheyBoundItThemselves() {
+    RoutingFileStore headers =
+        RoutingFileStore.forSparkProperties(Map.of("spark.hadoop.fs.s3a.retry.limit", "4"));
+    Configuration bounded =
+        assertInstanceOf(HadoopFileStore.class, headers.storeFor("s3a://b/x")).configuration();
+    assertEquals("4", bounded.get("fs.s3a.retry.limit"), "as the user set it");
+    assertEquals("1", bounded.get("fs.s3a.attempts.maximum"));
+    assertEquals("15s", bounded.get("fs.s3a.connection.establish.timeout"));
+    Configuration job =
+        assertInstanceOf(HadoopFileStore.class, store.storeFor("s3a://b/x")).configuration();
+    assertEquals("7", job.get("fs.s3a.retry.limit"));
+    assertEquals("5", job.get("fs.s3a.attempts.maximum"));
+  }
+
   @Test
   void survivesJavaSerializationWithItsConfiguration() throws Exception {
     Configuration conf = new Configuration();

@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -29,6 +31,7 @@ import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataInputStream;
 import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.fs.statistics.IOStatistics;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -187,6 +190,30 @@ class S3FileStoreTest extends FileStoreContract {
           serverHeads - other.serverHeads,
           serverGets - other.serverGets);
     }
+  }
+
+  /**
+   * The failing-fast store for reads before the job has file systems of its own: created first, it
+   * does not hand its bounded retries to the job's store, which Hadoop's cache would otherwise do
+   * (it keys file systems by scheme, authority and user only). Both read the same object.
+   */
+  @Test
+  void aFailingFastStoreKeepsItsSettingsToItself() throws IOException {
+    String file = writeTensorFile(s3.uri("fail-fast/w.safetensors"));
+    Configuration conf = s3.configuration();
+    HadoopFileStore headers = HadoopFileStore.failingFast(conf);
+    assertTrue(headers.exists(file));
+    HadoopFileStore job = new HadoopFileStore(conf);
+    assertTrue(job.exists(file));
+    Path path = new Path(file);
+    FileSystem headerFs = headers.fileSystem(path, "check", file);
+    FileSystem jobFs = job.fileSystem(path, "check", file);
+    assertNotSame(headerFs, jobFs);
+    assertSame(headerFs, headers.fileSystem(path, "check", file), "created once");
+    assertEquals("15s", headerFs.getConf().get("fs.s3a.connection.establish.timeout"));
+    assertEquals("30s", jobFs.getConf().get("fs.s3a.connection.establish.timeout"));
+    // LocalS3 sets it, and what the user sets stands
+    assertEquals("2", headerFs.getConf().get("fs.s3a.retry.limit"));
   }
 
   @Test

@@ -17,6 +17,8 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 class AdapterConfigTest {
 
@@ -59,8 +61,8 @@ class AdapterConfigTest {
     assertEquals(16.0, shift.loraAlpha());
     assertEquals(Map.of("k_proj", 4), shift.rankPattern());
     assertEquals(Map.of("k_proj", 16.0), shift.alphaPattern());
-    assertEquals(List.of("k_proj", "q_proj", "v_proj", "o_proj"), shift.targetModules());
-    assertNull(shift.targetModulesRegex());
+    assertEquals(List.of("k_proj", "q_proj", "v_proj", "o_proj"), shift.targets().modules());
+    assertNull(shift.targets().regex());
     assertEquals("../../base_model", shift.baseModelNameOrPath());
     assertNull(shift.taskType());
     assertFalse(shift.fanInFanOut() || shift.useDora() || shift.loraBias() || shift.useRslora());
@@ -117,12 +119,84 @@ class AdapterConfigTest {
                 + "\"layers_to_transform\":3,\"modules_to_save\":[\"score\"],\"task_type\":\"SEQ_CLS\"}");
     assertEquals(8, config.r());
     assertEquals(8.0, config.loraAlpha());
-    assertEquals(".*(q|v)_proj", config.targetModulesRegex());
-    assertTrue(config.targetModules().isEmpty());
-    assertEquals(List.of(3), config.layersToTransform());
+    assertEquals(".*(q|v)_proj", config.targets().regex());
+    assertNull(config.targets().modules());
+    assertEquals(List.of(3), config.targets().layers());
     assertEquals(List.of("score"), config.modulesToSave());
     assertEquals("SEQ_CLS", config.taskType());
     assertEquals(1.0, config.scalingFor("anything"));
+  }
+
+  private static final List<String> MODULE_KEYS =
+      List.of(
+          "model.layers.0.self_attn.q_proj",
+          "model.layers.1.self_attn.k_proj",
+          "model.layers.12.mlp.up_proj",
+          "layers.0.q_proj",
+          "q_proj",
+          "model.layers.0.self_attn.xq_proj",
+          "model.h.3.attn.q_proj",
+          "score");
+
+  /**
+   * The modules of {@link #MODULE_KEYS} that PEFT 0.21's {@code check_target_module_exists} selects
+   * under each config, as printed by PEFT itself for these configs and keys.
+   */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "list|\"target_modules\":[\"q_proj\",\"up_proj\"]"
+            + "|model.layers.0.self_attn.q_proj,model.layers.12.mlp.up_proj,layers.0.q_proj,q_proj,"
+            + "model.h.3.attn.q_proj",
+        "regex, a full match|\"target_modules\":\".*\\\\.[qk]_proj\""
+            + "|model.layers.0.self_attn.q_proj,model.layers.1.self_attn.k_proj,layers.0.q_proj,"
+            + "model.h.3.attn.q_proj",
+        "exclude_modules list|\"target_modules\":[\"q_proj\",\"k_proj\"],"
+            + "\"exclude_modules\":[\"layers.0.self_attn.q_proj\"]"
+            + "|model.layers.1.self_attn.k_proj,layers.0.q_proj,q_proj,model.h.3.attn.q_proj",
+        "exclude_modules regex|\"target_modules\":[\"q_proj\",\"k_proj\"],"
+            + "\"exclude_modules\":\".*layers\\\\.1\\\\..*\""
+            + "|model.layers.0.self_attn.q_proj,layers.0.q_proj,q_proj,model.h.3.attn.q_proj",
+        "layers_to_transform|\"target_modules\":[\"q_proj\",\"k_proj\",\"up_proj\"],"
+            + "\"layers_to_transform\":[0,12]"
+            + "|model.layers.0.self_attn.q_proj,model.layers.12.mlp.up_proj,q_proj",
+        "layers_pattern|\"target_modules\":[\"q_proj\"],\"layers_to_transform\":3,"
+            + "\"layers_pattern\":\"h\"|q_proj,model.h.3.attn.q_proj",
+        "exact name ignores layers|\"target_modules\":[\"layers.0.q_proj\"],"
+            + "\"layers_to_transform\":[5]|layers.0.q_proj",
+        "modules_to_save excluded|\"target_modules\":[\"q_proj\",\"score\"],"
+            + "\"modules_to_save\":[\"score\"]"
+            + "|model.layers.0.self_attn.q_proj,layers.0.q_proj,q_proj,model.h.3.attn.q_proj",
+        "all-linear|\"target_modules\":\"all-linear\"|" + ALL_KEYS,
+        "absent: PEFT's model defaults, unknown here|\"r\":8|" + ALL_KEYS,
+        "target_parameters|\"target_modules\":[],"
+            + "\"target_parameters\":[\"mlp.up_proj.weight\"]|model.layers.12.mlp.up_proj"
+      })
+  void selectsTheModulesPeftApplies(String name, String keys, String selected)
+      throws FileFormatException {
+    ModuleTargets targets = parse("{\"peft_type\":\"LORA\"," + keys + "}").targets();
+    assertEquals(
+        List.of(selected.split(",")),
+        MODULE_KEYS.stream().filter(targets::selects).toList(),
+        targets.describe());
+  }
+
+  private static final String ALL_KEYS =
+      "model.layers.0.self_attn.q_proj,model.layers.1.self_attn.k_proj,model.layers.12.mlp.up_proj,"
+          + "layers.0.q_proj,q_proj,model.layers.0.self_attn.xq_proj,model.h.3.attn.q_proj,score";
+
+  @Test
+  void describesTheKeysThatSelectModules() throws FileFormatException {
+    assertEquals(
+        "target_modules [\"q_proj\", \"v_proj\"], exclude_modules \"x\", layers_to_transform [1],"
+            + " layers_pattern [\"h\", \"layers\"]",
+        parse(
+                "{\"peft_type\":\"LORA\",\"target_modules\":[\"q_proj\",\"v_proj\"],"
+                    + "\"exclude_modules\":\"x\",\"layers_to_transform\":1,"
+                    + "\"layers_pattern\":[\"h\",\"layers\"]}")
+            .targets()
+            .describe());
   }
 
   @Test
@@ -160,6 +234,12 @@ class AdapterConfigTest {
     assertBad(
         "{\"peft_type\":\"LORA\",\"target_modules\":[1]}",
         "\"target_modules\" must be a list of strings");
+    assertBad(
+        "{\"peft_type\":\"LORA\",\"target_modules\":\"(q_proj\"}",
+        "\"target_modules\" has \"(q_proj\", which is not a valid regular expression");
+    assertBad(
+        "{\"peft_type\":\"LORA\",\"layers_pattern\":[\"h[\"]}",
+        "\"layers_pattern\" has \"h[\", which is not a valid regular expression");
     assertBad(
         "{\"peft_type\":\"LORA\",",
         "Cannot parse adapter config /a/adapter_config.json: not valid JSON at line 1, column 21:"

@@ -110,7 +110,7 @@ class AdapterWriterTest {
               "layers.0.self_attn.k_proj",
               "layers.0.self_attn.q_proj",
               "layers.1.self_attn.q_proj"),
-          config.targetModules());
+          config.targets().modules());
     }
 
     JsonNode json = new ObjectMapper().readTree(Path.of(dir, LoraAdapter.CONFIG_FILE).toFile());

@@ -17,6 +17,7 @@ import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -232,6 +233,101 @@ class LoraAdapterTest {
     try (LoraAdapter lenient = LoraAdapter.open(store, dir, UnsupportedTensors.SKIP_WITH_WARNING)) {
       assertEquals(List.of("layers.0.q"), List.copyOf(lenient.modules().keySet()));
       assertEquals(2, lenient.warnings().size());
+    }
+  }
+
+  /**
+   * PEFT loads a saved adapter with strict=False: the factors of a module target_modules does not
+   * select are dropped unread, whatever their shapes. They are refused, or left out as PEFT does.
+   */
+  @Test
+  void factorsOfModulesOutsideTargetModulesAreRefusedOrLeftOut() throws IOException {
+    String dir =
+        new AdapterDirs()
+            .module("layers.0.q")
+            .module("layers.0.k")
+            .module("layers.0.v")
+            .module("layers.1.o")
+            .tensor("base_model.model.layers.2.k.lora_A.weight", 5, 3)
+            .write(tmp.resolve("untargeted"));
+    assertRefused(
+        dir,
+        "it uses LoRA factors of modules outside target_modules [\"q\"] (4 modules: layers.0.k,"
+            + " layers.0.v, layers.1.o and 1 more; PEFT would not apply them)");
+    try (LoraAdapter lenient = LoraAdapter.open(store, dir, UnsupportedTensors.SKIP_WITH_WARNING)) {
+      assertEquals(List.of("layers.0.q"), List.copyOf(lenient.modules().keySet()));
+      List<String> expected = new ArrayList<>();
+      for (String module : List.of("layers.0.k", "layers.0.v", "layers.1.o", "layers.2.k")) {
+        expected.add(
+            "Adapter "
+                + dir
+                + ": left out module "
+                + module
+                + ", which target_modules [\"q\"] does not select; PEFT does not apply it either.");
+      }
+      assertEquals(expected, lenient.warnings());
+    }
+  }
+
+  @Test
+  void layersToTransformNarrowsTheTargetsAsInPeft() throws IOException {
+    String dir =
+        new AdapterDirs()
+            .config(
+                "{\"peft_type\":\"LORA\",\"r\":2,\"target_modules\":[\"q\"],"
+                    + "\"layers_to_transform\":[1]}")
+            .module("model.layers.0.q")
+            .module("model.layers.1.q")
+            .write(tmp.resolve("layers"));
+    assertRefused(
+        dir,
+        "outside target_modules [\"q\"], layers_to_transform [1] (1 module: model.layers.0.q;");
+  }
+
+  @Test
+  void anAdapterWhoseFactorsAreAllOutsideItsTargetsHasNothingToMerge() throws IOException {
+    String dir = new AdapterDirs().module("layers.0.k").write(tmp.resolve("none"));
+    FileFormatException e =
+        assertThrows(
+            FileFormatException.class,
+            () -> LoraAdapter.open(store, dir, UnsupportedTensors.SKIP_WITH_WARNING));
+    assertEquals(
+        "Cannot open adapter "
+            + dir
+            + ": it has no LoRA factors of the modules target_modules [\"q\"] selects.",
+        e.getMessage());
+  }
+
+  @Test
+  void aScalingBeyondFloat32IsRefusedNamingTheModuleAndKey() throws IOException {
+    String alpha =
+        new AdapterDirs()
+            .config("{\"peft_type\":\"LORA\",\"r\":2,\"lora_alpha\":1e308}")
+            .module("layers.0.q")
+            .write(tmp.resolve("alpha"));
+    assertRefused(
+        alpha,
+        "module layers.0.q has a LoRA scaling of lora_alpha / r = 1.0E308 / 2 = 5.0E307, beyond"
+            + " float32's largest value (3.4028235E38), in which PEFT applies it: every update of"
+            + " the adapter would be infinite. Correct lora_alpha in adapter_config.json.");
+    String pattern =
+        new AdapterDirs()
+            .config(
+                "{\"peft_type\":\"LORA\",\"r\":4,\"use_rslora\":true,\"rank_pattern\":{\"q\":2},"
+                    + "\"alpha_pattern\":{\"q\":1e39}}")
+            .module("layers.0.q")
+            .write(tmp.resolve("pattern"));
+    assertRefused(
+        pattern,
+        "module layers.0.q has a LoRA scaling of alpha_pattern \"q\" / sqrt(r) = 1.0E39 / sqrt(2) ="
+            + " 7.071067811865474E38, beyond float32's largest value (3.4028235E38)");
+    String fits =
+        new AdapterDirs()
+            .config("{\"peft_type\":\"LORA\",\"r\":2,\"lora_alpha\":6e38}")
+            .module("layers.0.q")
+            .write(tmp.resolve("fits"));
+    try (LoraAdapter adapter = LoraAdapter.open(store, fits)) {
+      assertEquals(3e38, adapter.modules().get("layers.0.q").scale());
     }
   }
 
