@@ -82,10 +82,25 @@ final class BadInputs {
     ALL.put("rank-not-config", BadInputs::rankNotConfig);
     ALL.put("two-lora-a", BadInputs::twoLoraA);
     ALL.put("no-factors", d -> new AdapterDirs().write(d));
-    ALL.put("integer-factor", d -> adapterWithHeader(d, entry("I32", "[2, 3]", "[0, 24]"), 24));
+    ALL.put("integer-factor", BadInputs::integerFactor);
     ALL.put("other-architecture", BadInputs::otherArchitecture);
     ALL.put("nan-in-lora-a", d -> adapterWithValue(d, LORA_A, 3, Double.NaN));
     ALL.put("infinity-in-lora-b", d -> adapterWithValue(d, LORA_B, 5, Double.NEGATIVE_INFINITY));
+    ALL.put(
+        "targets-q-only", d -> adapterWithConfig(d, c -> c.putArray("target_modules").add("q_proj")));
+    ALL.put("alpha-1e308", d -> adapterWithConfig(d, c -> c.put("lora_alpha", 1e308)));
+    ALL.put(
+        "config-nan",
+        d -> adapterWithConfigText(d, t -> t.replaceFirst("\"lora_alpha\": [0-9.]+", "\"lora_alpha\": NaN")));
+    ALL.put("config-trailing-comma", d -> adapterWithConfigText(d, t -> t.replaceFirst("\\}\\s*$", ",}")));
+    ALL.put(
+        "tensor-name-escape",
+        d ->
+            adapterWithHeader(
+                d,
+                "{\"base_model.model.layers.0.q\\u001b[31m\\nError: forged.lora_A.weight\": {\"dtype\":"
+                    + " \"F32\", \"shape\": [2, 3], \"data_offsets\": [0, 24]}}",
+                24));
     // adapter weights that are no valid safetensors file
     ALL.put("weights-5-bytes", d -> adapterWithWeights(d, new byte[5]));
     ALL.put("weights-truncated", BadInputs::weightsTruncated);
@@ -169,6 +184,13 @@ final class BadInputs {
     Files.write(dir.resolve(CONFIG), Json.pretty(config));
   }
 
+  /** A copy of the sound adapter whose config's text {@code change} edits, into no valid JSON. */
+  private static void adapterWithConfigText(Path dir, UnaryOperator<String> change)
+      throws IOException {
+    adapterNoConfig(dir);
+    Files.writeString(dir.resolve(CONFIG), change.apply(Files.readString(ADAPTER.resolve(CONFIG))));
+  }
+
   /** A copy of the sound adapter with element {@code index} of {@code tensor} set to value. */
   private static void adapterWithValue(Path dir, String tensor, int index, double value)
       throws IOException {
@@ -226,6 +248,14 @@ final class BadInputs {
   /** The config of the sound adapter and a safetensors file of this header and zero data. */
   private static void adapterWithHeader(Path dir, String header, int dataBytes) throws IOException {
     adapterWithWeights(dir, RawFiles.safetensors(header, dataBytes));
+  }
+
+  /** An I32 lora_A of module layers.0.q, which the config targets. */
+  private static void integerFactor(Path dir) throws IOException {
+    adapterWithHeader(dir, entry("I32", "[2, 3]", "[0, 24]"), 24);
+    ObjectNode config = Json.parseObject(Files.readAllBytes(dir.resolve(CONFIG)), "config");
+    config.putArray("target_modules").add("q");
+    Files.write(dir.resolve(CONFIG), Json.pretty(config));
   }
 
   /** A header of one lora_A tensor with the given dtype, shape and offsets (JSON text). */

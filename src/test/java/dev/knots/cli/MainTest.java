@@ -788,7 +788,7 @@ class MainTest {
             "2e38,1",
             "--output",
             temp.resolve("out").toString());
-    assertEquals(1, result.code(), result.err());
+    assertEquals(2, result.code(), result.err());
     assertTrue(
         result
             .err()
