@@ -56,6 +56,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import scala.Tuple2;
 
 /**
  * The merge job end to end against a real HDFS (MiniDFSCluster) and a real S3 server (S3Proxy), in
@@ -289,15 +290,37 @@ class RemoteStorageMergeTest {
   /** stdout, stderr and exit code of the command line. */
   private record Run(int code, String out, String err) {}
 
+  /**
+   * Runs the command line as spark-submit would: the context's {@code spark.hadoop.*} settings
+   * are system properties of the driver too, where its reads before Spark find them.
+   */
   private static Run main(String[] args) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     ByteArrayOutputStream err = new ByteArrayOutputStream();
-    int code =
-        Main.run(
-            args,
-            new PrintStream(out, true, StandardCharsets.UTF_8),
-            new PrintStream(err, true, StandardCharsets.UTF_8),
-            () -> spark);
+    Map<String, String> saved = new TreeMap<>();
+    for (Tuple2<String, String> setting : spark.getConf().getAll()) {
+      if (setting._1().startsWith("spark.hadoop.")) {
+        saved.put(setting._1(), System.setProperty(setting._1(), setting._2()));
+      }
+    }
+    int code;
+    try {
+      code =
+          Main.run(
+              args,
+              new PrintStream(out, true, StandardCharsets.UTF_8),
+              new PrintStream(err, true, StandardCharsets.UTF_8),
+              () -> spark);
+    } finally {
+      saved.forEach(
+          (k, v) -> {
+            if (v == null) {
+              System.clearProperty(k);
+            } else {
+              System.setProperty(k, v);
+            }
+          });
+    }
     return new Run(
         code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
   }
@@ -426,11 +449,10 @@ class RemoteStorageMergeTest {
             .replace("s3a://", "s3a://" + FAKE_KEY + ":" + FAKE_SECRET.replace("/", "%2F") + "@");
     String leakyOutput = s3.uri("merges/leaky").replace("s3a://", withCredentials);
     List<Run> runs = new ArrayList<>();
-    Map<String, String> saved = new TreeMap<>();
     String logs =
         capturingLogs(
             () -> {
-              // the context has the server's access and secret key as spark.hadoop.* settings
+              // the server's access and secret key are spark.hadoop.* settings, as main() runs
               runs.add(main(mergeArgs(String.join(",", s3Adapters), output)));
               runs.add(main(mergeArgs(String.join(",", s3Adapters), leakyOutput)));
               runs.add(main(mergeArgs(leakyAdapters, output + "-2")));
@@ -439,22 +461,8 @@ class RemoteStorageMergeTest {
                       mergeArgs(
                           String.join(",", s3Adapters).replace("s3a://", withCredentials),
                           output + "-3")));
-              // the dry run takes its settings from system properties, as spark-submit sets them
-              s3.sparkProperties().forEach((k, v) -> saved.put(k, System.setProperty(k, v)));
-              try {
-                runs.add(
-                    main(mergeArgs(String.join(",", s3Adapters), output + "-4", "--dry-run")));
-                runs.add(main(mergeArgs(String.join(",", s3Adapters), leakyOutput, "--dry-run")));
-              } finally {
-                saved.forEach(
-                    (k, v) -> {
-                      if (v == null) {
-                        System.clearProperty(k);
-                      } else {
-                        System.setProperty(k, v);
-                      }
-                    });
-              }
+              runs.add(main(mergeArgs(String.join(",", s3Adapters), output + "-4", "--dry-run")));
+              runs.add(main(mergeArgs(String.join(",", s3Adapters), leakyOutput, "--dry-run")));
             });
     assertEquals(0, runs.get(0).code(), runs.get(0).err());
     for (int i = 1; i < 4; i++) {
