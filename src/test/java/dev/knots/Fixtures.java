@@ -29,8 +29,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.function.Predicate;
 import java.util.Optional;
+import java.util.function.Predicate;
 
 /**
  * The real fixture set (a copy of shared/fixtures in src/test/resources/fixtures): eight PEFT LoRA

@@ -2,8 +2,8 @@ package dev.knots.cli;
 
 import dev.knots.io.FileStore;
 import dev.knots.io.Locations;
-import dev.knots.io.safetensors.HfModelFiles;
 import dev.knots.io.hadoop.RoutingFileStore;
+import dev.knots.io.safetensors.HfModelFiles;
 import dev.knots.job.MergeReport;
 import dev.knots.job.MergeRequest;
 import dev.knots.job.ModelWriter;
@@ -140,9 +140,9 @@ public final class Main {
   }
 
   /**
-   * What a dry run and a merge both check before any work, from headers only and before waiting
-   * for Spark, so that a bad location, an existing output, an input the merge cannot read or a
-   * module no path can take (an MLlib limit, a budget) fails in the first second, naming the layer,
+   * What a dry run and a merge both check before any work, from headers only and before waiting for
+   * Spark, so that a bad location, an existing output, an input the merge cannot read or a module
+   * no path can take (an MLlib limit, a budget) fails in the first second, naming the layer,
    * module, file or option to change: the locations, the output, the inputs, the plan and, when a
    * model is written, the base. Warns (on {@code err}) about what earlier runs left beside the
    * output.

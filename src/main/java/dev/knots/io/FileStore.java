@@ -74,9 +74,9 @@ public interface FileStore {
    * The location in one spelling, to tell whether two locations are the same file or one lies
    * inside the other: absolute, with the scheme and authority in one form, without {@code .},
    * {@code ..}, repeated or trailing slashes, and with symbolic links resolved where the store has
-   * them (on the part of the path that exists). Two locations name the same file if their
-   * canonical forms are equal, and {@code b} lies inside {@code a} if {@code canonical(b)} starts
-   * with {@code canonical(a) + "/"}. Shown to nobody: messages show the locations as given.
+   * them (on the part of the path that exists). Two locations name the same file if their canonical
+   * forms are equal, and {@code b} lies inside {@code a} if {@code canonical(b)} starts with {@code
+   * canonical(a) + "/"}. Shown to nobody: messages show the locations as given.
    *
    * @throws IOException naming the location if the store cannot be asked
    */

@@ -156,11 +156,11 @@ public record MergeRequest(
   }
 
   /**
-   * Refuses an input listed twice and an {@code --output} that is, contains or lies inside an
-   * input ({@code --adapters}, {@code --finetuned}, {@code --base}), with or without {@code
-   * --overwrite}: replacing it would destroy the input. Locations are compared in the store's
-   * canonical form, so relative paths, {@code ..}, symbolic links, {@code file:} URIs and trailing
-   * slashes hide neither.
+   * Refuses an input listed twice and an {@code --output} that is, contains or lies inside an input
+   * ({@code --adapters}, {@code --finetuned}, {@code --base}), with or without {@code --overwrite}:
+   * replacing it would destroy the input. Locations are compared in the store's canonical form, so
+   * relative paths, {@code ..}, symbolic links, {@code file:} URIs and trailing slashes hide
+   * neither.
    *
    * @throws InvalidOptionException naming the options and locations
    * @throws IOException if the store cannot resolve a location

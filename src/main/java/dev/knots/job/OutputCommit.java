@@ -11,10 +11,10 @@ import java.util.List;
 import java.util.UUID;
 
 /**
- * How a merge publishes its output so that nothing partial is ever mistaken for a result, even
- * when two runs write the same destination at once. Everything is written under a staging
- * directory beside the destination, {@code <parent>/_<name>.knots-staging-<run id>}; an output is
- * complete if and only if it has {@code _SUCCESS}.
+ * How a merge publishes its output so that nothing partial is ever mistaken for a result, even when
+ * two runs write the same destination at once. Everything is written under a staging directory
+ * beside the destination, {@code <parent>/_<name>.knots-staging-<run id>}; an output is complete if
+ * and only if it has {@code _SUCCESS}.
  *
  * <p>Where the store renames atomically (local disks, HDFS), {@code _SUCCESS} is written into the
  * staging directory, which then becomes the destination in one rename that fails if anything is
@@ -22,12 +22,12 @@ import java.util.UUID;
  * --overwrite} an existing destination is first renamed aside to {@code
  * <parent>/_<name>.knots-replaced-<run id>-<n>} and deleted once the new output is in place; if
  * another run publishes in between, its output is replaced the same way, as a later run would.
- * Without {@code --overwrite} a destination that appeared while the merge ran is kept and this
- * run fails.
+ * Without {@code --overwrite} a destination that appeared while the merge ran is kept and this run
+ * fails.
  *
- * <p>On S3 there is no rename and no lock: the staging objects are copied to the destination
- * (after deleting an old output with {@code --overwrite}) and {@code _SUCCESS} is written last, so
- * a reader must check the marker, and two runs writing one S3 destination at once can mix their
+ * <p>On S3 there is no rename and no lock: the staging objects are copied to the destination (after
+ * deleting an old output with {@code --overwrite}) and {@code _SUCCESS} is written last, so a
+ * reader must check the marker, and two runs writing one S3 destination at once can mix their
  * files; only the marker's pointer to the report tells which run finished last.
  */
 public final class OutputCommit {
@@ -60,19 +60,19 @@ public final class OutputCommit {
   public static OutputCommit begin(FileStore store, String output, boolean overwrite)
       throws IOException {
     String destination = check(store, output, overwrite);
-    OutputCommit commit = new OutputCommit(store, destination, UUID.randomUUID().toString(), overwrite);
+    OutputCommit commit =
+        new OutputCommit(store, destination, UUID.randomUUID().toString(), overwrite);
     store.mkdirs(commit.staging);
     return commit;
   }
 
   /**
-   * The destination without trailing slashes, after checking that it names a directory that can
-   * be written: not a root or bucket, not a file, and absent unless {@code overwrite}.
+   * The destination without trailing slashes, after checking that it names a directory that can be
+   * written: not a root or bucket, not a file, and absent unless {@code overwrite}.
    *
    * @throws IOException naming the output and what to do
    */
-  public static String check(FileStore store, String output, boolean overwrite)
-      throws IOException {
+  public static String check(FileStore store, String output, boolean overwrite) throws IOException {
     String destination = destination(output);
     if (store.exists(destination)) {
       if (!store.isDirectory(destination)) {
@@ -90,8 +90,8 @@ public final class OutputCommit {
   }
 
   /**
-   * Staging directories and replaced outputs that other runs left beside the output: from runs
-   * that were killed, or from a merge into the same output that is running now. None of them is a
+   * Staging directories and replaced outputs that other runs left beside the output: from runs that
+   * were killed, or from a merge into the same output that is running now. None of them is a
    * complete output.
    */
   public static List<String> leftovers(FileStore store, String output) throws IOException {

@@ -87,12 +87,17 @@ final class BadInputs {
     ALL.put("nan-in-lora-a", d -> adapterWithValue(d, LORA_A, 3, Double.NaN));
     ALL.put("infinity-in-lora-b", d -> adapterWithValue(d, LORA_B, 5, Double.NEGATIVE_INFINITY));
     ALL.put(
-        "targets-q-only", d -> adapterWithConfig(d, c -> c.putArray("target_modules").add("q_proj")));
+        "targets-q-only",
+        d -> adapterWithConfig(d, c -> c.putArray("target_modules").add("q_proj")));
     ALL.put("alpha-1e308", d -> adapterWithConfig(d, c -> c.put("lora_alpha", 1e308)));
     ALL.put(
         "config-nan",
-        d -> adapterWithConfigText(d, t -> t.replaceFirst("\"lora_alpha\": [0-9.]+", "\"lora_alpha\": NaN")));
-    ALL.put("config-trailing-comma", d -> adapterWithConfigText(d, t -> t.replaceFirst("\\}\\s*$", ",}")));
+        d ->
+            adapterWithConfigText(
+                d, t -> t.replaceFirst("\"lora_alpha\": [0-9.]+", "\"lora_alpha\": NaN")));
+    ALL.put(
+        "config-trailing-comma",
+        d -> adapterWithConfigText(d, t -> t.replaceFirst("\\}\\s*$", ",}")));
     ALL.put(
         "tensor-name-escape",
         d ->

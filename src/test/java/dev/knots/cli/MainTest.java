@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.knots.Checkpoints;
 import dev.knots.Fixtures;
+import dev.knots.SystemProperties;
 import dev.knots.io.safetensors.DType;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -18,7 +19,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
@@ -647,42 +647,32 @@ class MainTest {
                 "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
             "spark.hadoop.fs.s3a.access.key", "test-access",
             "spark.hadoop.fs.s3a.secret.key", "test-secret");
-    Map<String, String> saved = new HashMap<>();
     // the dry run takes its settings from system properties, as spark-submit sets them
-    properties.forEach((k, v) -> saved.put(k, System.setProperty(k, v)));
-    try {
-      Result result =
-          run(
-              "merge",
-              "--adapters",
-              "s3a://knots-unreachable/a",
-              "--method",
-              "ties",
-              "--output",
-              temp.resolve("out").toString(),
-              "--dry-run");
-      assertEquals(1, result.code(), result.err());
-      assertTrue(
-          result
-              .err()
-              .contains(
-                  "Error: Cannot check s3a://knots-unreachable/a/adapter_model.safetensors: cannot"
-                      + " connect to the S3 endpoint "
-                      + endpoint
-                      + " (fs.s3a.endpoint): Connection refused. Check that fs.s3a.endpoint names"
-                      + " a running S3 service this machine can reach (host, port, http or https;"
-                      + " fs.s3a.proxy.host for a proxy)."),
-          result.err());
-    } finally {
-      saved.forEach(
-          (k, v) -> {
-            if (v == null) {
-              System.clearProperty(k);
-            } else {
-              System.setProperty(k, v);
-            }
-          });
-    }
+    Result result =
+        SystemProperties.with(
+            properties,
+            () ->
+                run(
+                    "merge",
+                    "--adapters",
+                    "s3a://knots-unreachable/a",
+                    "--method",
+                    "ties",
+                    "--output",
+                    temp.resolve("out").toString(),
+                    "--dry-run"));
+    assertEquals(1, result.code(), result.err());
+    assertTrue(
+        result
+            .err()
+            .contains(
+                "Error: Cannot check s3a://knots-unreachable/a/adapter_model.safetensors: cannot"
+                    + " connect to the S3 endpoint "
+                    + endpoint
+                    + " (fs.s3a.endpoint): Connection refused. Check that fs.s3a.endpoint names"
+                    + " a running S3 service this machine can reach (host, port, http or https;"
+                    + " fs.s3a.proxy.host for a proxy)."),
+        result.err());
   }
 
   /** A copy of the fixture adapter {@code task} with its adapter_config.json edited. */
@@ -873,7 +863,8 @@ class MainTest {
       Result result = run(args.toArray(new String[0]));
       assertEquals(2, result.code(), result.err());
       assertTrue(
-          result.err().contains("Invalid --output") || result.err().contains("Invalid --adapters")
+          result.err().contains("Invalid --output")
+              || result.err().contains("Invalid --adapters")
               || result.err().contains("merge needs --adapters"),
           result.err());
     }
@@ -923,7 +914,8 @@ class MainTest {
             out.toString(),
             "--overwrite");
     assertEquals(1, result.code(), result.err());
-    assertTrue(result.err().contains(out + " still holds its earlier merge, untouched."), result.err());
+    assertTrue(
+        result.err().contains(out + " still holds its earlier merge, untouched."), result.err());
     assertFalse(result.err().contains("Nothing was"), result.err());
     assertTrue(Files.exists(out.resolve("_SUCCESS")));
   }

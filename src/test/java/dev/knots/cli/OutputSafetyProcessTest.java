@@ -30,12 +30,12 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code scripts/knots-merge} as users run it. An output over the inputs is refused whatever its
- * spelling, and every adapter is left as it was. Two processes writing one output at once, on local disk and on
- * HDFS, over several rounds: afterwards the output is a complete merge of one of the two runs
- * (byte for byte what that run writes alone), every run that said "Merged" exited 0, a loser
- * exited 1 with a message naming the output, and nothing is left beside the output. The two runs
- * differ in {@code --scaling}, so the output tells which one won. The runs start together and do
- * the same work, so their commits fall within moments of each other; {@code OutputCommitTest}
+ * spelling, and every adapter is left as it was. Two processes writing one output at once, on local
+ * disk and on HDFS, over several rounds: afterwards the output is a complete merge of one of the
+ * two runs (byte for byte what that run writes alone), every run that said "Merged" exited 0, a
+ * loser exited 1 with a message naming the output, and nothing is left beside the output. The two
+ * runs differ in {@code --scaling}, so the output tells which one won. The runs start together and
+ * do the same work, so their commits fall within moments of each other; {@code OutputCommitTest}
  * drives the exact interleavings one by one.
  */
 class OutputSafetyProcessTest {
@@ -112,8 +112,8 @@ class OutputSafetyProcessTest {
   }
 
   /**
-   * Round 0 starts with no output, both runs without --overwrite: one wins. Later rounds start
-   * from the earlier round's complete output, both runs with --overwrite.
+   * Round 0 starts with no output, both runs without --overwrite: one wins. Later rounds start from
+   * the earlier round's complete output, both runs with --overwrite.
    */
   private static void race(
       FileStore store, Path workingDirectory, String given, String output, int rounds)
@@ -148,8 +148,7 @@ class OutputSafetyProcessTest {
               Integer.MAX_VALUE);
       String report =
           new String(
-              Storage.readAll(
-                  store.inputFile(store.resolve(output, "merge_report.json")), 1 << 24),
+              Storage.readAll(store.inputFile(store.resolve(output, "merge_report.json")), 1 << 24),
               StandardCharsets.UTF_8);
       int winner = Arrays.equals(weights, EXPECTED[0]) ? 0 : 1;
       assertArrayEquals(EXPECTED[winner], weights, "the weights of one run: " + context);

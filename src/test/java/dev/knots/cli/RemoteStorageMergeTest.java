@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.knots.Checkpoints;
 import dev.knots.Fixtures;
 import dev.knots.LocalSpark;
+import dev.knots.SystemProperties;
 import dev.knots.io.FileStore;
 import dev.knots.io.InputFile;
 import dev.knots.io.Storage;
@@ -291,36 +292,27 @@ class RemoteStorageMergeTest {
   private record Run(int code, String out, String err) {}
 
   /**
-   * Runs the command line as spark-submit would: the context's {@code spark.hadoop.*} settings
-   * are system properties of the driver too, where its reads before Spark find them.
+   * Runs the command line as spark-submit would: the context's {@code spark.hadoop.*} settings are
+   * system properties of the driver too, where its reads before Spark find them.
    */
   private static Run main(String[] args) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     ByteArrayOutputStream err = new ByteArrayOutputStream();
-    Map<String, String> saved = new TreeMap<>();
+    Map<String, String> hadoop = new TreeMap<>();
     for (Tuple2<String, String> setting : spark.getConf().getAll()) {
       if (setting._1().startsWith("spark.hadoop.")) {
-        saved.put(setting._1(), System.setProperty(setting._1(), setting._2()));
+        hadoop.put(setting._1(), setting._2());
       }
     }
-    int code;
-    try {
-      code =
-          Main.run(
-              args,
-              new PrintStream(out, true, StandardCharsets.UTF_8),
-              new PrintStream(err, true, StandardCharsets.UTF_8),
-              () -> spark);
-    } finally {
-      saved.forEach(
-          (k, v) -> {
-            if (v == null) {
-              System.clearProperty(k);
-            } else {
-              System.setProperty(k, v);
-            }
-          });
-    }
+    int code =
+        SystemProperties.with(
+            hadoop,
+            () ->
+                Main.run(
+                    args,
+                    new PrintStream(out, true, StandardCharsets.UTF_8),
+                    new PrintStream(err, true, StandardCharsets.UTF_8),
+                    () -> spark));
     return new Run(
         code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
   }

@@ -3,7 +3,9 @@ package dev.knots.io;
 import java.io.IOException;
 import java.util.List;
 
-/** A {@link FileStore} that hands every call to another; test decorators override what they need. */
+/**
+ * A {@link FileStore} that hands every call to another; test decorators override what they need.
+ */
 public abstract class ForwardingFileStore implements FileStore {
 
   private final FileStore delegate;

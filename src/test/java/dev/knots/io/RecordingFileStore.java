@@ -33,8 +33,6 @@ public final class RecordingFileStore extends ForwardingFileStore {
     return location.substring(location.lastIndexOf('/') + 1);
   }
 
-
-
   @Override
   public OutputFile outputFile(String location) {
     OutputFile file = delegate.outputFile(location);
@@ -62,13 +60,4 @@ public final class RecordingFileStore extends ForwardingFileStore {
       }
     };
   }
-
-
-
-
-
-
-
-
-
 }

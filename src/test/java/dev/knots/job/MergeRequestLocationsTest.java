@@ -142,8 +142,8 @@ class MergeRequestLocationsTest {
 
   @Test
   void anOutputThatNamesNoDirectoryIsRefusedWhenTheRequestIsMade() {
-    for (String output : List.of("", "  ", "/", "file:///", "s3a://bucket", "s3a://bucket/", ".",
-        "out/..")) {
+    for (String output :
+        List.of("", "  ", "/", "file:///", "s3a://bucket", "s3a://bucket/", ".", "out/..")) {
       InvalidOptionException refused =
           assertThrows(
               InvalidOptionException.class,

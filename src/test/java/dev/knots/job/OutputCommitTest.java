@@ -1,7 +1,6 @@
 package dev.knots.job;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -19,10 +18,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Publishing on a store that renames atomically, with two runs interleaved at the steps where
- * they can collide: whatever the order, the output is absent or a complete merge of one run, and
- * nothing is left beside it. Each run's staging directory holds a file naming the run, so the
- * test can tell whose output was published.
+ * Publishing on a store that renames atomically, with two runs interleaved at the steps where they
+ * can collide: whatever the order, the output is absent or a complete merge of one run, and nothing
+ * is left beside it. Each run's staging directory holds a file naming the run, so the test can tell
+ * whose output was published.
  */
 class OutputCommitTest {
   private static final byte[] REPORT = "{}".getBytes(StandardCharsets.UTF_8);
