@@ -32,10 +32,9 @@ knots_ensure_classes() {
 # target/classpath.txt: the runtime classpath *with* the provided Spark jars and without test jars.
 # includeScope=compile gives compile + provided; runtime adds the runtime-only jars. (The
 # property is includeScope; -Dmdep.includeScope is silently ignored and yields the test classpath.)
-# The jars conf/classpath-order.txt lists come first; it is remade when that list changes too.
 knots_ensure_classpath() {
-  local out=$KNOTS_ROOT/target/classpath.txt order=$KNOTS_ROOT/conf/classpath-order.txt
-  knots_stale "$out" pom-only || [ "$order" -nt "$out" ] || return 0
+  local out=$KNOTS_ROOT/target/classpath.txt
+  knots_stale "$out" pom-only || return 0
   echo "knots-merge: resolving the Spark classpath once (mvn dependency:build-classpath)" >&2
   mkdir -p "$KNOTS_ROOT/target"
   local scope
@@ -43,8 +42,7 @@ knots_ensure_classpath() {
     knots_mvn dependency:build-classpath -DincludeScope=$scope -Dmdep.outputFile="target/classpath-$scope.txt" \
       || knots_die "Cannot resolve the $scope classpath; run once without -o/offline if jars are missing."
   done
-  knots_order_classpath "$order" "$(knots_join_classpaths "$KNOTS_ROOT"/target/classpath-{compile,runtime}.txt)" \
-    >"$out.new"
+  knots_join_classpaths "$KNOTS_ROOT"/target/classpath-{compile,runtime}.txt >"$out.new"
   grep -q 'spark-core_2\.13' "$out.new" || knots_die "Spark is missing from $out.new (expected provided jars)."
   ! grep -qi 'junit' "$out.new" || knots_die "Test jars leaked into $out.new."
   local jar
@@ -63,35 +61,6 @@ knots_join_classpaths() {
     tr ':' '\n' <"$file"
     echo
   done | awk 'NF && !seen[$0]++' | paste -sd: -
-}
-
-# Prints the classpath $2 with the jars whose artifact ids the file $1 lists first, in the file's
-# order, and the others after them in their own order (see conf/classpath-order.txt). A jar matches
-# an id when its name is the id, a dash and a digit: spark-core_2.13-4.2.0.jar is spark-core_2.13.
-knots_order_classpath() {
-  tr ':' '\n' <<<"$2" | awk -v list="$1" '
-    function add(to, jar) { return to == "" ? jar : to ":" jar }
-    BEGIN {
-      while ((getline line < list) > 0) {
-        sub(/#.*/, "", line)
-        gsub(/[ \t\r]/, "", line)
-        if (line != "" && !(line in rank)) { ids[++n] = line; rank[line] = n }
-      }
-    }
-    NF {
-      name = $0
-      sub(/.*\//, "", name)
-      r = 0
-      for (i = 1; i <= n && !r; i++) {
-        if (index(name, ids[i] "-") == 1 && substr(name, length(ids[i]) + 2, 1) ~ /[0-9]/) r = i
-      }
-      if (r) first[r] = add(first[r], $0); else rest = add(rest, $0)
-    }
-    END {
-      for (i = 1; i <= n; i++) if (first[i] != "") out = add(out, first[i])
-      if (rest != "") out = add(out, rest)
-      print out
-    }'
 }
 
 # Prints target/classes plus the runtime classpath, building both when stale.

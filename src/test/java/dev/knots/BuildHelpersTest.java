@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -12,10 +11,8 @@ import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Pattern;
 import java.util.zip.ZipFile;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,9 +22,9 @@ import org.junit.jupiter.params.provider.CsvSource;
 /**
  * Functions of scripts/lib/build.sh that scripts/knots-merge starts the local driver with:
  * knots_megabytes and knots_heap_flags size its initial heap and young generation (a size they
- * misread would start the JVM with wrong flags, or none); knots_join_classpaths and
- * knots_order_classpath make its classpath; knots_classes_jar and the knots_class_archive functions
- * decide which class-data archive it records or maps.
+ * misread would start the JVM with wrong flags, or none); knots_join_classpaths makes its
+ * classpath; knots_classes_jar and the knots_class_archive functions decide which class-data
+ * archive it records or maps.
  */
 class BuildHelpersTest {
   @ParameterizedTest
@@ -87,68 +84,6 @@ class BuildHelpersTest {
         "/m2/spark-core.jar:/m2/scala-library.jar:/m2/json4s-scalap.jar:/m2/aws-xml-protocol.jar"
             + ":/m2/netty.jar",
         bash.output().strip());
-  }
-
-  @Test
-  void putsTheListedJarsFirstInTheListsOrderAndTheOthersAfterInTheirs(@TempDir Path dir)
-      throws Exception {
-    Path order =
-        Files.writeString(
-            dir.resolve("order.txt"),
-            "# most classes first\nspark-core_2.13\n\nscala-library  # Scala\nnetty-transport\n"
-                + "not-on-the-classpath\n");
-    String classpath =
-        String.join(
-            ":",
-            "/m2/netty-transport-classes-epoll-4.2.13.Final.jar",
-            "/m2/scala-library-2.13.18.jar",
-            "/m2/aws-xml-protocol-2.35.4.jar",
-            "/m2/netty-transport-4.2.13.Final.jar",
-            "/m2/spark-core_2.13-4.2.0.jar",
-            "/m2/spark-core_2.13-tests.jar");
-
-    Result bash = call("knots_order_classpath", order.toString(), classpath);
-
-    assertEquals(0, bash.exitValue(), bash.output());
-    // a listed id matches its own jar only: not netty-transport-classes-epoll, nor a -tests jar
-    assertEquals(
-        String.join(
-            ":",
-            "/m2/spark-core_2.13-4.2.0.jar",
-            "/m2/scala-library-2.13.18.jar",
-            "/m2/netty-transport-4.2.13.Final.jar",
-            "/m2/netty-transport-classes-epoll-4.2.13.Final.jar",
-            "/m2/aws-xml-protocol-2.35.4.jar",
-            "/m2/spark-core_2.13-tests.jar"),
-        bash.output().strip());
-  }
-
-  /**
-   * conf/classpath-order.txt names artifacts of the build: one that a dependency change removed
-   * would silently stop being put first. The tests' classpath has the same jars as the local
-   * driver's (Spark's provided ones included), plus the test jars.
-   */
-  @Test
-  void everyArtifactTheClasspathOrderListsIsOnTheClasspath() throws Exception {
-    String classpath =
-        System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-    List<String> jars =
-        Arrays.stream(classpath.split(File.pathSeparator))
-            .map(jar -> Path.of(jar).getFileName().toString())
-            .toList();
-    assertTrue(jars.stream().anyMatch(j -> j.startsWith("spark-core_2.13-")), classpath);
-    List<String> ids =
-        Files.readAllLines(Path.of("conf/classpath-order.txt")).stream()
-            .map(line -> line.replaceAll("#.*", "").strip())
-            .filter(line -> !line.isEmpty())
-            .toList();
-    assertTrue(ids.size() >= 10, ids.toString());
-    List<String> missing =
-        ids.stream()
-            .filter(
-                id -> jars.stream().noneMatch(j -> j.matches(Pattern.quote(id) + "-\\d.*\\.jar")))
-            .toList();
-    assertEquals(List.of(), missing, "ids in conf/classpath-order.txt that match no jar");
   }
 
   /**

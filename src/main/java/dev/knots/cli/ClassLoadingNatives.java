@@ -10,11 +10,11 @@ import java.util.zip.Inflater;
  * thread.
  *
  * <p>Loading a JNI library holds the JVM's native-library lock while the library's loading loads
- * classes; netlib's BLAS does this in the head start. A thread that initializes CRC32 or Inflater
- * at that moment waits for the lock inside the initializer, and the loading thread waits for the
- * initializer: the JVM hangs before the merge starts. With the class-data archive most classes come
- * from the archive, so the first class read from a jar, and with it the first CRC32, can come on
- * any thread; the benchmark's merge hung this way once in about a hundred runs.
+ * classes; netlib's BLAS does this in the first task to use it. A thread that initializes CRC32 or
+ * Inflater at that moment, such as the one starting Spark, waits for the lock inside the
+ * initializer, and the loading thread waits for the initializer: the JVM hangs. With the class-data
+ * archive most classes come from the archive, so the first class read from a jar, and with it the
+ * first CRC32, can come on any thread; a local merge hung this way once in about a hundred runs.
  */
 final class ClassLoadingNatives {
   private ClassLoadingNatives() {}

@@ -13,6 +13,7 @@ import dev.knots.merge.InvalidOptionException;
 import dev.knots.merge.MergeMethods;
 import dev.knots.plan.MergeInputs;
 import dev.knots.plan.MergePlan;
+import dev.knots.plan.PathRequest;
 import dev.knots.plan.Planner;
 import dev.knots.spark.SparkMergeJob;
 import java.io.IOException;
@@ -25,7 +26,6 @@ import java.util.Optional;
 import java.util.function.Supplier;
 import org.apache.spark.SparkConf;
 import org.apache.spark.SparkContext;
-import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
@@ -43,40 +43,43 @@ public final class Main {
   public static void main(String[] args) {
     // Before any thread: otherwise class loading and a JNI library's loading can deadlock.
     ClassLoadingNatives.initialize();
-    // Tasks in this JVM: Spark starts while the driver parses and plans, then gets a head start.
-    boolean local = HeadStart.tasksRunHere(System.getProperty("spark.master"));
+    // Tasks in this JVM: local Spark starts while the driver parses and plans.
     SparkStart spark =
-        local && SparkStart.needed(args)
+        runsTasksHere(System.getProperty("spark.master")) && SparkStart.needed(args)
             ? SparkStart.inBackground(Main::sparkContext)
             : SparkStart.onDemand(Main::sparkContext);
-    int code = run(args, System.out, System.err, spark, local);
+    int code = run(args, System.out, System.err, spark);
     if (code != 0) {
       System.exit(code);
     }
   }
 
+  /**
+   * Whether the master runs the tasks in this JVM (a local master, or none given, which defaults to
+   * {@link #DEFAULT_MASTER}): then starting Spark early costs the cluster nothing.
+   */
+  static boolean runsTasksHere(String master) {
+    return PathRequest.localTaskSlots(master == null ? DEFAULT_MASTER : master).isPresent();
+  }
+
   /** Runs the command line against {@code spark} (started only when a merge needs it). */
   static int run(String[] args, PrintStream out, PrintStream err, Supplier<SparkContext> spark) {
-    return run(args, out, err, SparkStart.onDemand(spark), false);
+    return run(args, out, err, SparkStart.onDemand(spark));
   }
 
   /**
    * As {@link #run(String[], PrintStream, PrintStream, Supplier)}, with Spark started as {@code
-   * spark} says; with {@code headStart}, the driver gets a head start on the merge while Spark
-   * starts (see {@link HeadStart}). A command that ends without the Spark context abandons its
-   * start.
+   * spark} says. A command that ends without the Spark context abandons its start.
    */
-  static int run(
-      String[] args, PrintStream out, PrintStream err, SparkStart spark, boolean headStart) {
+  static int run(String[] args, PrintStream out, PrintStream err, SparkStart spark) {
     try {
-      return runCommand(args, out, err, spark, headStart);
+      return runCommand(args, out, err, spark);
     } finally {
       spark.abandonIfUnused();
     }
   }
 
-  private static int runCommand(
-      String[] args, PrintStream out, PrintStream err, SparkStart spark, boolean headStart) {
+  private static int runCommand(String[] args, PrintStream out, PrintStream err, SparkStart spark) {
     Optional<MergeCommand> parsed = Cli.parse(args, out, err);
     if (parsed.isEmpty()) {
       return helpRequested(args) ? 0 : 2;
@@ -88,43 +91,22 @@ public final class Main {
       request = command.request();
       RunOptions options = command.runOptions();
       RoutingFileStore headers = headerStore();
-      // Its synthetic merges need only the request: they run while the headers are read.
-      Optional<HeadStart> head =
-          headStart && !command.dryRun
-              ? Optional.of(HeadStart.start(request, headers))
-              : Optional.empty();
-      try {
-        before = OutputState.of(headers, request.output());
-        Prepared prepared = prepare(request, options, headers, err);
-        if (command.dryRun) {
-          out.print(dryRun(request, options, prepared));
-          return 0;
-        }
-        head.ifPresent(h -> h.plan(Optional.of(prepared.plan())));
-        SparkContext context;
-        try {
-          context = spark.context();
-        } finally {
-          // the synthetic merges stop now; aligning real layers goes on until the tasks start
-          head.ifPresent(HeadStart::stopMerging);
-        }
-        head.ifPresent(Main::logHeadStart);
-        MergeReport report =
-            SparkMergeJob.run(
-                context,
-                request,
-                options,
-                Optional.of(prepared.inputs()),
-                head.flatMap(HeadStart::early),
-                spark.seconds(),
-                PROCESS_START);
-        out.println(report.summary());
+      before = OutputState.of(headers, request.output());
+      Prepared prepared = prepare(request, options, headers, err);
+      if (command.dryRun) {
+        out.print(dryRun(request, options, prepared));
         return 0;
-      } finally {
-        if (head.isPresent()) {
-          head.get().close();
-        }
       }
+      MergeReport report =
+          SparkMergeJob.run(
+              spark.context(),
+              request,
+              options,
+              Optional.of(prepared.inputs()),
+              spark.seconds(),
+              PROCESS_START);
+      out.println(report.summary());
+      return 0;
     } catch (InvalidOptionException e) {
       ErrorOutput.print(err, e.getMessage());
       err.println("Try " + Cli.PROGRAM + " --help");
@@ -277,21 +259,6 @@ public final class Main {
               SparkMergeJob.SERIALIZER);
     }
     return SparkContext.getOrCreate(conf.set("spark.serializer", SparkMergeJob.SERIALIZER));
-  }
-
-  private static void logHeadStart(HeadStart head) {
-    Logger log = LoggerFactory.getLogger("knots-merge");
-    head.failure()
-        .ifPresentOrElse(
-            e ->
-                log.warn(
-                    "Could not warm up the merge's kernels while Spark started ({}); the first"
-                        + " layer tasks run them cold, which only costs time.",
-                    e.toString()),
-            () ->
-                log.debug(
-                    "Warmed up the merge's kernels with {} synthetic merges while Spark started.",
-                    head.runs()));
   }
 
   /** Whether the command line asks for help anywhere ({@code --help} or {@code -h}). */

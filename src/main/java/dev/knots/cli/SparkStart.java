@@ -5,9 +5,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.function.Supplier;
 import org.apache.spark.SparkContext;
-import org.apache.spark.rdd.RDDOperationScope;
 import org.slf4j.LoggerFactory;
-import scala.Option;
 
 /**
  * Starting Spark, either when the merge asks for it or, under a local master, in the background
@@ -33,14 +31,11 @@ final class SparkStart {
     return new SparkStart(spark, null);
   }
 
-  /**
-   * Starts Spark now, on a background thread, and on another one pays Spark's first description of
-   * an RDD (see {@link #warmFirstRddScope}).
-   */
+  /** Starts Spark now, on a background thread. */
   static SparkStart inBackground(Supplier<SparkContext> spark) {
-    // Logging is configured here, before the threads: while one thread loads log4j's configuration,
-    // the others log through its default one, which drops warnings (the head start's first use of
-    // netlib says when native BLAS is missing). Spark's start would otherwise load it first thing.
+    // Logging is configured here, before the thread: while one thread loads log4j's configuration,
+    // the others log through its default one, which drops warnings (the first use of netlib says
+    // when native BLAS is missing). Spark's start would otherwise load it first thing.
     LoggerFactory.getLogger("knots-merge");
     CompletableFuture<Started> started = new CompletableFuture<>();
     Thread thread =
@@ -56,26 +51,7 @@ final class SparkStart {
     // Never keeps the JVM alive: a merge that ends before Spark is up has nothing left for it.
     thread.setDaemon(true);
     thread.start();
-    Thread warmUp = new Thread(SparkStart::warmFirstRddScope, "knots-spark-warm-up");
-    warmUp.setDaemon(true);
-    warmUp.start();
     return new SparkStart(spark, started);
-  }
-
-  /**
-   * Spark describes every RDD it creates as JSON, and its first description builds a Jackson mapper
-   * with the Scala module: about 0.4 s of one thread, which the job would otherwise spend at its
-   * first RDD, after Spark is up. It needs no context, so it runs from the process's first moment,
-   * beside the start itself and the command line's parsing. Spark's own class, so an incompatible
-   * Spark only loses the warm-up.
-   */
-  private static void warmFirstRddScope() {
-    try {
-      new RDDOperationScope("knots-merge", Option.empty(), "0").toJson();
-    } catch (LinkageError | RuntimeException e) {
-      LoggerFactory.getLogger("knots-merge")
-          .debug("Cannot warm up Spark's RDD scopes: {}", e.toString());
-    }
   }
 
   /**

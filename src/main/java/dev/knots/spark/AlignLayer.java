@@ -17,7 +17,6 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.api.java.function.FlatMapFunction2;
@@ -28,9 +27,8 @@ import scala.Tuple2;
  * The align task of one layer: reads only the layer's factor byte ranges, runs each module's joint
  * SVD and applies DARE. Modules planned DISTRIBUTED arrive already aligned, zipped in by layer
  * index (see {@link DistributedAlignment}); the merge treats them like any other. Without such
- * modules it runs over the layer indices alone, so the job needs no shuffle to zip in nothing. A
- * layer the driver aligned in this JVM while Spark started is taken as it is ({@link
- * EarlyAlignment}). Holds nothing but what the executor needs.
+ * modules it runs over the layer indices alone, so the job needs no shuffle to zip in nothing.
+ * Holds nothing but what the executor needs.
  */
 final class AlignLayer
     implements FlatMapFunction2<
@@ -49,24 +47,19 @@ final class AlignLayer
   /** Test seam: the first attempt of this layer's task fails (-1: never). */
   private final int failFirstAttemptOfLayer;
 
-  /** Where layers aligned early in this JVM are registered ({@link EarlyAlignment}), or null. */
-  private final String earlyToken;
-
   AlignLayer(
       MergeMethod method,
       MergeParameters parameters,
       Concat concat,
       FileStore store,
       Broadcast<List<LayerPlan>> layerPlans,
-      int failFirstAttemptOfLayer,
-      String earlyToken) {
+      int failFirstAttemptOfLayer) {
     this.method = method;
     this.parameters = parameters;
     this.concat = concat;
     this.store = store;
     this.layerPlans = layerPlans;
     this.failFirstAttemptOfLayer = failFirstAttemptOfLayer;
-    this.earlyToken = earlyToken;
   }
 
   @Override
@@ -97,12 +90,6 @@ final class AlignLayer
               + " (test seam "
               + SparkMergeJob.FAIL_ONCE_CONF
               + ")");
-    }
-    if (earlyToken != null) {
-      Optional<AlignedLayer> early = EarlyAlignment.take(earlyToken, layer);
-      if (early.isPresent()) {
-        return early.get();
-      }
     }
     return alignHere(layer, method, parameters, concat, store, alignedElsewhere);
   }

@@ -102,28 +102,18 @@ public final class SparkMergeJob {
       double sparkStartSeconds,
       long processStartNanos)
       throws IOException {
-    return run(
-        spark,
-        request,
-        options,
-        Optional.empty(),
-        Optional.empty(),
-        sparkStartSeconds,
-        processStartNanos);
+    return run(spark, request, options, Optional.empty(), sparkStartSeconds, processStartNanos);
   }
 
   /**
    * As {@link #run(SparkContext, MergeRequest, RunOptions, double, long)}, with the request's
-   * inputs already opened (headers read) when {@code opened} holds them, and the align tasks taking
-   * the layers {@code early} aligned in this JVM (see {@link EarlyAlignment}), which the job closes
-   * once the alignment is done, or when it fails before.
+   * inputs already opened (headers read) when {@code opened} holds them.
    */
   public static MergeReport run(
       SparkContext spark,
       MergeRequest request,
       RunOptions options,
       Optional<MergeInputs> opened,
-      Optional<EarlyAlignment> early,
       double sparkStartSeconds,
       long processStartNanos)
       throws IOException {
@@ -135,11 +125,7 @@ public final class SparkMergeJob {
     double sinceProcessStart = (System.nanoTime() - processStartNanos) / 1e9;
     job.timings.put("beforeSparkSeconds", Math.max(0, sinceProcessStart - sparkStartSeconds));
     job.timings.put("sparkStartSeconds", sparkStartSeconds);
-    // Layers aligned for other settings are not this job's (Main never hands over such a registry).
-    return job.run(
-        opened,
-        early.filter(e -> e.alignsFor(request.method(), request.parameters(), request.concat())),
-        processStartNanos);
+    return job.run(opened, processStartNanos);
   }
 
   /**
@@ -161,9 +147,7 @@ public final class SparkMergeJob {
     }
   }
 
-  private MergeReport run(
-      Optional<MergeInputs> opened, Optional<EarlyAlignment> early, long processStartNanos)
-      throws IOException {
+  private MergeReport run(Optional<MergeInputs> opened, long processStartNanos) throws IOException {
     Instant started = Instant.now();
     LongAccumulator bytesRead = jsc.sc().longAccumulator("knots bytes read");
     LongAccumulator bytesWritten = jsc.sc().longAccumulator("knots bytes written");
@@ -243,8 +227,7 @@ public final class SparkMergeJob {
               request.concat(),
               store,
               layerPlans,
-              layerProperty(FAIL_ONCE_CONF),
-              early.map(EarlyAlignment::token).orElse(null));
+              layerProperty(FAIL_ONCE_CONF));
       aligned =
           (distributed.isEmpty()
                   ? layerIndices.mapPartitions(alignLayer)
@@ -284,13 +267,6 @@ public final class SparkMergeJob {
       }
       lap(round[0] <= 1 ? "alignSeconds" : "statisticsSeconds");
       unpersistDistributedModules();
-      if (early.isPresent()) {
-        // every layer is aligned and persisted: what no task took is of no further use
-        bytesRead.add(early.get().bytesTaken());
-        LOG.info(
-            "{} of {} layers were aligned while Spark started.", early.get().layersTaken(), layers);
-        early.get().close();
-      }
 
       String adapterDirectory =
           MergeOutputs.adapterDirectory(request.format(), commit.staging(), store);
@@ -394,8 +370,6 @@ public final class SparkMergeJob {
         merged.unpersist(false);
       }
       unpersistDistributedModules();
-      // A job that failed before its alignment was done still drops the layers no task took.
-      early.ifPresent(EarlyAlignment::close);
       // Every job is over, so no task attempt can need the store or the plans any more.
       shipped.destroy();
       if (layerPlans != null) {

@@ -1,6 +1,5 @@
 package dev.knots.cli;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -20,8 +19,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
 
 /** The command line end to end on local Spark: a merge, and a merge that fails in a task. */
 class MainSparkTest {
@@ -55,50 +52,22 @@ class MainSparkTest {
     };
   }
 
-  /**
-   * Main's own path; with {@code headStart} as under a local master (see {@link HeadStart}), where
-   * Spark is "ready" only once the head start has aligned every layer it can, so that the job takes
-   * them all, as it does when Spark starts slowly.
-   */
-  private int run(
-      String[] args, ByteArrayOutputStream out, ByteArrayOutputStream err, boolean headStart) {
+  /** Main's own path, with the test's Spark context. */
+  private int run(String[] args, ByteArrayOutputStream out, ByteArrayOutputStream err) {
     return Main.run(
         args,
         new PrintStream(out, true, StandardCharsets.UTF_8),
         new PrintStream(err, true, StandardCharsets.UTF_8),
-        SparkStart.onDemand(
-            () -> {
-              if (headStart) {
-                awaitHeadStart();
-              }
-              return spark;
-            }),
-        headStart);
+        () -> spark);
   }
 
-  /** Waits until the head start's thread has ended: every layer aligned, or one failed. */
-  private static void awaitHeadStart() {
-    long deadline = System.nanoTime() + 120_000_000_000L;
-    while (Thread.getAllStackTraces().keySet().stream()
-        .anyMatch(t -> t.getName().equals(HeadStart.THREAD_NAME) && t.isAlive())) {
-      assertTrue(System.nanoTime() < deadline, "the head start did not end");
-      try {
-        Thread.sleep(10);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new AssertionError(e);
-      }
-    }
-  }
-
-  @ParameterizedTest(name = "head start {0}")
-  @ValueSource(booleans = {false, true})
-  void mergePrintsASummaryAndPublishes(boolean headStart) throws Exception {
+  @Test
+  void mergePrintsASummaryAndPublishes() throws Exception {
     Path out = temp.resolve("merged");
     ByteArrayOutputStream stdout = new ByteArrayOutputStream();
     ByteArrayOutputStream stderr = new ByteArrayOutputStream();
     String adapters = Fixtures.path("adapters/rot90") + "," + Fixtures.path("adapters/hflip");
-    assertEquals(0, run(merge(adapters, out), stdout, stderr, headStart), stderr.toString());
+    assertEquals(0, run(merge(adapters, out), stdout, stderr), stderr.toString());
     String summary = stdout.toString(StandardCharsets.UTF_8);
     assertTrue(summary.contains("Merged 2 adapters with knots-ties"), summary);
     assertTrue(summary.contains("12 modules in 3 tasks"), summary);
@@ -112,31 +81,7 @@ class MainSparkTest {
   }
 
   @Test
-  void theHeadStartChangesNoByte() throws Exception {
-    String adapters = Fixtures.path("adapters/rot90") + "," + Fixtures.path("adapters/hflip");
-    for (boolean headStart : new boolean[] {false, true}) {
-      Path out = temp.resolve("merged-" + headStart);
-      ByteArrayOutputStream stderr = new ByteArrayOutputStream();
-      assertEquals(
-          0,
-          run(merge(adapters, out), new ByteArrayOutputStream(), stderr, headStart),
-          stderr.toString());
-    }
-    for (String file : new String[] {"adapter_model.safetensors", "adapter_config.json"}) {
-      assertArrayEquals(
-          Files.readAllBytes(temp.resolve("merged-false").resolve(file)),
-          Files.readAllBytes(temp.resolve("merged-true").resolve(file)),
-          file);
-    }
-  }
-
-  /**
-   * With a head start, the broken layer fails there first and is left to its task, which reports it
-   * the same.
-   */
-  @ParameterizedTest(name = "head start {0}")
-  @ValueSource(booleans = {false, true})
-  void aTaskFailureNamesTheTensorAndPublishesNothing(boolean headStart) throws Exception {
+  void aTaskFailureNamesTheTensorAndPublishesNothing() throws Exception {
     Path broken = Files.createDirectories(temp.resolve("broken"));
     for (String file : new String[] {"adapter_config.json", "adapter_model.safetensors"}) {
       Files.copy(Path.of(Fixtures.path("adapters/hflip/" + file)), broken.resolve(file));
@@ -146,8 +91,7 @@ class MainSparkTest {
     Path out = temp.resolve("merged");
     ByteArrayOutputStream stdout = new ByteArrayOutputStream();
     ByteArrayOutputStream stderr = new ByteArrayOutputStream();
-    int code =
-        run(merge(Fixtures.path("adapters/rot90") + "," + broken, out), stdout, stderr, headStart);
+    int code = run(merge(Fixtures.path("adapters/rot90") + "," + broken, out), stdout, stderr);
     String err = stderr.toString(StandardCharsets.UTF_8);
     assertEquals(1, code, err);
     assertTrue(err.contains(tensor) && err.contains("NaN"), err);

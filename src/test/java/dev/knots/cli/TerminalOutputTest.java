@@ -83,7 +83,7 @@ class TerminalOutputTest {
         run.err());
     assertTrue(run.errLines().contains("  details: " + details), run.err());
     assertTrue(run.errLines().contains("Nothing was written at " + out + "."), run.err());
-    // netlib first loads on the head start's thread, while Spark starts on another: said once
+    // netlib first loads on a task thread, after Spark started on another: said once
     assertEquals(
         1,
         run.errLines().stream().filter(l -> l.contains("Native BLAS and LAPACK not found")).count(),

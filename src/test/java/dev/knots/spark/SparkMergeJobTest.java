@@ -41,7 +41,6 @@ import dev.knots.merge.ModuleVectors;
 import dev.knots.merge.SignVote;
 import dev.knots.plan.AdapterSet;
 import dev.knots.plan.AlignPath;
-import dev.knots.plan.MergeInputs;
 import dev.knots.plan.MergePlan;
 import dev.knots.plan.ModulePlan;
 import dev.knots.plan.ModuleSpec;
@@ -231,84 +230,6 @@ class SparkMergeJobTest {
     }
     assertSameFile(clean, retried, LoraAdapter.WEIGHTS_FILE);
     assertSameFile(clean, retried, LoraAdapter.CONFIG_FILE);
-  }
-
-  /**
-   * Layers aligned beforehand in this JVM, as the local-mode driver aligns them while Spark starts,
-   * are taken by the align tasks, and the job writes the bytes it writes without them and reports
-   * the same bytes read; layers aligned for other settings are left alone.
-   */
-  @Test
-  void layersAlignedWhileSparkStartsGiveTheSameBytes() throws IOException {
-    Path clean = temp.resolve("clean");
-    MergeRequest cleanRequest = request(KNOTS_TIES, clean, OutputFormat.ADAPTER, null);
-    // headers read beforehand, as in the runs below, so that only the layers' reads are counted
-    MergeReport cleanReport =
-        SparkMergeJob.run(
-            spark,
-            cleanRequest,
-            RunOptions.defaults(),
-            Optional.of(
-                cleanRequest.openInputs(Fixtures.STORE, LoraAdapter.UnsupportedTensors.REFUSE)),
-            Optional.empty(),
-            0,
-            System.nanoTime());
-    for (Concat concat : Concat.values()) {
-      Path early = temp.resolve("early-" + concat);
-      MergeRequest request = request(KNOTS_TIES, early, OutputFormat.ADAPTER, null);
-      MergeInputs inputs =
-          request.openInputs(Fixtures.STORE, LoraAdapter.UnsupportedTensors.REFUSE);
-      MergePlan plan = Planner.plan(inputs, request.method(), concat);
-      try (EarlyAlignment aligned =
-          EarlyAlignment.open(request.method(), request.parameters(), concat)) {
-        aligned.alignUntilStopped(plan, Fixtures.STORE, Long.MAX_VALUE);
-        MergeReport report =
-            SparkMergeJob.run(
-                spark,
-                request,
-                RunOptions.defaults(),
-                Optional.of(inputs),
-                Optional.of(aligned),
-                0,
-                System.nanoTime());
-        assertEquals(
-            concat == request.concat() ? plan.layers().size() : 0,
-            aligned.layersTaken(),
-            "layers taken from an alignment for " + concat);
-        assertEquals(cleanReport.bytesRead(), report.bytesRead(), "bytes read, " + concat);
-      }
-      assertSameFile(clean, early, LoraAdapter.WEIGHTS_FILE);
-      assertSameFile(clean, early, LoraAdapter.CONFIG_FILE);
-    }
-  }
-
-  /** A job that fails before its alignment is done still drops the layers aligned early. */
-  @Test
-  void aFailedJobDropsTheLayersAlignedEarly() throws IOException {
-    MergeRequest request =
-        request(
-            KNOTS_TIES,
-            temp.resolve("failed"),
-            OutputFormat.MODEL,
-            temp.resolve("no-base-model").toString());
-    MergeInputs inputs = request.openInputs(Fixtures.STORE, LoraAdapter.UnsupportedTensors.REFUSE);
-    MergePlan plan = Planner.plan(inputs, request.method(), request.concat());
-    EarlyAlignment early =
-        EarlyAlignment.open(request.method(), request.parameters(), request.concat());
-    early.alignUntilStopped(plan, Fixtures.STORE, Long.MAX_VALUE);
-    assertEquals(plan.layers().size(), early.layersAligned());
-    assertThrows(
-        IOException.class,
-        () ->
-            SparkMergeJob.run(
-                spark,
-                request,
-                RunOptions.defaults(),
-                Optional.of(inputs),
-                Optional.of(early),
-                0,
-                System.nanoTime()));
-    assertEquals(0, early.layersAligned(), "the layers no task took are dropped");
   }
 
   @Test
