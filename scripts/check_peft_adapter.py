@@ -7,7 +7,7 @@ For every module in the expected file (key `<module>.weight`, the merged update 
   1. PeftModel.from_pretrained(base, adapter) must load, with a LoRA layer on the module;
   2. PEFT's own delta (lora_B @ lora_A * scaling) must match dW;
   3. merge_and_unload() must give base weight + dW.
-Tolerance (the fixtures README): relative Frobenius error <= 1e-4 and max abs error <= 1e-4 * max|dW|.
+Tolerance (docs/merging.md, section 6): relative Frobenius error <= 1e-4 and max abs error <= 1e-4 * max|dW|.
 Exits non-zero, naming the module, on the first failure.
 """
 import argparse

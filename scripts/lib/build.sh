@@ -156,7 +156,8 @@ knots_heap_flags() {
   echo "-Xms$((heap_mb * 3 / 4))m -XX:MaxNewSize=${young_mb}m"
 }
 
-# The JVM flags Spark's launcher would give the driver (the pom's spark.jvm.flags, stack.md §2).
+# The JVM flags Spark's launcher would give the driver (the pom's spark.jvm.flags): a JVM started
+# with plain java gets none of them, and Spark needs its module openings on Java 17 and later.
 knots_jvm_flags() {
   local flags
   flags=$(sed -n 's:.*<spark.jvm.flags>\(.*\)</spark.jvm.flags>.*:\1:p' "$KNOTS_ROOT/pom.xml")

@@ -33,7 +33,7 @@ import java.util.Optional;
 import java.util.function.Predicate;
 
 /**
- * The real fixture set (a copy of shared/fixtures in src/test/resources/fixtures): eight PEFT LoRA
+ * The real fixture set (src/test/resources/fixtures, described in docs/merging.md): eight PEFT LoRA
  * adapters trained on real data, their base model and the expected merge outputs.
  */
 public final class Fixtures {
@@ -51,9 +51,9 @@ public final class Fixtures {
   };
 
   /**
-   * The fixture README's tolerance per module, relative to the expected update: the float32
-   * reference and a float64 pipeline differ by about 3e-7, while one entry on the wrong side of a
-   * top-K threshold or sign election moves a module by 3e-4 or more.
+   * The fixtures' tolerance per module (docs/merging.md), relative to the expected update: the
+   * float32 reference and a float64 pipeline differ by about 3e-7, while one entry on the wrong
+   * side of a top-K threshold or sign election moves a module by 3e-4 or more.
    */
   public static final double RELATIVE_TOLERANCE = 1e-4;
 

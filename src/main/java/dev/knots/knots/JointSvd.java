@@ -8,8 +8,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The KnOTS joint SVD of one module's task updates (spec "KnOTS alignment"): the thin SVD of the
- * stacked matrix {@code M = [orient(dW_1) | ... | orient(dW_n)]}, truncated to singular values
+ * The KnOTS joint SVD of one module's task updates (docs/merging.md, section 2): the thin SVD of
+ * the stacked matrix {@code M = [orient(dW_1) | ... | orient(dW_n)]}, truncated to singular values
  * {@code > } {@link #CUTOFF}, split into the shared basis and one representation per task. Two
  * paths, which agree to rounding: {@link #ofFactors} for LoRA factors, which never forms an {@code
  * O x I} matrix, and {@link #ofDense} for full updates. Everything is float64.
@@ -25,8 +25,8 @@ public final class JointSvd {
   private JointSvd() {}
 
   /**
-   * Aligns LoRA tasks exactly, working only with the factors (spec "Computing it without dense
-   * matrices"). In the oriented frame (factors of {@code dW_i^T} for INPUT, see {@link
+   * Aligns LoRA tasks exactly, working only with the factors (the factor path of docs/merging.md).
+   * In the oriented frame (factors of {@code dW_i^T} for INPUT, see {@link
    * Concat#orient(LoraFactors)}), with {@code b_i} {@code m x r_i}, {@code a_i} {@code r_i x w} and
    * scale {@code g_i}:
    *

@@ -10,8 +10,9 @@ import java.io.Serializable;
  * mantissa bits) of every magnitude, round two the low 15 bits of those in the bucket that holds
  * the k-th. Each round ships one histogram per task, never the values.
  *
- * <p>Top-K follows the spec: {@code k = d - floor(d * topK / 100)}; entries with {@code |x| >= t}
- * are kept, where {@code t} is the k-th smallest magnitude (1-based).
+ * <p>Top-K follows docs/merging.md: {@code k = d - (long) (d * K)} with {@code K = topK / 100} in
+ * float64; entries with {@code |x| >= t} are kept, where {@code t} is the k-th smallest magnitude
+ * (1-based).
  */
 final class MagnitudeSelection implements Serializable {
   private static final long serialVersionUID = 2L;

@@ -6,7 +6,7 @@ import java.io.Serializable;
  * A way of turning n task representations into one. Every method here is the same generalized task
  * arithmetic (optional DARE, top-K pruning, optional sign election, then a combine rule), applied
  * either to the plain updates {@code dW_i} or to the KnOTS-aligned representations {@code R_i}. See
- * {@code spec/merging.md}.
+ * {@code docs/merging.md}.
  */
 public interface MergeMethod extends Serializable {
 

@@ -90,7 +90,7 @@ public record MergeParameters(
     return topK < 100;
   }
 
-  /** The fraction kept, {@code topK / 100}, as the spec computes it. */
+  /** The fraction kept, {@code K = topK / 100} in float64 (docs/merging.md, step 2). */
   public double keepFraction() {
     return topK / 100.0;
   }

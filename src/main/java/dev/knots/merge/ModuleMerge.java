@@ -4,9 +4,9 @@ import java.util.Arrays;
 import java.util.Locale;
 
 /**
- * The per-module steps of a merge (spec, "Merge methods"): DARE, top-K pruning, sign election and
- * the combine rule, applied to the task vectors of one module. Runs wherever the module lives; the
- * only cross-module inputs are the {@link MergeStatistics}.
+ * The per-module steps of a merge (docs/merging.md, section 3): DARE, top-K pruning, sign election
+ * and the combine rule, applied to the task vectors of one module. Runs wherever the module lives;
+ * the only cross-module inputs are the {@link MergeStatistics}.
  */
 public final class ModuleMerge {
 
@@ -92,7 +92,7 @@ public final class ModuleMerge {
 
   /**
    * Steps 2-4 without the range check: the kernels' results, whatever the values (tested bit for
-   * bit against the spec on non-finite data too).
+   * bit against the steps of docs/merging.md on non-finite data too).
    */
   static MergedVector combine(
       MergeMethod method,

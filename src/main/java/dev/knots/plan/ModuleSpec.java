@@ -8,7 +8,7 @@ import java.util.Optional;
 
 /**
  * One module to merge: its shape and, per task in order, where its update comes from (empty for a
- * task that does not change the module; the spec treats its update as zero).
+ * task that does not change the module, whose update is zero).
  *
  * @param key PEFT's module key, e.g. {@code layers.0.self_attn.q_proj}
  * @param out output features {@code O} (rows of {@code dW})

@@ -38,8 +38,8 @@ import scala.Tuple2;
  * {@code c} components; local-svd is one Spark job for the Gramian plus a LAPACK SVD on the driver,
  * where the ARPACK modes could not return all components and dist-eigs runs a job per iteration);
  * above it, MLlib's {@code computeGramianMatrix} and our own dsyevd. {@code rCond = 0}: MLlib's cut
- * is relative to {@code s_max} and must not drop what the spec's absolute {@link JointSvd#CUTOFF}
- * keeps; that cut is applied here.
+ * is relative to {@code s_max} and must not drop what the absolute {@link JointSvd#CUTOFF} keeps;
+ * that cut is applied here.
  *
  * <p>Two ways to the factors, by which side the Gramian is on:
  *
@@ -240,7 +240,7 @@ final class DistributedAlignment {
     return jsc.parallelizePairs(List.of(new Tuple2<>(layer, module)), 1);
   }
 
-  /** The number of leading values above the spec's absolute cutoff. */
+  /** The number of leading values above the absolute cutoff. */
   private static int kept(double[] s) {
     int k = 0;
     while (k < s.length && s[k] > JointSvd.CUTOFF) {

@@ -24,10 +24,10 @@ import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * Every expected output of the fixture set, reproduced by the merge core within the fixture
- * README's tolerance (1e-4 relative per module; the float32 reference and our float64 pipeline
- * differ by about 3e-7, while one entry on the wrong side of a threshold costs 3e-4 or more), with
- * exactly the same KnOTS component counts and entries kept per task.
+ * Every expected output of the fixture set, reproduced by the merge core within the fixtures'
+ * tolerance of docs/merging.md (1e-4 relative per module; the float32 reference and our float64
+ * pipeline differ by about 3e-7, while one entry on the wrong side of a threshold costs 3e-4 or
+ * more), with exactly the same KnOTS component counts and entries kept per task.
  */
 class FixtureMergeTest {
 

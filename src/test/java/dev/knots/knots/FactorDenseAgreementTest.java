@@ -10,7 +10,7 @@ import java.util.Random;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
-/** Spec: "both paths must agree": the factor and dense paths give the same values and updates. */
+/** docs/merging.md: the factor and dense paths agree to rounding, in values and updates. */
 class FactorDenseAgreementTest {
 
   @ParameterizedTest

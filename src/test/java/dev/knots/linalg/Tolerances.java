@@ -35,7 +35,7 @@ public final class Tolerances {
   /**
    * Factor path vs dense path, {@code |s_factor - s_dense| / s_max}: two different backward-stable
    * algorithms on the same matrix, each within {@code O(eps * s_max)} of the truth; 1e-10 is what
-   * the spec's "both paths must agree" is checked with.
+   * "the paths agree to rounding" of docs/merging.md is checked with.
    */
   public static final double PATHS_AGREE = 1e-10;
 
@@ -43,8 +43,8 @@ public final class Tolerances {
    * Singular values of the fixture's float32 delta files, computed by us, vs {@code
    * expected/knots_singular_values.safetensors}, {@code |s - s_expected| / s_max}: the expected
    * values are a float64 SVD of those same files, so only float64 rounding in two SVD
-   * implementations separates them (observed 1.5e-15); 1e-9 is the bound the brief sets. The factor
-   * path, which never sees the float32 rounding, is held to a computed Weyl bound instead.
+   * implementations separates them (observed 1.5e-15); 1e-9 leaves a margin of six orders. The
+   * factor path, which never sees the float32 rounding, is held to a computed Weyl bound instead.
    */
   public static final double FIXTURE_SINGULAR_VALUES = 1e-9;
 

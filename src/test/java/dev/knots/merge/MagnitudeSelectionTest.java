@@ -75,8 +75,25 @@ class MagnitudeSelectionTest {
     for (float v : values) {
       kept += Math.abs(v) >= t ? 1 : 0;
     }
-    // The fixture README's worked example: 18433 of 36864 at topK 50.
+    // The example of docs/merging.md: 18433 of 36864 at topK 50.
     assertEquals(18433, kept);
+  }
+
+  /**
+   * docs/merging.md: {@code k = d - (long) (d * K)} with {@code K = topK / 100} a float64. At topK
+   * 29 and d = 100, {@code d * K} is 28.999999999999996, so 29 entries are kept, where exact
+   * arithmetic ({@code floor(d * 29 / 100) + 1}) would keep 30.
+   */
+  @Test
+  void theKeptCountFollowsTheFloat64Fraction() {
+    float[] values = new float[100];
+    for (int j = 0; j < values.length; j++) {
+      values[j] = j + 1;
+    }
+    double t =
+        MagnitudeSelection.thresholdOf(
+            values, MergeParameters.defaults().withTopK(29).keepFraction());
+    assertEquals(72.0, t);
   }
 
   @Test

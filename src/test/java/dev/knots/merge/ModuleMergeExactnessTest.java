@@ -11,12 +11,12 @@ import org.junit.jupiter.api.Test;
 
 /**
  * {@link ModuleMerge#combine} (what {@link ModuleMerge#merge} computes before it checks that the
- * result fits float32) against the spec's steps 2-4 written out plainly, one entry at a time, on
- * data built to hit every edge of the branch-free kernels: ties at the threshold, zeros and -0.0,
- * subnormals, exact cancellations (a task and its negation), sums that round, infinities and NaN,
- * task counts around 64, lengths around the block size, scaling of either sign, both scopes and a
- * majority sign that is +1, -1 or pending. Every merged value must be the same bits, and the used
- * counts and the sign vote the same.
+ * result fits float32) against steps 2-4 of docs/merging.md written out plainly, one entry at a
+ * time, on data built to hit every edge of the branch-free kernels: ties at the threshold, zeros
+ * and -0.0, subnormals, exact cancellations (a task and its negation), sums that round, infinities
+ * and NaN, task counts around 64, lengths around the block size, scaling of either sign, both
+ * scopes and a majority sign that is +1, -1 or pending. Every merged value must be the same bits,
+ * and the used counts and the sign vote the same.
  */
 class ModuleMergeExactnessTest {
   private static final MergeMethod TA = MergeMethods.byName("ta");
@@ -134,7 +134,7 @@ class ModuleMergeExactnessTest {
     assertEquals(expected.vote(), got.vote(), label + ": vote");
   }
 
-  /** The spec, one entry at a time, with the comparisons of the plain loop. */
+  /** docs/merging.md, one entry at a time, with the comparisons of the plain loop. */
   private static final class Spec {
     static MergedVector merge(
         MergeMethod method, MergeParameters parameters, MergeStatistics statistics, float[][] x) {
@@ -197,7 +197,7 @@ class ModuleMergeExactnessTest {
       return new MergedVector(merged, used, new SignVote(signSum, needsMajority));
     }
 
-    /** Spec step 2: the k-th smallest |x| (1-based), k = d - floor(d * topK / 100). */
+    /** Step 2: the k-th smallest |x| (1-based), k = d - (long) (d * K), K = topK / 100. */
     static float kthSmallestMagnitude(float[] values, double topK) {
       if (values.length == 0) {
         return 0;
@@ -207,7 +207,7 @@ class ModuleMergeExactnessTest {
         magnitudes[j] = Math.abs(values[j]);
       }
       Arrays.sort(magnitudes);
-      int k = values.length - (int) Math.floor(values.length * topK / 100);
+      int k = values.length - (int) (values.length * (topK / 100));
       return magnitudes[k - 1];
     }
   }
@@ -247,7 +247,7 @@ class ModuleMergeExactnessTest {
 
   /**
    * Per task: 0, the smallest subnormal, a magnitude that occurs in the task (so entries tie with
-   * it), one of the repeated values, or the spec's threshold for a random top-K.
+   * it), one of the repeated values, or the top-K threshold for a random top-K.
    */
   private static double[] thresholds(Random random, float[][] x) {
     double[] thresholds = new double[x.length];

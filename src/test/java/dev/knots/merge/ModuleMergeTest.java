@@ -132,7 +132,7 @@ class ModuleMergeTest {
         MergedVector got = ModuleMerge.merge(TIES, parameters, statistics, module);
         long[] used = new long[tasks];
         for (int j = 0; j < module.length(); j++) {
-          // The spec, literally: elect the sign of the pruned sum, then the disjoint mean.
+          // docs/merging.md, literally: elect the sign of the pruned sum, then the disjoint mean.
           double elected = 0;
           for (int i = 0; i < tasks; i++) {
             float x = module.tasks()[i][j];
@@ -160,7 +160,8 @@ class ModuleMergeTest {
   void zeroSignsTakeTheMajoritySignVotedOnByTheMergePass() {
     // Entry 0 cancels exactly; the other entries are positive, so the majority is +1 and only
     // the positive task contributes at entry 0. The first pass leaves entry 0 out and says that
-    // the majority decides it; the second pass, with the majority, gives the spec's answer.
+    // the majority decides it; the second pass, with the majority, gives the answer of
+    // docs/merging.md.
     ModuleVectors module = new ModuleVectors("m", new float[][] {{2, 1, 1, 1}, {-2, 1, 1, 1}});
     MergeParameters parameters = MergeParameters.defaults();
     MergeStatistics statistics =
