@@ -3,6 +3,7 @@ package dev.knots.job;
 import dev.knots.io.FileStore;
 import dev.knots.io.Locations;
 import dev.knots.io.Storage;
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
@@ -154,11 +155,8 @@ public final class OutputCommit {
           try {
             store.rename(output, aside);
             replaced.add(aside);
-          } catch (IOException moved) {
-            if (store.exists(output)) {
-              throw moved;
-            }
-            // another run moved it aside first: try again
+          } catch (FileNotFoundException movedFirst) {
+            // another run moved it aside first (and may have published since): try again
           }
         }
       }

@@ -59,7 +59,7 @@ class OutputCommitTest {
         new Hooked(
             new LocalFileStore(),
             (from, to) -> {
-              if (from.equals(output) && other.size() == 1) {
+              if (to != null && from.equals(output) && other.size() == 1) {
                 OutputCommit second = other.remove(0);
                 second.commit(REPORT, "merge_report.json");
                 seenByOther.add(publisher(output));
@@ -98,6 +98,40 @@ class OutputCommitTest {
     assertNothingBeside();
   }
 
+  /**
+   * Another run moves the output aside just before this one would, then publishes before this run's
+   * next step: this run meets no output to move, then the other's output, and replaces it.
+   */
+  @Test
+  void anOutputMovedAsideByAnotherRunFirstIsReplacedWhenItReturns() throws IOException {
+    String output = temp.resolve("out").toString();
+    publishOld(output);
+    FileStore plain = new LocalFileStore();
+    OutputCommit other = begin(plain, output, true, "other");
+    Files.writeString(Path.of(other.staging(), OutputCommit.SUCCESS), "complete\n");
+    Files.writeString(Path.of(other.staging(), "merge_report.json"), "{}");
+    String othersAside = temp.resolve("_out.knots-replaced-other-1").toString();
+    int[] step = {0};
+    FileStore store =
+        new Hooked(
+            plain,
+            (from, to) -> {
+              if (step[0] == 0 && to != null && to.contains(".knots-replaced-")) {
+                step[0] = 1;
+                plain.rename(output, othersAside);
+              } else if (step[0] == 1) {
+                step[0] = 2;
+                plain.rename(other.staging(), output);
+                plain.deleteRecursively(othersAside);
+              }
+            });
+    OutputCommit commit = begin(store, output, true, "this");
+    commit.commit(REPORT, "merge_report.json");
+    assertEquals(2, step[0], "the other run moved the output aside, then published");
+    assertPublishedBy("this");
+    assertNothingBeside();
+  }
+
   @Test
   void aFailedPublishPutsTheReplacedOutputBack() throws IOException {
     String output = temp.resolve("out").toString();
@@ -106,7 +140,7 @@ class OutputCommitTest {
         new Hooked(
             new LocalFileStore(),
             (from, to) -> {
-              if (to.equals(output)) {
+              if (output.equals(to)) {
                 throw new IOException("Cannot rename " + from + ": no space left on device");
               }
             });
@@ -190,7 +224,10 @@ class OutputCommitTest {
     }
   }
 
-  /** Runs a hook before every rename, which may act as another run or fail the rename. */
+  /**
+   * Runs a hook before every rename and existence check ({@code to} is null then), which may act as
+   * another run or fail the rename.
+   */
   private static final class Hooked extends ForwardingFileStore {
     private final RenameHook hook;
 
@@ -204,9 +241,16 @@ class OutputCommitTest {
       hook.before(from, to);
       super.rename(from, to);
     }
+
+    @Override
+    public boolean exists(String location) throws IOException {
+      hook.before(location, null);
+      return super.exists(location);
+    }
   }
 
   private interface RenameHook {
+    /** Before renaming {@code from} to {@code to}, or checking that {@code from} exists. */
     void before(String from, String to) throws IOException;
   }
 }
