@@ -70,6 +70,19 @@ knots_local_classpath() {
   echo "$KNOTS_ROOT/target/classes:$(cat "$KNOTS_ROOT/target/classpath.txt")"
 }
 
+# target/test-classes, where the benchmark harness lives (it is no part of the application), compiled
+# when stale; prints it.
+knots_bench_classes() {
+  local stamp=$KNOTS_ROOT/target/.test-classes-stamp
+  if knots_stale "$stamp" || [ -n "$(find "$KNOTS_ROOT/src/test" -newer "$stamp" -print -quit)" ]; then
+    echo "knots-merge: compiling the benchmark (mvn test-compile)" >&2
+    mkdir -p "$KNOTS_ROOT/target" && touch "$stamp.new"
+    knots_mvn -DskipTests test-compile || knots_die "Cannot compile the benchmark; see the Maven output above."
+    mv "$stamp.new" "$stamp"
+  fi
+  echo "$KNOTS_ROOT/target/test-classes"
+}
+
 # The local driver's classpath: the project's classes as one jar (knots_classes_jar), the Maven
 # classpath, and conf/ last, for conf/core-site.xml (no jar carries one). Builds what is stale.
 # Jars only, up to conf/, as the JVM's class-data archive (knots_class_archive) requires.

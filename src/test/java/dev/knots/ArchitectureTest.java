@@ -1,6 +1,7 @@
 package dev.knots;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -25,6 +26,11 @@ import org.junit.jupiter.api.Test;
  */
 class ArchitectureTest {
   private static final Path SOURCES = Path.of("src/main/java/dev/knots");
+
+  /** The benchmark harness: test scope, so that the application jar holds none of it. */
+  private static final Path TEST_SOURCES = Path.of("src/test/java/dev/knots");
+
+  private static final Path BENCHMARK = TEST_SOURCES.resolve("bench");
   private static final Pattern IMPORT =
       Pattern.compile("^import (?:static )?([\\w.]+)", Pattern.MULTILINE);
   private static final Set<String> ENGINE_FREE =
@@ -59,7 +65,7 @@ class ArchitectureTest {
       }
       for (String imported : imports(file)) {
         if (ENGINE_PREFIXES.stream().anyMatch(imported::startsWith)) {
-          violations.add(SOURCES.relativize(file) + " imports " + imported);
+          violations.add(file + " imports " + imported);
         }
       }
     }
@@ -73,8 +79,7 @@ class ArchitectureTest {
       String pkg = packageOf(file);
       Set<String> allowed = ALLOWED.get(pkg);
       if (allowed == null) {
-        violations.add(
-            SOURCES.relativize(file) + ": package " + pkg + " has no place in the layering");
+        violations.add(file + ": package " + pkg + " has no place in the layering");
         continue;
       }
       for (String imported : imports(file)) {
@@ -83,7 +88,7 @@ class ArchitectureTest {
         }
         String target = packageOfClass(imported.substring("dev.knots.".length()));
         if (!target.equals(pkg) && !allowed.contains(target)) {
-          violations.add(SOURCES.relativize(file) + " (" + pkg + ") imports " + imported);
+          violations.add(file + " (" + pkg + ") imports " + imported);
         }
       }
     }
@@ -100,12 +105,25 @@ class ArchitectureTest {
   }
 
   @Test
+  void theApplicationHoldsNoBenchmark() {
+    assertFalse(Files.exists(SOURCES.resolve("bench")), "the benchmark belongs to test scope");
+    assertTrue(javaFilesUnder(BENCHMARK).size() > 5, "no benchmark found under " + BENCHMARK);
+  }
+
+  @Test
   void theCheckSeesTheSources() {
     assertTrue(javaFiles().size() > 10, "no sources found under " + SOURCES.toAbsolutePath());
   }
 
+  /** The application's sources and the benchmark's. */
   private static List<Path> javaFiles() {
-    try (Stream<Path> files = Files.walk(SOURCES)) {
+    List<Path> files = new ArrayList<>(javaFilesUnder(SOURCES));
+    files.addAll(javaFilesUnder(BENCHMARK));
+    return files;
+  }
+
+  private static List<Path> javaFilesUnder(Path root) {
+    try (Stream<Path> files = Files.walk(root)) {
       return files.filter(p -> p.toString().endsWith(".java")).toList();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
@@ -113,7 +131,8 @@ class ArchitectureTest {
   }
 
   private static String packageOf(Path file) {
-    return SOURCES.relativize(file.getParent()).toString().replace('/', '.');
+    Path root = file.startsWith(BENCHMARK) ? TEST_SOURCES : SOURCES;
+    return root.relativize(file.getParent()).toString().replace('/', '.');
   }
 
   /** The package part of {@code a.b.Type.member}: the segments before the first capitalised one. */
