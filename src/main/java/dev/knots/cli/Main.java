@@ -258,6 +258,9 @@ public final class Main {
               serializer,
               SparkMergeJob.SERIALIZER);
     }
+    // each task runs its own LAPACK calls: more OpenBLAS threads per executor only fight for its
+    // cores (OpenBLAS reads this when it loads; the driver's comes from scripts/knots-merge)
+    conf.setIfMissing("spark.executorEnv.OPENBLAS_NUM_THREADS", "1");
     return SparkContext.getOrCreate(conf.set("spark.serializer", SparkMergeJob.SERIALIZER));
   }
 

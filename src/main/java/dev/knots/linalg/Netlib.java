@@ -15,17 +15,23 @@ import java.util.logging.Level;
 import org.slf4j.LoggerFactory;
 
 /**
- * netlib's BLAS and LAPACK, loaded once per JVM, and quietly. Without a native BLAS on the system,
- * netlib's loader prints {@code netlib-blas: JNI_OnLoad: dlopen(libblas.so.3) failed} straight to
- * the process's stderr (from C, past any logging configuration), and the same for LAPACK, then uses
- * its pure-Java code. So on Linux, where netlib has native code, the libraries are first looked for
- * where the dynamic linker would look; netlib is told not to try one that is missing (its {@code
- * allowNative} property; {@code -Ddev.ludovic.netlib.blas.allowNative=true} makes it try anyway),
- * and the program says once, in its own log, what that costs and what to install.
+ * netlib's BLAS and LAPACK, loaded once per JVM (the driver's and every executor's), and quietly.
+ * On Linux x86-64 they are the OpenBLAS the application jar carries ({@link BundledOpenBlas}),
+ * unless the user names a library with netlib's {@code nativeLib} or {@code nativeLibPath}
+ * properties. On other Linux machines the system's libblas.so.3 and liblapack.so.3 are looked for
+ * where the dynamic linker would look, and netlib is told not to try one that is missing (its
+ * {@code allowNative} property; {@code -Ddev.ludovic.netlib.blas.allowNative=true} makes it try
+ * anyway): its loader would print {@code netlib-blas: JNI_OnLoad: dlopen(libblas.so.3) failed}
+ * straight to stderr, past any logging configuration. When native code does not load, the program
+ * says so once, in its own log, with why; when the user turned it off ({@code allowNative=false}),
+ * it says nothing.
  */
 public final class Netlib {
-  private static final String LINUX_HINT =
-      "Install libopenblas0-pthread (Debian/Ubuntu) or openblas (Fedora/RHEL) for native speed.";
+  private static final String PURE_JAVA =
+      "the merge's linear algebra runs on netlib's pure-Java code, several times slower.";
+  private static final String SYSTEM_HINT =
+      "The application carries OpenBLAS for Linux x86-64 only; elsewhere, install"
+          + " libopenblas0-pthread (Debian/Ubuntu) or openblas (Fedora/RHEL) for native speed.";
 
   /** netlib's own logger, kept quiet; held here, since java.util.logging forgets unused ones. */
   private static final java.util.logging.Logger NETLIB_LOG =
@@ -38,6 +44,18 @@ public final class Netlib {
     NETLIB_LOG.setLevel(Level.WARNING);
     Library blas = new Library("blas", "BLAS", "libblas.so.3");
     Library lapack = new Library("lapack", "LAPACK", "liblapack.so.3");
+    String bundledFailure = null;
+    if (BundledOpenBlas.fits() && (blas.takesBundled() || lapack.takesBundled())) {
+      try {
+        String openblas = BundledOpenBlas.load().toString();
+        blas.useBundled(openblas);
+        lapack.useBundled(openblas);
+      } catch (IOException | UnsatisfiedLinkError e) {
+        bundledFailure = e.getMessage();
+        blas.skipBundled();
+        lapack.skipBundled();
+      }
+    }
     blas.tryNativeOnlyIfFound();
     lapack.tryNativeOnlyIfFound();
     BLAS_ = BLAS.getInstance();
@@ -46,26 +64,30 @@ public final class Netlib {
     // lock: two threads doing their first SVD at once could hang in DLASCL, or leave every later
     // SVD in the JVM failing to converge. Computed here, under this class's initialization lock.
     LAPACK_.dlamch("E");
-    List<Library> missing = new ArrayList<>();
-    if (blas.nativeWanted && !(BLAS_ instanceof NativeBLAS)) {
-      missing.add(blas);
-    }
-    if (lapack.nativeWanted && !(LAPACK_ instanceof NativeLAPACK)) {
-      missing.add(lapack);
-    }
-    if (!missing.isEmpty()) {
-      LoggerFactory.getLogger("knots-merge").warn(notFound(missing));
+    if (bundledFailure != null) {
+      LoggerFactory.getLogger("knots-merge").warn(bundledNotLoaded(bundledFailure));
+    } else {
+      List<Library> missing = new ArrayList<>();
+      if (blas.nativeWanted && !(BLAS_ instanceof NativeBLAS)) {
+        missing.add(blas);
+      }
+      if (lapack.nativeWanted && !(LAPACK_ instanceof NativeLAPACK)) {
+        missing.add(lapack);
+      }
+      if (!missing.isEmpty()) {
+        LoggerFactory.getLogger("knots-merge").warn(notFound(missing));
+      }
     }
   }
 
   private Netlib() {}
 
-  /** netlib's BLAS: native if the system has one, else netlib's pure-Java code. */
+  /** netlib's BLAS: native OpenBLAS (bundled or the system's) if it loads, else pure Java. */
   public static BLAS blas() {
     return BLAS_;
   }
 
-  /** netlib's LAPACK: native if the system has one, else netlib's pure-Java code. */
+  /** netlib's LAPACK: native OpenBLAS (bundled or the system's) if it loads, else pure Java. */
   public static LAPACK lapack() {
     return LAPACK_;
   }
@@ -78,21 +100,46 @@ public final class Netlib {
     // the static initializer does it
   }
 
+  static String bundledNotLoaded(String why) {
+    return String.format(
+        Locale.ROOT,
+        "Could not load the bundled OpenBLAS (%s): %s Set XDG_CACHE_HOME to a directory of yours"
+            + " for native speed.",
+        why.strip(),
+        PURE_JAVA);
+  }
+
   static String notFound(List<Library> missing) {
     List<String> kinds = new ArrayList<>();
     List<String> names = new ArrayList<>();
-    missing.forEach(
-        l -> {
-          kinds.add(l.kind);
-          names.add(l.name());
-        });
+    boolean named = false;
+    for (Library l : missing) {
+      kinds.add(l.kind);
+      names.add(l.name());
+      named |= l.named();
+    }
+    String what = String.join(" and ", kinds);
+    if (!isLinux()) {
+      return String.format(
+          Locale.ROOT,
+          "Native %s not loaded on %s %s: %s The application carries OpenBLAS for Linux x86-64"
+              + " only.",
+          what,
+          System.getProperty("os.name"),
+          System.getProperty("os.arch"),
+          PURE_JAVA);
+    }
     return String.format(
         Locale.ROOT,
-        "Native %s not found (%s): the merge's linear algebra runs on netlib's pure-Java code,"
-            + " several times slower. %s",
-        String.join(" and ", kinds),
+        "Native %s not found (%s): %s%s",
+        what,
         String.join(", ", names),
-        LINUX_HINT);
+        PURE_JAVA,
+        named ? "" : " " + SYSTEM_HINT);
+  }
+
+  private static boolean isLinux() {
+    return System.getProperty("os.name", "").equals("Linux");
   }
 
   /** One of netlib's libraries and the system properties its loader reads. */
@@ -101,16 +148,24 @@ public final class Netlib {
     final String defaultName;
     final String prefix;
 
-    /** Whether netlib would try the native library: on Linux, unless the user said otherwise. */
+    /** Whether netlib would try native code: unless the user turned it off. */
     final boolean nativeWanted;
+
+    /** Whether this library's native code is settled (bundled, or turned off after it failed). */
+    private boolean settled;
 
     Library(String id, String kind, String defaultName) {
       this.kind = kind;
       this.defaultName = defaultName;
       this.prefix = "dev.ludovic.netlib." + id + ".";
       this.nativeWanted =
-          System.getProperty("os.name", "").equals("Linux")
-              && Boolean.parseBoolean(System.getProperty(prefix + "allowNative", "true"));
+          !System.getProperty(prefix + "allowNative", "true").equalsIgnoreCase("false");
+    }
+
+    /** Whether the user named the library (nativeLibPath or nativeLib). */
+    boolean named() {
+      return System.getProperty(prefix + "nativeLibPath") != null
+          || System.getProperty(prefix + "nativeLib") != null;
     }
 
     /** The library netlib would open: nativeLibPath if set, else nativeLib, else the default. */
@@ -119,10 +174,34 @@ public final class Netlib {
       return path != null ? path : System.getProperty(prefix + "nativeLib", defaultName);
     }
 
+    /** Whether the bundled OpenBLAS is for this library: native wanted, no library named. */
+    boolean takesBundled() {
+      return nativeWanted && !named();
+    }
+
+    void useBundled(String openblas) {
+      if (takesBundled()) {
+        System.setProperty(prefix + "nativeLibPath", openblas);
+        settled = true;
+      }
+    }
+
+    /** The bundled library failed to load: netlib is not to try it, nor the system's default. */
+    void skipBundled() {
+      if (takesBundled()) {
+        System.setProperty(prefix + "allowNative", "false");
+        settled = true;
+      }
+    }
+
     /** Tells netlib not to try a library that is missing, unless the user said to try it. */
     void tryNativeOnlyIfFound() {
       String allowNative = prefix + "allowNative";
-      if (nativeWanted && System.getProperty(allowNative) == null && !linkerFinds(name())) {
+      if (!settled
+          && nativeWanted
+          && isLinux()
+          && System.getProperty(allowNative) == null
+          && !linkerFinds(name())) {
         System.setProperty(allowNative, "false");
       }
     }

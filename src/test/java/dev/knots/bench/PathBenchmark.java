@@ -9,6 +9,7 @@ import dev.knots.job.OutputFormat;
 import dev.knots.job.RunOptions;
 import dev.knots.knots.Concat;
 import dev.knots.linalg.Matrix;
+import dev.knots.linalg.Netlib;
 import dev.knots.merge.MergeMethods;
 import dev.knots.merge.MergeParameters;
 import dev.knots.plan.AdapterSet;
@@ -29,6 +30,7 @@ import java.util.OptionalLong;
 import java.util.stream.IntStream;
 import org.apache.spark.SparkConf;
 import org.apache.spark.SparkContext;
+import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.status.api.v1.ExecutorSummary;
 import scala.jdk.javaapi.CollectionConverters;
 
@@ -164,6 +166,7 @@ public final class PathBenchmark {
       double seconds = (System.nanoTime() - start) / 1e9;
       long peak = SparkMergeJob.peakHeapBytes();
       long executorPeak = executorPeakHeap(spark);
+      List<String> linearAlgebra = linearAlgebraOfEachJvm(spark);
       spark.stop();
       Map<String, Matrix> updates = updates(store, output);
       String agreement = "-";
@@ -181,7 +184,32 @@ public final class PathBenchmark {
           peak >> 20,
           executorPeak < 0 ? "(in driver)" : (executorPeak >> 20) + " MiB",
           agreement);
+      linearAlgebra.forEach(jvm -> System.out.println("  " + jvm));
     }
+  }
+
+  /**
+   * The BLAS and LAPACK each JVM that runs tasks loaded, and from where, as one line per JVM: a
+   * small job with more tasks than executors, so that each runs some.
+   */
+  private static List<String> linearAlgebraOfEachJvm(SparkContext spark) {
+    int tasks = 4 * Math.max(1, spark.defaultParallelism());
+    return JavaSparkContext.fromSparkContext(spark)
+        .parallelize(IntStream.range(0, tasks).boxed().toList(), tasks)
+        .map(
+            i ->
+                String.format(
+                    Locale.ROOT,
+                    "JVM %s: BLAS %s, LAPACK %s (%s)",
+                    ManagementFactory.getRuntimeMXBean().getName(),
+                    Netlib.blas().getClass().getSimpleName(),
+                    Netlib.lapack().getClass().getSimpleName(),
+                    System.getProperty("dev.ludovic.netlib.lapack.nativeLibPath", "no library")))
+        .distinct()
+        .collect()
+        .stream()
+        .sorted()
+        .toList();
   }
 
   private static Map<String, Matrix> updates(LocalFileStore store, String adapter)

@@ -26,7 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The job's records need Java serialization: the command line's own Spark context overrides a
  * cluster-wide Kryo setting, and the job refuses a context made with another serializer before it
- * does anything.
+ * does anything. The context also gives executors one OpenBLAS thread each, unless the user set it.
  */
 class SparkSerializerTest {
   private static final String KRYO = "org.apache.spark.serializer.KryoSerializer";
@@ -34,7 +34,7 @@ class SparkSerializerTest {
   @TempDir Path temp;
 
   @Test
-  void theCommandLineContextUsesJavaSerializationWhateverTheClusterDefault() {
+  void theCommandLineContextUsesJavaSerializationAndOneBlasThreadPerExecutor() {
     // spark-submit hands spark-defaults.conf to the driver as system properties
     Map<String, String> properties =
         Map.of(
@@ -48,6 +48,7 @@ class SparkSerializerTest {
     try {
       context = Main.sparkContext();
       assertEquals(SparkMergeJob.SERIALIZER, context.conf().get("spark.serializer"));
+      assertEquals("1", context.conf().get("spark.executorEnv.OPENBLAS_NUM_THREADS"));
     } finally {
       properties.keySet().forEach(System::clearProperty);
       if (context != null) {
