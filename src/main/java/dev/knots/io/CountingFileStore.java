@@ -3,8 +3,6 @@ package dev.knots.io;
 import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.Serializable;
-import java.util.List;
 import java.util.Objects;
 
 /**
@@ -16,32 +14,31 @@ import java.util.Objects;
  * <p>It is serializable when the delegate and the counters are, so a Spark job can ship it to
  * executors with accumulator-backed counters.
  */
-public final class CountingFileStore implements FileStore, Serializable {
+public final class CountingFileStore extends ForwardingFileStore {
 
   private static final long serialVersionUID = 1L;
 
-  private final FileStore delegate;
   private final IoCounters counters;
 
   /** Counts the traffic through {@code delegate} into {@code counters}. */
   public CountingFileStore(FileStore delegate, IoCounters counters) {
-    this.delegate = Objects.requireNonNull(delegate, "delegate");
+    super(delegate);
     this.counters = Objects.requireNonNull(counters, "counters");
   }
 
   @Override
   public InputFile inputFile(String location) {
-    return new CountingInputFile(delegate.inputFile(location), counters);
+    return new CountingInputFile(delegate().inputFile(location), counters);
   }
 
   @Override
   public InputFile inputFile(String location, long knownLength) {
-    return new CountingInputFile(delegate.inputFile(location, knownLength), counters);
+    return new CountingInputFile(delegate().inputFile(location, knownLength), counters);
   }
 
   @Override
   public OutputFile outputFile(String location) {
-    OutputFile file = delegate.outputFile(location);
+    OutputFile file = delegate().outputFile(location);
     return new OutputFile() {
       @Override
       public String location() {
@@ -58,51 +55,6 @@ public final class CountingFileStore implements FileStore, Serializable {
         return file.toString();
       }
     };
-  }
-
-  @Override
-  public boolean exists(String location) throws IOException {
-    return delegate.exists(location);
-  }
-
-  @Override
-  public boolean isDirectory(String location) throws IOException {
-    return delegate.isDirectory(location);
-  }
-
-  @Override
-  public List<String> list(String directory) throws IOException {
-    return delegate.list(directory);
-  }
-
-  @Override
-  public void deleteRecursively(String location) throws IOException {
-    delegate.deleteRecursively(location);
-  }
-
-  @Override
-  public void mkdirs(String location) throws IOException {
-    delegate.mkdirs(location);
-  }
-
-  @Override
-  public void rename(String from, String to) throws IOException {
-    delegate.rename(from, to);
-  }
-
-  @Override
-  public boolean renamesAtomically(String location) {
-    return delegate.renamesAtomically(location);
-  }
-
-  @Override
-  public String canonical(String location) throws IOException {
-    return delegate.canonical(location);
-  }
-
-  @Override
-  public String resolve(String directory, String child) {
-    return delegate.resolve(directory, child);
   }
 
   private static final class CountingInputFile implements InputFile {

@@ -12,12 +12,10 @@ import java.util.List;
  */
 public final class RecordingFileStore extends ForwardingFileStore {
 
-  private final FileStore delegate;
   private final List<String> events = new ArrayList<>();
 
   public RecordingFileStore(FileStore delegate) {
     super(delegate);
-    this.delegate = delegate;
   }
 
   /** "create NAME" and "close NAME" events, NAME being the last path segment. */
@@ -35,7 +33,7 @@ public final class RecordingFileStore extends ForwardingFileStore {
 
   @Override
   public OutputFile outputFile(String location) {
-    OutputFile file = delegate.outputFile(location);
+    OutputFile file = delegate().outputFile(location);
     return new OutputFile() {
       @Override
       public String location() {

@@ -1,17 +1,27 @@
 package dev.knots.io;
 
 import java.io.IOException;
+import java.io.Serializable;
 import java.util.List;
+import java.util.Objects;
 
 /**
- * A {@link FileStore} that hands every call to another; test decorators override what they need.
+ * A {@link FileStore} that hands every call to another: the base of decorators, which override what
+ * they change. Serializable when the delegate is.
  */
-public abstract class ForwardingFileStore implements FileStore {
+public abstract class ForwardingFileStore implements FileStore, Serializable {
+
+  private static final long serialVersionUID = 1L;
 
   private final FileStore delegate;
 
   protected ForwardingFileStore(FileStore delegate) {
-    this.delegate = delegate;
+    this.delegate = Objects.requireNonNull(delegate, "delegate");
+  }
+
+  /** The store every call goes to. */
+  protected final FileStore delegate() {
+    return delegate;
   }
 
   @Override
