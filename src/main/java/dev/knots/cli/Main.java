@@ -1,6 +1,5 @@
 package dev.knots.cli;
 
-import dev.knots.io.FileStore;
 import dev.knots.io.Locations;
 import dev.knots.io.hadoop.RoutingFileStore;
 import dev.knots.io.safetensors.HfModelFiles;
@@ -86,15 +85,17 @@ public final class Main {
     }
     MergeCommand command = parsed.get();
     MergeRequest request = null;
-    OutputState before = OutputState.UNKNOWN;
+    // what the output held, once checked: what a failed merge says it left there
+    OutputCommit.Existing before = null;
     try {
       request = command.request();
       RunOptions options = command.runOptions();
       RoutingFileStore headers = headerStore();
-      before = OutputState.of(headers, request.output());
+      request.checkLocations(headers);
+      before = OutputCommit.check(headers, request.output(), options.overwrite());
       Prepared prepared = prepare(request, options, headers, err);
       if (command.dryRun) {
-        out.print(dryRun(request, options, prepared));
+        out.print(dryRun(request, prepared, before));
         return 0;
       }
       MergeReport report =
@@ -114,7 +115,7 @@ public final class Main {
     } catch (Exception e) {
       // Spark's task failures arrive as checked SparkExceptions that Java does not declare.
       ErrorOutput.print(err, e);
-      if (!command.dryRun && request != null) {
+      if (!command.dryRun && before != null) {
         err.println(ErrorOutput.shown(before.afterFailure(request.output())));
       }
       return 1;
@@ -122,20 +123,17 @@ public final class Main {
   }
 
   /**
-   * What a dry run and a merge both check before any work, from headers only and before waiting for
-   * Spark, so that a bad location, an existing output, an input the merge cannot read or a module
-   * no path can take (an MLlib limit, a budget) fails in the first second, naming the layer,
-   * module, file or option to change: the locations, the output, the inputs, the plan and, when a
-   * model is written, the base. Warns (on {@code err}) about what earlier runs left beside the
-   * output.
+   * What a dry run and a merge both check before any work once the locations and the output are
+   * checked, from headers only and before waiting for Spark, so that an input the merge cannot read
+   * or a module no path can take (an MLlib limit, a budget) fails in the first second, naming the
+   * layer, module, file or option to change: the inputs, the plan and, when a model is written, the
+   * base. Warns (on {@code err}) about what earlier runs left beside the output.
    *
    * @throws dev.knots.plan.PlanningException if the plan cannot be made
    */
   private static Prepared prepare(
       MergeRequest request, RunOptions options, RoutingFileStore store, PrintStream err)
       throws IOException {
-    request.checkLocations(store);
-    OutputCommit.check(store, request.output(), options.overwrite());
     List<String> leftovers = OutputCommit.leftovers(store, request.output());
     if (!leftovers.isEmpty()) {
       err.println(
@@ -162,36 +160,6 @@ public final class Main {
   /** The inputs opened before Spark started, and the plan made from them. */
   private record Prepared(MergeInputs inputs, MergePlan plan) {}
 
-  /** What was at the output before the run, to say what a failed run left there. */
-  private enum OutputState {
-    ABSENT,
-    COMPLETE,
-    OTHER,
-    UNKNOWN;
-
-    static OutputState of(FileStore store, String output) {
-      try {
-        if (!store.exists(output)) {
-          return ABSENT;
-        }
-        return store.isDirectory(output) && OutputCommit.isComplete(store, output)
-            ? COMPLETE
-            : OTHER;
-      } catch (IOException | RuntimeException e) {
-        return UNKNOWN;
-      }
-    }
-
-    String afterFailure(String output) {
-      String shown = Locations.redact(output);
-      return switch (this) {
-        case ABSENT -> "Nothing was written at " + shown + ".";
-        case COMPLETE -> shown + " still holds its earlier merge, untouched.";
-        case OTHER, UNKNOWN -> shown + " was left as it was.";
-      };
-    }
-  }
-
   private static RoutingFileStore headerStore() {
     return RoutingFileStore.forSparkProperties(sparkProperties());
   }
@@ -202,7 +170,8 @@ public final class Main {
   }
 
   /** The plan of a prepared merge, as {@code --dry-run} prints it. */
-  private static String dryRun(MergeRequest request, RunOptions options, Prepared prepared) {
+  private static String dryRun(
+      MergeRequest request, Prepared prepared, OutputCommit.Existing existing) {
     MergeInputs inputs = prepared.inputs();
     StringBuilder text = new StringBuilder(prepared.plan().describe());
     inputs
@@ -219,10 +188,11 @@ public final class Main {
     inputs
         .warnings()
         .forEach(w -> text.append("warning: left out ").append(ErrorOutput.shown(w)).append('\n'));
-    if (options.overwrite()) {
+    if (existing != OutputCommit.Existing.NOTHING) {
+      // check() refused it without --overwrite
       text.append("Output ")
           .append(Locations.redact(request.output()))
-          .append(" would be replaced, if it exists then (--overwrite).\n");
+          .append(" exists and would be replaced (--overwrite).\n");
     }
     text.append("Dry run: nothing was read beyond headers and nothing was written.\n");
     return text.toString();

@@ -60,34 +60,64 @@ public final class OutputCommit {
    */
   public static OutputCommit begin(FileStore store, String output, boolean overwrite)
       throws IOException {
-    String destination = check(store, output, overwrite);
+    check(store, output, overwrite);
     OutputCommit commit =
-        new OutputCommit(store, destination, UUID.randomUUID().toString(), overwrite);
+        new OutputCommit(store, destination(output), UUID.randomUUID().toString(), overwrite);
     store.mkdirs(commit.staging);
     return commit;
   }
 
+  /** What is at an output before a merge writes it. */
+  public enum Existing {
+    NOTHING,
+    /** A directory with {@code _SUCCESS}: a published merge. */
+    MERGE,
+    /** A directory without {@code _SUCCESS}. */
+    DIRECTORY,
+    FILE;
+
+    /** What a run that failed after finding this at {@code output} says is there now. */
+    public String afterFailure(String output) {
+      String shown = Locations.redact(output);
+      return switch (this) {
+        case NOTHING -> "Nothing was written at " + shown + ".";
+        case MERGE -> shown + " still holds its earlier merge, untouched.";
+        case DIRECTORY, FILE -> shown + " was left as it was.";
+      };
+    }
+  }
+
   /**
-   * The destination without trailing slashes, after checking that it names a directory that can be
-   * written: not a root or bucket, not a file, and absent unless {@code overwrite}.
+   * What is at the output, after checking that it names a directory that can be written: not a root
+   * or bucket, not a file, and absent unless {@code overwrite}.
    *
    * @throws IOException naming the output and what to do
    */
-  public static String check(FileStore store, String output, boolean overwrite) throws IOException {
+  public static Existing check(FileStore store, String output, boolean overwrite)
+      throws IOException {
     String destination = destination(output);
-    if (store.exists(destination)) {
-      if (!store.isDirectory(destination)) {
-        throw new IOException(
-            "Cannot write the merge to "
-                + Locations.redact(destination)
-                + ": it is a file, not a directory. Choose another --output; --overwrite"
-                + " replaces only a directory.");
-      }
-      if (!overwrite) {
-        throw new OutputExistsException(destination, isComplete(store, destination), false);
-      }
+    Existing existing = inspect(store, destination);
+    if (existing == Existing.FILE) {
+      throw new IOException(
+          "Cannot write the merge to "
+              + Locations.redact(destination)
+              + ": it is a file, not a directory. Choose another --output; --overwrite"
+              + " replaces only a directory.");
     }
-    return destination;
+    if (existing != Existing.NOTHING && !overwrite) {
+      throw OutputExistsException.found(destination, existing == Existing.MERGE);
+    }
+    return existing;
+  }
+
+  private static Existing inspect(FileStore store, String destination) throws IOException {
+    if (!store.exists(destination)) {
+      return Existing.NOTHING;
+    }
+    if (!store.isDirectory(destination)) {
+      return Existing.FILE;
+    }
+    return store.exists(store.resolve(destination, SUCCESS)) ? Existing.MERGE : Existing.DIRECTORY;
   }
 
   /**
@@ -140,7 +170,7 @@ public final class OutputCommit {
           break;
         } catch (FileAlreadyExistsException e) {
           if (!overwrite) {
-            throw new OutputExistsException(output, isComplete(store, output), true);
+            throw OutputExistsException.meanwhile(output);
           }
           if (attempt == PUBLISH_ATTEMPTS) {
             throw new IOException(
@@ -190,7 +220,7 @@ public final class OutputCommit {
   private void publishByCopy(String reportName) throws IOException {
     if (store.exists(output)) {
       if (!overwrite) {
-        throw new OutputExistsException(output, isComplete(store, output), true);
+        throw OutputExistsException.meanwhile(output);
       }
       store.deleteRecursively(output);
     }
@@ -206,11 +236,6 @@ public final class OutputCommit {
     Storage.writeAll(
         store.outputFile(store.resolve(directory, SUCCESS)),
         ("merge complete; see " + reportName + "\n").getBytes(StandardCharsets.UTF_8));
-  }
-
-  /** Whether an existing output is a published one: it holds {@code _SUCCESS}. */
-  public static boolean isComplete(FileStore store, String output) throws IOException {
-    return store.exists(store.resolve(output, SUCCESS));
   }
 
   /** Removes the staging directory after a failure; the destination is left as it was. */
@@ -268,21 +293,33 @@ public final class OutputCommit {
   public static final class OutputExistsException extends IOException {
     private static final long serialVersionUID = 1L;
 
-    OutputExistsException(String output, boolean complete, boolean meanwhile) {
+    private OutputExistsException(String output, String what) {
       super(
           "Cannot write the merge to "
               + Locations.redact(output)
-              + (meanwhile
-                  ? ": another run wrote it while this one was running; it is left as that run"
-                      + " wrote it and this run's result is discarded."
-                  : complete
-                      ? ": it already exists."
-                      : ": it already exists, without "
-                          + SUCCESS
-                          + ", so it is not a complete merge (an S3 output whose copy was"
-                          + " interrupted, or a directory of something else).")
+              + what
               + " Choose another --output, or add --overwrite to replace it"
               + " once the new merge is complete.");
+    }
+
+    /** Found before the merge: a published merge ({@code complete}) or another directory. */
+    static OutputExistsException found(String output, boolean complete) {
+      return new OutputExistsException(
+          output,
+          complete
+              ? ": it already exists."
+              : ": it already exists, without "
+                  + SUCCESS
+                  + ", so it is not a complete merge (an S3 output whose copy was interrupted, or"
+                  + " a directory of something else).");
+    }
+
+    /** Published by another run while this one was running. */
+    static OutputExistsException meanwhile(String output) {
+      return new OutputExistsException(
+          output,
+          ": another run wrote it while this one was running; it is left as that run wrote it and"
+              + " this run's result is discarded.");
     }
   }
 }

@@ -622,6 +622,34 @@ class MainTest {
         result.err().contains("Cannot write the merge to " + out + ": it already exists,"),
         result.err());
     assertFalse(result.err().contains("Nothing was written"), "a dry run writes nothing anyway");
+
+    Result replaced =
+        run(
+            "merge",
+            "--adapters",
+            twoAdapters(),
+            "--method",
+            "ties",
+            "--output",
+            out.toString(),
+            "--overwrite",
+            "--dry-run");
+    assertEquals(0, replaced.code(), replaced.err());
+    assertTrue(
+        replaced.out().contains("Output " + out + " exists and would be replaced (--overwrite)."),
+        replaced.out());
+    Result fresh =
+        run(
+            "merge",
+            "--adapters",
+            twoAdapters(),
+            "--method",
+            "ties",
+            "--output",
+            temp.resolve("new").toString(),
+            "--overwrite",
+            "--dry-run");
+    assertFalse(fresh.out().contains("would be replaced"), fresh.out());
   }
 
   /**
