@@ -8,9 +8,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.knots.Fixtures;
 import dev.knots.LocalSpark;
 import dev.knots.io.Json;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.stream.Stream;
@@ -53,22 +50,17 @@ class MainSparkTest {
   }
 
   /** Main's own path, with the test's Spark context. */
-  private int run(String[] args, ByteArrayOutputStream out, ByteArrayOutputStream err) {
-    return Main.run(
-        args,
-        new PrintStream(out, true, StandardCharsets.UTF_8),
-        new PrintStream(err, true, StandardCharsets.UTF_8),
-        () -> spark);
+  private MainRun run(String[] args) {
+    return MainRun.of(() -> spark, args);
   }
 
   @Test
   void mergePrintsASummaryAndPublishes() throws Exception {
     Path out = temp.resolve("merged");
-    ByteArrayOutputStream stdout = new ByteArrayOutputStream();
-    ByteArrayOutputStream stderr = new ByteArrayOutputStream();
     String adapters = Fixtures.path("adapters/rot90") + "," + Fixtures.path("adapters/hflip");
-    assertEquals(0, run(merge(adapters, out), stdout, stderr), stderr.toString());
-    String summary = stdout.toString(StandardCharsets.UTF_8);
+    MainRun run = run(merge(adapters, out));
+    assertEquals(0, run.code(), run.err());
+    String summary = run.out();
     assertTrue(summary.contains("Merged 2 adapters with knots-ties"), summary);
     assertTrue(summary.contains("12 modules in 3 tasks"), summary);
     assertTrue(Files.exists(out.resolve("_SUCCESS")));
@@ -89,11 +81,9 @@ class MainSparkTest {
     String tensor = "base_model.model.layers.2.self_attn.o_proj.lora_A.weight";
     Fixtures.setFloat32(broken.resolve("adapter_model.safetensors"), tensor, 3, Double.NaN);
     Path out = temp.resolve("merged");
-    ByteArrayOutputStream stdout = new ByteArrayOutputStream();
-    ByteArrayOutputStream stderr = new ByteArrayOutputStream();
-    int code = run(merge(Fixtures.path("adapters/rot90") + "," + broken, out), stdout, stderr);
-    String err = stderr.toString(StandardCharsets.UTF_8);
-    assertEquals(1, code, err);
+    MainRun run = run(merge(Fixtures.path("adapters/rot90") + "," + broken, out));
+    String err = run.err();
+    assertEquals(1, run.code(), err);
     assertTrue(err.contains(tensor) && err.contains("NaN"), err);
     assertFalse(err.contains("Job aborted"), "the user sees our message, not Spark's: " + err);
     assertTrue(err.contains("Nothing was written at " + out), err);

@@ -10,12 +10,9 @@ import dev.knots.Checkpoints;
 import dev.knots.Fixtures;
 import dev.knots.SystemProperties;
 import dev.knots.io.safetensors.DType;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -42,23 +39,12 @@ class MainTest {
 
   @TempDir Path temp;
 
-  private record Result(int code, String out, String err) {}
-
-  private static Result run(String... args) {
-    return run(SparkStart.onDemand(NO_SPARK), args);
+  private static MainRun run(String... args) {
+    return MainRun.of(NO_SPARK, args);
   }
 
-  private static Result run(SparkStart spark, String... args) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    int code =
-        Main.run(
-            args,
-            new PrintStream(out, true, StandardCharsets.UTF_8),
-            new PrintStream(err, true, StandardCharsets.UTF_8),
-            spark);
-    return new Result(
-        code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+  private static MainRun run(SparkStart spark, String... args) {
+    return MainRun.of(spark, args);
   }
 
   private static String twoAdapters() {
@@ -67,7 +53,7 @@ class MainTest {
 
   @Test
   void helpDocumentsEveryOptionWithItsDefaultAndAnExample() {
-    Result result = run("--help");
+    MainRun result = run("--help");
     assertEquals(0, result.code());
     for (String option :
         List.of(
@@ -115,7 +101,7 @@ class MainTest {
 
   @Test
   void noArgumentsPrintsUsageAndFails() {
-    Result result = run();
+    MainRun result = run();
     assertEquals(2, result.code());
     assertTrue(result.out().contains("Usage"), result.out());
   }
@@ -158,7 +144,7 @@ class MainTest {
       args.add(option);
       args.add(value);
     }
-    Result result = run(args.toArray(new String[0]));
+    MainRun result = run(args.toArray(new String[0]));
     assertEquals(2, result.code(), result.err());
     assertTrue(result.err().contains(message), result.err());
     assertFalse(Files.exists(temp.resolve("out")));
@@ -234,7 +220,7 @@ class MainTest {
                 "--output",
                 temp.resolve("out").toString()));
     args.addAll(List.of(options.split(" ")));
-    Result result = run(args.toArray(String[]::new));
+    MainRun result = run(args.toArray(String[]::new));
     assertEquals(2, result.code(), result.err());
     assertTrue(result.err().startsWith("Error: " + message), result.err());
   }
@@ -261,7 +247,7 @@ class MainTest {
     for (String option : options.split(" ")) {
       args.add(option.equals("BASE") ? Fixtures.path("base_model") : option);
     }
-    Result result = run(args.toArray(String[]::new));
+    MainRun result = run(args.toArray(String[]::new));
     assertEquals(0, result.code(), result.err());
   }
 
@@ -288,7 +274,7 @@ class MainTest {
                 "--output",
                 temp.resolve("out").toString()));
     args.addAll(List.of(options.split(" ")));
-    Result result = run(args.toArray(new String[0]));
+    MainRun result = run(args.toArray(new String[0]));
     assertEquals(2, result.code(), result.err());
     assertEquals(
         "Error: "
@@ -303,7 +289,7 @@ class MainTest {
 
   @Test
   void aValueThatLooksLikeAnOptionIsNoSecondOption() {
-    Result result =
+    MainRun result =
         run(
             "merge",
             "--adapters",
@@ -327,7 +313,7 @@ class MainTest {
   @Test
   void errorsShowControlCharactersEscaped() {
     String hostile = temp.resolve("a\u001b[31m\nError: forged").toString();
-    Result result =
+    MainRun result =
         run(
             "merge",
             "--adapters",
@@ -353,7 +339,7 @@ class MainTest {
         Files.copy(file, odd.resolve(file.getFileName()));
       }
     }
-    Result result =
+    MainRun result =
         run(
             "merge",
             "--adapters",
@@ -385,7 +371,7 @@ class MainTest {
         new ArrayList<>(
             List.of("merge", "--finetuned", "ft1,ft2", "--output", temp.resolve("out").toString()));
     args.addAll(List.of(options.split(" ")));
-    Result result = run(args.toArray(new String[0]));
+    MainRun result = run(args.toArray(new String[0]));
     assertEquals(2, result.code(), result.err());
     for (String message : messages.split(";")) {
       assertTrue(result.err().contains(message), message + " not in: " + result.err());
@@ -394,7 +380,7 @@ class MainTest {
 
   @Test
   void loraRankAndExcludeOnlyApplyToCheckpoints() {
-    Result result =
+    MainRun result =
         run(
             "merge",
             "--adapters",
@@ -415,7 +401,7 @@ class MainTest {
     List<String> checkpoints =
         Checkpoints.write(temp.resolve("ft"), Fixtures.path("base_model"), DType.F64);
     Path out = temp.resolve("out");
-    Result result =
+    MainRun result =
         run(
             "merge",
             "--finetuned",
@@ -445,7 +431,7 @@ class MainTest {
   void aPickledCheckpointIsRefusedPointingAtSafetensors() throws Exception {
     Path pickled = Files.createDirectories(temp.resolve("pickled"));
     Files.write(pickled.resolve("pytorch_model.bin"), new byte[] {1});
-    Result result =
+    MainRun result =
         run(
             "merge",
             "--finetuned",
@@ -466,7 +452,7 @@ class MainTest {
 
   @Test
   void dareDropOutsideItsRangeIsRefusedForDareMethods() {
-    Result result =
+    MainRun result =
         run(
             "merge",
             "--adapters",
@@ -484,7 +470,7 @@ class MainTest {
 
   @Test
   void missingRequiredOptionsAreNamed() {
-    Result result = run("merge", "--adapters", twoAdapters());
+    MainRun result = run("merge", "--adapters", twoAdapters());
     assertEquals(2, result.code());
     assertTrue(
         result.err().contains("--method") && result.err().contains("--output"), result.err());
@@ -493,7 +479,7 @@ class MainTest {
   @Test
   void dryRunPrintsThePlanAndWritesNothing() {
     Path out = temp.resolve("out");
-    Result result =
+    MainRun result =
         run(
             "merge",
             "--adapters",
@@ -519,7 +505,7 @@ class MainTest {
 
   @Test
   void dryRunShowsAForcedPathAndItsEstimates() {
-    Result result = dryRunDistributed("1g");
+    MainRun result = dryRunDistributed("1g");
     assertEquals(0, result.code(), result.err());
     assertTrue(
         result.out().contains("Alignment paths: forced distributed; budgets: task"), result.out());
@@ -536,7 +522,7 @@ class MainTest {
 
   @Test
   void aDistributedPlanOverTheDriverBudgetFailsNamingModuleAndOption() {
-    Result result = dryRunDistributed("1k");
+    MainRun result = dryRunDistributed("1k");
     assertEquals(1, result.code(), result.out());
     assertTrue(
         result.err().contains("Cannot align module layers.0.self_attn.k_proj of layer layers.0")
@@ -547,7 +533,7 @@ class MainTest {
   @Test
   void aPlanThatCannotRunFailsBeforeSparkStarts() {
     // NO_SPARK fails the test if the Spark context is asked for: the plan must be refused first.
-    Result result = run(distributedMerge("1k"));
+    MainRun result = run(distributedMerge("1k"));
     assertEquals(1, result.code(), result.out());
     assertTrue(
         result.err().contains("Cannot align module layers.0.self_attn.k_proj of layer layers.0")
@@ -573,7 +559,7 @@ class MainTest {
               throw new IllegalStateException("the abandoned start finished");
             });
     // The start stays blocked until the run is over: the run must not wait for it.
-    Result result = run(start, distributedMerge("1k"));
+    MainRun result = run(start, distributedMerge("1k"));
     assertEquals(1, finished.getCount(), "the start was still running when the plan failed");
     assertEquals(1, result.code(), result.out());
     assertTrue(result.err().contains("Raise --driver-memory-budget"), result.err());
@@ -582,7 +568,7 @@ class MainTest {
     assertTrue(finished.await(10, TimeUnit.SECONDS));
   }
 
-  private Result dryRunDistributed(String driverMemoryBudget) {
+  private MainRun dryRunDistributed(String driverMemoryBudget) {
     List<String> args = new ArrayList<>(List.of(distributedMerge(driverMemoryBudget)));
     args.add("--dry-run");
     return run(args.toArray(String[]::new));
@@ -607,7 +593,7 @@ class MainTest {
   @Test
   void dryRunRefusesAnExistingOutputAsTheMergeWould() throws Exception {
     Path out = Files.createDirectories(temp.resolve("out"));
-    Result result =
+    MainRun result =
         run(
             "merge",
             "--adapters",
@@ -623,7 +609,7 @@ class MainTest {
         result.err());
     assertFalse(result.err().contains("Nothing was written"), "a dry run writes nothing anyway");
 
-    Result replaced =
+    MainRun replaced =
         run(
             "merge",
             "--adapters",
@@ -638,7 +624,7 @@ class MainTest {
     assertTrue(
         replaced.out().contains("Output " + out + " exists and would be replaced (--overwrite)."),
         replaced.out());
-    Result fresh =
+    MainRun fresh =
         run(
             "merge",
             "--adapters",
@@ -675,7 +661,7 @@ class MainTest {
             "spark.hadoop.fs.s3a.access.key", "test-access",
             "spark.hadoop.fs.s3a.secret.key", "test-secret");
     // the dry run takes its settings from system properties, as spark-submit sets them
-    Result result =
+    MainRun result =
         SystemProperties.with(
             properties,
             () ->
@@ -721,7 +707,7 @@ class MainTest {
     Path qOnly = adapterCopy("rot90", c -> c.putArray("target_modules").add("q_proj"));
     String adapters = qOnly + "," + Fixtures.path("adapters/hflip");
     String out = temp.resolve("out").toString();
-    Result refused = run("merge", "--adapters", adapters, "--method", "ties", "--output", out);
+    MainRun refused = run("merge", "--adapters", adapters, "--method", "ties", "--output", out);
     assertEquals(1, refused.code(), refused.err());
     assertTrue(
         refused
@@ -733,7 +719,7 @@ class MainTest {
                     + " modules: layers.0.self_attn.k_proj, layers.0.self_attn.o_proj,"
                     + " layers.0.self_attn.v_proj and 6 more; PEFT would not apply them)"),
         refused.err());
-    Result skipped =
+    MainRun skipped =
         run(
             "merge",
             "--adapters",
@@ -776,7 +762,7 @@ class MainTest {
       if (dryRun) {
         args.add("--dry-run");
       }
-      Result result = run(args.toArray(String[]::new));
+      MainRun result = run(args.toArray(String[]::new));
       assertEquals(1, result.code(), result.err());
       assertTrue(
           result
@@ -794,7 +780,7 @@ class MainTest {
 
   @Test
   void aScalingWhoseProductWithTheLoraScalingLeavesFloat32IsRefusedBeforeSparkStarts() {
-    Result result =
+    MainRun result =
         run(
             "merge",
             "--adapters",
@@ -862,10 +848,10 @@ class MainTest {
       args.addAll(List.of("--output", temp.resolve("out").toString()));
     }
     args.addAll(List.of(given.split(" ")));
-    Result merge = run(args.toArray(new String[0]));
+    MainRun merge = run(args.toArray(new String[0]));
     args.add("--dry-run");
-    Result dryRun = run(args.toArray(new String[0]));
-    for (Result result : List.of(merge, dryRun)) {
+    MainRun dryRun = run(args.toArray(new String[0]));
+    for (MainRun result : List.of(merge, dryRun)) {
       assertTrue(result.err().contains("Error: " + expected), result.err());
       assertFalse(Files.exists(temp.resolve("out")));
     }
@@ -876,7 +862,7 @@ class MainTest {
 
   @Test
   void aRelativeOutputIsPlannedAndAnEmptyOneRefusedNamingTheOption() {
-    Result relative =
+    MainRun relative =
         run("merge", "--adapters", twoAdapters(), "--method", "ties", "--output", "x", "--dry-run");
     assertEquals(0, relative.code(), relative.err());
     assertTrue(relative.out().contains("Dry run: nothing was"), relative.out());
@@ -887,7 +873,7 @@ class MainTest {
             new String[] {"--adapters", twoAdapters() + ",", "--output", "/"})) {
       List<String> args = new ArrayList<>(List.of("merge", "--method", "ties"));
       args.addAll(List.of(empty));
-      Result result = run(args.toArray(new String[0]));
+      MainRun result = run(args.toArray(new String[0]));
       assertEquals(2, result.code(), result.err());
       assertTrue(
           result.err().contains("Invalid --output")
@@ -900,7 +886,7 @@ class MainTest {
   @Test
   void whatKilledRunsLeftBesideTheOutputIsNamedNotDeleted() throws Exception {
     Path staging = Files.createDirectories(temp.resolve("_out.knots-staging-0c1f"));
-    Result result =
+    MainRun result =
         run(
             "merge",
             "--adapters",
@@ -930,7 +916,7 @@ class MainTest {
     Files.writeString(out.resolve("_SUCCESS"), "merge complete\n");
     Path broken = Files.createDirectories(temp.resolve("broken"));
     Files.write(broken.resolve("adapter_model.bin"), new byte[] {1});
-    Result result =
+    MainRun result =
         run(
             "merge",
             "--adapters",
@@ -952,7 +938,7 @@ class MainTest {
     Path broken = Files.createDirectories(temp.resolve("broken"));
     Files.write(broken.resolve("adapter_model.bin"), new byte[] {1});
     Files.writeString(broken.resolve("adapter_config.json"), "{\"peft_type\": \"LORA\", \"r\": 4}");
-    Result result =
+    MainRun result =
         run(
             "merge",
             "--adapters",

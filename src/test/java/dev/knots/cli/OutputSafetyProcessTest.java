@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.knots.ForkedJvm;
 import dev.knots.io.FileStore;
 import dev.knots.io.LocalFileStore;
 import dev.knots.io.Storage;
@@ -51,8 +52,8 @@ class OutputSafetyProcessTest {
   static void mergeEachAlone() throws Exception {
     for (int run = 0; run < 2; run++) {
       Path alone = temp.resolve("alone-" + run);
-      Run result = start(temp, alone.toString(), run, false).finish();
-      assertEquals(0, result.code(), result.err());
+      ForkedJvm.Result result = start(temp, alone.toString(), run, false).finish();
+      assertEquals(0, result.exitCode(), result.err());
       EXPECTED[run] = Files.readAllBytes(alone.resolve("adapter_model.safetensors"));
     }
     hdfs = MiniHdfs.start();
@@ -72,26 +73,20 @@ class OutputSafetyProcessTest {
     copyTree(ROOT.resolve(ADAPTERS), adapters);
     Map<String, byte[]> before = contents(adapters);
     for (String output : List.of("A", "A/rot90", "./A/../A/rot90/", "A/hflip/merged", ".")) {
-      Run run =
-          new Pending(
-                  new ProcessBuilder(
-                          ROOT.resolve("scripts/knots-merge").toString(),
-                          "merge",
-                          "--adapters",
-                          "A/rot90,A/hflip",
-                          "--method",
-                          "ties",
-                          "--output",
-                          output,
-                          "--overwrite")
-                      .directory(work.toFile())
-                      .redirectOutput(work.resolve("out.txt").toFile())
-                      .redirectError(work.resolve("err.txt").toFile())
-                      .start(),
-                  work.resolve("out.txt"),
-                  work.resolve("err.txt"))
+      ForkedJvm.Result run =
+          knotsMerge(
+                  work,
+                  List.of(
+                      "merge",
+                      "--adapters",
+                      "A/rot90,A/hflip",
+                      "--method",
+                      "ties",
+                      "--output",
+                      output,
+                      "--overwrite"))
               .finish();
-      assertEquals(2, run.code(), output + ": " + run.err());
+      assertEquals(2, run.exitCode(), output + ": " + run.err());
       assertTrue(run.err().contains("Error: Invalid --output " + output + ": "), run.err());
       assertEquals(before.keySet(), contents(adapters).keySet(), output);
       contents(adapters).forEach((file, bytes) -> assertArrayEquals(before.get(file), bytes, file));
@@ -122,13 +117,13 @@ class OutputSafetyProcessTest {
       boolean overwrite = round > 0;
       Pending first = start(workingDirectory, given, 0, overwrite);
       Pending second = start(workingDirectory, given, 1, overwrite);
-      Run[] runs = {first.finish(), second.finish()};
+      ForkedJvm.Result[] runs = {first.finish(), second.finish()};
       String context = "round " + round + ":\n" + runs[0].err() + "\n---\n" + runs[1].err();
       int succeeded = 0;
-      for (Run run : runs) {
-        assertTrue(run.code() == 0 || run.code() == 1, context);
+      for (ForkedJvm.Result run : runs) {
+        assertTrue(run.exitCode() == 0 || run.exitCode() == 1, context);
         assertFalse(run.err().contains("\tat "), "no stack trace: " + context);
-        if (run.code() == 0) {
+        if (run.exitCode() == 0) {
           succeeded++;
           assertTrue(run.out().contains("Merged 2 adapters"), context);
         } else {
@@ -183,12 +178,12 @@ class OutputSafetyProcessTest {
     return files;
   }
 
+  /** Starts one of the two racing merges, {@code run} 0 or 1, into {@code output}. */
   private static Pending start(Path directory, String output, int run, boolean overwrite)
       throws IOException {
-    List<String> command =
+    List<String> args =
         new ArrayList<>(
             List.of(
-                ROOT.resolve("scripts/knots-merge").toString(),
                 "merge",
                 "--adapters",
                 ROOT.resolve(ADAPTERS + "rot90") + "," + ROOT.resolve(ADAPTERS + "hflip"),
@@ -201,8 +196,15 @@ class OutputSafetyProcessTest {
                 "--output",
                 output));
     if (overwrite) {
-      command.add("--overwrite");
+      args.add("--overwrite");
     }
+    return knotsMerge(directory, args);
+  }
+
+  /** Starts {@code scripts/knots-merge args} in {@code directory}, its output going to files. */
+  private static Pending knotsMerge(Path directory, List<String> args) throws IOException {
+    List<String> command = new ArrayList<>(List.of(ROOT.resolve("scripts/knots-merge").toString()));
+    command.addAll(args);
     Path err = Files.createTempFile(temp, "err", ".txt");
     Path out = Files.createTempFile(temp, "out", ".txt");
     ProcessBuilder builder =
@@ -215,18 +217,17 @@ class OutputSafetyProcessTest {
   }
 
   private record Pending(Process process, Path out, Path err) {
-    Run finish() throws InterruptedException {
+    ForkedJvm.Result finish() throws InterruptedException {
       if (!process.waitFor(5, TimeUnit.MINUTES)) {
         process.destroyForcibly();
         throw new AssertionError("scripts/knots-merge did not end in 5 minutes");
       }
       try {
-        return new Run(process.exitValue(), Files.readString(out), Files.readString(err));
+        return new ForkedJvm.Result(
+            process.exitValue(), Files.readString(out), Files.readString(err));
       } catch (IOException e) {
         throw new UncheckedIOException(e);
       }
     }
   }
-
-  private record Run(int code, String out, String err) {}
 }

@@ -7,9 +7,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.knots.Fixtures;
 import dev.knots.LocalSpark;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -155,16 +153,10 @@ class RefusedInputsTest {
     String[] args =
         words(row.input()).stream().map(w -> substitute(w, values)).toArray(String[]::new);
     String message = substitute(row.message(), values);
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
-    int code =
-        Main.run(
-            args,
-            new PrintStream(out, true, StandardCharsets.UTF_8),
-            new PrintStream(err, true, StandardCharsets.UTF_8),
-            RefusedInputsTest::spark);
-    String stdout = out.toString(StandardCharsets.UTF_8);
-    String stderr = err.toString(StandardCharsets.UTF_8);
+    MainRun run = MainRun.of(RefusedInputsTest::spark, args);
+    int code = run.code();
+    String stdout = run.out();
+    String stderr = run.err();
     String seen = "\nstderr:\n" + stderr + "stdout:\n" + stdout;
     assertEquals(row.exit(), code, () -> "exit code of " + row + seen);
     assertTrue(

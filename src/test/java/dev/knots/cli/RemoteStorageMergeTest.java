@@ -25,9 +25,7 @@ import dev.knots.job.OutputCommit;
 import dev.knots.job.OutputFormat;
 import dev.knots.job.RunOptions;
 import dev.knots.spark.SparkMergeJob;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -288,33 +286,18 @@ class RemoteStorageMergeTest {
     return args.toArray(String[]::new);
   }
 
-  /** stdout, stderr and exit code of the command line. */
-  private record Run(int code, String out, String err) {}
-
   /**
    * Runs the command line as spark-submit would: the context's {@code spark.hadoop.*} settings are
    * system properties of the driver too, where its reads before Spark find them.
    */
-  private static Run main(String[] args) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream();
-    ByteArrayOutputStream err = new ByteArrayOutputStream();
+  private static MainRun main(String[] args) {
     Map<String, String> hadoop = new TreeMap<>();
     for (Tuple2<String, String> setting : spark.getConf().getAll()) {
       if (setting._1().startsWith("spark.hadoop.")) {
         hadoop.put(setting._1(), setting._2());
       }
     }
-    int code =
-        SystemProperties.with(
-            hadoop,
-            () ->
-                Main.run(
-                    args,
-                    new PrintStream(out, true, StandardCharsets.UTF_8),
-                    new PrintStream(err, true, StandardCharsets.UTF_8),
-                    () -> spark));
-    return new Run(
-        code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    return SystemProperties.with(hadoop, () -> MainRun.of(() -> spark, args));
   }
 
   @Test
@@ -322,7 +305,7 @@ class RemoteStorageMergeTest {
     String output = hdfs.uri("/merges/failed-write");
     String[] args = mergeArgs(String.join(",", s3Adapters), output);
     spark.setLocalProperty(SparkMergeJob.FAIL_WRITE_CONF, "1");
-    Run failed;
+    MainRun failed;
     try {
       failed = main(args);
     } finally {
@@ -335,7 +318,7 @@ class RemoteStorageMergeTest {
     assertFalse(store.exists(store.resolve(output, OutputCommit.SUCCESS)));
     assertEquals(List.of(), staging(hdfs.uri("/merges")), "staging removed");
 
-    Run rerun = main(args);
+    MainRun rerun = main(args);
     assertEquals(0, rerun.code(), rerun.err());
     assertSameOutput(localMerge("rerun-after-write-failure", OutputFormat.ADAPTER, null), output);
   }
@@ -440,7 +423,7 @@ class RemoteStorageMergeTest {
         String.join(",", s3Adapters)
             .replace("s3a://", "s3a://" + FAKE_KEY + ":" + FAKE_SECRET.replace("/", "%2F") + "@");
     String leakyOutput = s3.uri("merges/leaky").replace("s3a://", withCredentials);
-    List<Run> runs = new ArrayList<>();
+    List<MainRun> runs = new ArrayList<>();
     String logs =
         capturingLogs(
             () -> {
