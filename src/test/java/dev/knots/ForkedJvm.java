@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -44,22 +45,41 @@ public final class ForkedJvm {
         System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")));
     command.add(mainClass);
     command.addAll(List.of(args));
+    // a timeout only against a hang, which would otherwise stall the build
+    return start(directory, command, Map.of()).finish(10, TimeUnit.MINUTES);
+  }
+
+  /**
+   * Starts {@code command} in {@code directory} with {@code environment} added to this one's, its
+   * output going to files under {@code directory}; {@link Started#finish} waits for it.
+   */
+  public static Started start(Path directory, List<String> command, Map<String, String> environment)
+      throws IOException {
     Path out = Files.createTempFile(directory, "stdout", ".txt");
     Path err = Files.createTempFile(directory, "stderr", ".txt");
-    Process process =
+    ProcessBuilder builder =
         new ProcessBuilder(command)
+            .directory(directory.toFile())
             .redirectOutput(out.toFile())
-            .redirectError(err.toFile())
-            .start();
-    // only against a hang, which would otherwise stall the build
-    if (!process.waitFor(10, TimeUnit.MINUTES)) {
-      process.destroyForcibly();
-      throw new AssertionError("the forked JVM did not end: " + command);
+            .redirectError(err.toFile());
+    builder.environment().putAll(environment);
+    return new Started(command, builder.start(), out, err);
+  }
+
+  /** A process started by {@link #start}. */
+  public record Started(List<String> command, Process process, Path out, Path err) {
+    /** Waits for the process, at most {@code timeout}, and returns what it did. */
+    public Result finish(long timeout, TimeUnit unit) throws IOException, InterruptedException {
+      if (!process.waitFor(timeout, unit)) {
+        process.destroyForcibly();
+        throw new AssertionError(
+            "the process did not end in " + timeout + " " + unit + ": " + command);
+      }
+      return new Result(
+          process.exitValue(),
+          Files.readString(out, StandardCharsets.UTF_8),
+          Files.readString(err, StandardCharsets.UTF_8));
     }
-    return new Result(
-        process.exitValue(),
-        Files.readString(out, StandardCharsets.UTF_8),
-        Files.readString(err, StandardCharsets.UTF_8));
   }
 
   /** The options of this JVM that open modules to Spark and netlib (surefire's argLine). */

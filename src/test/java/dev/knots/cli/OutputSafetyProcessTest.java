@@ -13,7 +13,6 @@ import dev.knots.io.hadoop.HadoopFileStore;
 import dev.knots.io.hadoop.MiniHdfs;
 import dev.knots.job.OutputCommit;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -52,7 +51,8 @@ class OutputSafetyProcessTest {
   static void mergeEachAlone() throws Exception {
     for (int run = 0; run < 2; run++) {
       Path alone = temp.resolve("alone-" + run);
-      ForkedJvm.Result result = start(temp, alone.toString(), run, false).finish();
+      ForkedJvm.Result result =
+          start(temp, alone.toString(), run, false).finish(5, TimeUnit.MINUTES);
       assertEquals(0, result.exitCode(), result.err());
       EXPECTED[run] = Files.readAllBytes(alone.resolve("adapter_model.safetensors"));
     }
@@ -85,7 +85,7 @@ class OutputSafetyProcessTest {
                       "--output",
                       output,
                       "--overwrite"))
-              .finish();
+              .finish(5, TimeUnit.MINUTES);
       assertEquals(2, run.exitCode(), output + ": " + run.err());
       assertTrue(run.err().contains("Error: Invalid --output " + output + ": "), run.err());
       assertEquals(before.keySet(), contents(adapters).keySet(), output);
@@ -115,9 +115,11 @@ class OutputSafetyProcessTest {
       throws Exception {
     for (int round = 0; round < rounds; round++) {
       boolean overwrite = round > 0;
-      Pending first = start(workingDirectory, given, 0, overwrite);
-      Pending second = start(workingDirectory, given, 1, overwrite);
-      ForkedJvm.Result[] runs = {first.finish(), second.finish()};
+      ForkedJvm.Started first = start(workingDirectory, given, 0, overwrite);
+      ForkedJvm.Started second = start(workingDirectory, given, 1, overwrite);
+      ForkedJvm.Result[] runs = {
+        first.finish(5, TimeUnit.MINUTES), second.finish(5, TimeUnit.MINUTES)
+      };
       String context = "round " + round + ":\n" + runs[0].err() + "\n---\n" + runs[1].err();
       int succeeded = 0;
       for (ForkedJvm.Result run : runs) {
@@ -179,7 +181,7 @@ class OutputSafetyProcessTest {
   }
 
   /** Starts one of the two racing merges, {@code run} 0 or 1, into {@code output}. */
-  private static Pending start(Path directory, String output, int run, boolean overwrite)
+  private static ForkedJvm.Started start(Path directory, String output, int run, boolean overwrite)
       throws IOException {
     List<String> args =
         new ArrayList<>(
@@ -201,33 +203,11 @@ class OutputSafetyProcessTest {
     return knotsMerge(directory, args);
   }
 
-  /** Starts {@code scripts/knots-merge args} in {@code directory}, its output going to files. */
-  private static Pending knotsMerge(Path directory, List<String> args) throws IOException {
+  /** Starts {@code scripts/knots-merge args} in {@code directory}. */
+  private static ForkedJvm.Started knotsMerge(Path directory, List<String> args)
+      throws IOException {
     List<String> command = new ArrayList<>(List.of(ROOT.resolve("scripts/knots-merge").toString()));
     command.addAll(args);
-    Path err = Files.createTempFile(temp, "err", ".txt");
-    Path out = Files.createTempFile(temp, "out", ".txt");
-    ProcessBuilder builder =
-        new ProcessBuilder(command)
-            .directory(directory.toFile())
-            .redirectError(err.toFile())
-            .redirectOutput(out.toFile());
-    builder.environment().put("KNOTS_DRIVER_MEMORY", "1g");
-    return new Pending(builder.start(), out, err);
-  }
-
-  private record Pending(Process process, Path out, Path err) {
-    ForkedJvm.Result finish() throws InterruptedException {
-      if (!process.waitFor(5, TimeUnit.MINUTES)) {
-        process.destroyForcibly();
-        throw new AssertionError("scripts/knots-merge did not end in 5 minutes");
-      }
-      try {
-        return new ForkedJvm.Result(
-            process.exitValue(), Files.readString(out), Files.readString(err));
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
-    }
+    return ForkedJvm.start(directory, command, Map.of("KNOTS_DRIVER_MEMORY", "1g"));
   }
 }
