@@ -1,7 +1,7 @@
 package dev.knots.cli;
 
 import dev.knots.io.Locations;
-import dev.knots.spark.SparkMergeJob;
+import dev.knots.job.MergeFailure;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.AccessDeniedException;
@@ -48,14 +48,14 @@ final class ErrorOutput {
   }
 
   /**
-   * Prints {@code failure}: our own message from its cause chain ({@link SparkMergeJob#reason}),
-   * the causes below it that say something it does not, and the details file if anything was
-   * written to it.
+   * Prints {@code failure}: our own message from its cause chain ({@link MergeFailure#reason}), the
+   * causes below it that say something it does not, and the details file if anything was written to
+   * it.
    */
   static void print(PrintStream err, Throwable failure) {
-    String reason = SparkMergeJob.reason(failure);
+    String reason = MergeFailure.reason(failure);
     print(err, reason);
-    Optional<Throwable> explained = SparkMergeJob.explaining(failure);
+    Optional<Throwable> explained = MergeFailure.explaining(failure);
     if (explained.isEmpty()) {
       LoggerFactory.getLogger(DETAILS_LOGGER)
           .error("The failure behind \"Error: {}\", which nothing explained:", reason, failure);

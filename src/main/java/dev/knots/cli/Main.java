@@ -2,22 +2,21 @@ package dev.knots.cli;
 
 import dev.knots.io.Locations;
 import dev.knots.io.hadoop.RoutingFileStore;
-import dev.knots.io.safetensors.HfModelFiles;
 import dev.knots.job.MergeReport;
 import dev.knots.job.MergeRequest;
-import dev.knots.job.ModelWriter;
+import dev.knots.job.MergeRunner;
 import dev.knots.job.OutputCommit;
+import dev.knots.job.PlannedMerge;
 import dev.knots.job.RunOptions;
 import dev.knots.merge.InvalidOptionException;
 import dev.knots.merge.MergeMethods;
 import dev.knots.plan.MergeInputs;
-import dev.knots.plan.MergePlan;
 import dev.knots.plan.PathRequest;
-import dev.knots.plan.Planner;
-import dev.knots.spark.SparkMergeJob;
+import dev.knots.spark.SparkEngine;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -93,19 +92,17 @@ public final class Main {
       RoutingFileStore headers = headerStore();
       request.checkLocations(headers);
       before = OutputCommit.check(headers, request.output(), options.overwrite());
-      Prepared prepared = prepare(request, options, headers, err);
+      PlannedMerge planned = prepare(request, options, headers, err);
       if (command.dryRun) {
-        out.print(dryRun(request, prepared, before));
+        out.print(dryRun(planned, before));
         return 0;
       }
-      MergeReport report =
-          SparkMergeJob.run(
-              spark.context(),
-              request,
-              options,
-              Optional.of(prepared.inputs()),
-              spark.seconds(),
-              PROCESS_START);
+      MergeReport report;
+      try (SparkEngine engine = SparkEngine.start(spark.context())) {
+        report =
+            new MergeRunner(engine, options.overwrite(), startup(spark), PROCESS_START)
+                .run(planned);
+      }
       out.println(report.summary());
       return 0;
     } catch (InvalidOptionException e) {
@@ -131,7 +128,7 @@ public final class Main {
    *
    * @throws dev.knots.plan.PlanningException if the plan cannot be made
    */
-  private static Prepared prepare(
+  private static PlannedMerge prepare(
       MergeRequest request, RunOptions options, RoutingFileStore store, PrintStream err)
       throws IOException {
     List<String> leftovers = OutputCommit.leftovers(store, request.output());
@@ -146,34 +143,32 @@ public final class Main {
                       + ". None is a complete output (killed runs leave them). If no other merge"
                       + " into this output is running, they can be deleted."));
     }
-    MergeInputs inputs = request.openInputs(store, options.unsupported());
-    MergePlan plan = plan(request, options, inputs);
-    if (request.format().writesModel()) {
-      ModelWriter.checkCompatible(
-          HfModelFiles.open(store, request.base().orElseThrow()),
-          inputs.modules(),
-          inputs.fanInFanOut());
-    }
-    return new Prepared(inputs, plan);
+    return PlannedMerge.prepare(
+        request, options.unsupported(), options.paths().resolve(sparkProperties()), store);
   }
-
-  /** The inputs opened before Spark started, and the plan made from them. */
-  private record Prepared(MergeInputs inputs, MergePlan plan) {}
 
   private static RoutingFileStore headerStore() {
     return RoutingFileStore.forSparkProperties(sparkProperties());
   }
 
-  private static MergePlan plan(MergeRequest request, RunOptions options, MergeInputs inputs) {
-    return Planner.plan(
-        inputs, request.method(), request.concat(), options.paths().resolve(sparkProperties()));
+  /**
+   * The seconds before the first merge: the command line and the headers read to plan, as far as
+   * Spark's start, which may run beside them, does not cover them; and Spark's start.
+   */
+  private static Map<String, Double> startup(SparkStart spark) {
+    double sparkStart = spark.seconds();
+    double sinceProcessStart = (System.nanoTime() - PROCESS_START) / 1e9;
+    Map<String, Double> startup = new LinkedHashMap<>();
+    startup.put("beforeSparkSeconds", Math.max(0, sinceProcessStart - sparkStart));
+    startup.put("sparkStartSeconds", sparkStart);
+    return startup;
   }
 
   /** The plan of a prepared merge, as {@code --dry-run} prints it. */
-  private static String dryRun(
-      MergeRequest request, Prepared prepared, OutputCommit.Existing existing) {
-    MergeInputs inputs = prepared.inputs();
-    StringBuilder text = new StringBuilder(prepared.plan().describe());
+  private static String dryRun(PlannedMerge planned, OutputCommit.Existing existing) {
+    MergeRequest request = planned.request();
+    MergeInputs inputs = planned.inputs();
+    StringBuilder text = new StringBuilder(planned.plan().describe());
     inputs
         .plainTensors()
         .forEach(
@@ -210,7 +205,7 @@ public final class Main {
    * The application's Spark context; the job needs no SQL session, whose start would cost seconds
    * more. Spark's properties come from spark-submit or the {@code spark.*} system properties, the
    * master defaulting to {@link #DEFAULT_MASTER}. The job needs Java serialization ({@link
-   * SparkMergeJob#SERIALIZER}), so a cluster-wide {@code spark.serializer} (Kryo in
+   * SparkEngine#SERIALIZER}), so a cluster-wide {@code spark.serializer} (Kryo in
    * spark-defaults.conf, say) is overridden for this application, with a warning.
    */
   static SparkContext sparkContext() {
@@ -218,20 +213,20 @@ public final class Main {
     if (!conf.contains("spark.master")) {
       conf.setMaster(DEFAULT_MASTER);
     }
-    String serializer = conf.get("spark.serializer", SparkMergeJob.SERIALIZER);
-    if (!serializer.equals(SparkMergeJob.SERIALIZER)) {
+    String serializer = conf.get("spark.serializer", SparkEngine.SERIALIZER);
+    if (!serializer.equals(SparkEngine.SERIALIZER)) {
       // looked up here, so that logging starts with Spark, not before it
       LoggerFactory.getLogger("knots-merge")
           .warn(
               "spark.serializer={} is replaced by {} for this application: the merge's records"
                   + " need Java serialization.",
               serializer,
-              SparkMergeJob.SERIALIZER);
+              SparkEngine.SERIALIZER);
     }
     // each task runs its own LAPACK calls: more OpenBLAS threads per executor only fight for its
     // cores (OpenBLAS reads this when it loads; the driver's comes from scripts/knots-merge)
     conf.setIfMissing("spark.executorEnv.OPENBLAS_NUM_THREADS", "1");
-    return SparkContext.getOrCreate(conf.set("spark.serializer", SparkMergeJob.SERIALIZER));
+    return SparkContext.getOrCreate(conf.set("spark.serializer", SparkEngine.SERIALIZER));
   }
 
   /** Whether the command line asks for help anywhere ({@code --help} or {@code -h}). */

@@ -31,22 +31,18 @@ public final class MergeOutputs {
   }
 
   /**
-   * Writes every output the request asks for under {@code root} (the staging directory): the
+   * Writes every output {@code merge} asks for under {@code root} (the staging directory): the
    * adapter holds {@code adapterModules}, the model adds {@code merged} to the base.
    */
   public static void write(
-      MergeRequest request,
-      MergeInputs inputs,
+      PlannedMerge merge,
       List<MergedModule> merged,
       List<MergedModule> adapterModules,
       FileStore store,
       String root)
       throws IOException {
-    HfModelFiles base = null;
-    if (request.format().writesModel()) {
-      base = HfModelFiles.open(store, request.base().orElseThrow());
-      ModelWriter.checkCompatible(base, inputs.modules(), inputs.fanInFanOut());
-    }
+    MergeRequest request = merge.request();
+    MergeInputs inputs = merge.inputs();
     if (request.format().writesAdapter()) {
       String directory = adapterDirectory(request.format(), root, store);
       store.mkdirs(directory);
@@ -54,7 +50,8 @@ public final class MergeOutputs {
           .adapterSettings(AdapterWriter.to(store, directory))
           .write(adapterModules.stream().map(MergeOutputs::loraModule).toList());
     }
-    if (base != null) {
+    if (merge.base().isPresent()) {
+      HfModelFiles base = merge.base().get();
       String directory = modelDirectory(request.format(), root, store);
       store.mkdirs(directory);
       copyModelSideFiles(store, base.location(), directory);

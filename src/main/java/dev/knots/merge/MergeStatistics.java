@@ -2,24 +2,19 @@ package dev.knots.merge;
 
 import java.io.Serializable;
 import java.util.Arrays;
-import java.util.Optional;
 
 /**
  * The merge's cross-module inputs with global scope: each task's top-K threshold over all modules,
- * and the majority sign of the elected signs. Thresholds come from mergeable per-module summaries
- * folded by a {@link ModuleScan}, so no engine ever gathers a task's whole vector. The majority
- * sign is voted on during the merge pass itself (see {@link SignVote}): it only matters where an
- * entry's pruned sum cancels exactly, so the pass runs with it pending, and the modules where such
- * an entry occurred are merged again once it is known ({@link #afterMergePass}), or for each
- * possible majority ({@link #withMajority}). With module scope there is nothing global, and each
- * module computes its own in {@link ModuleMerge}.
+ * and the majority sign of the elected signs. Both come from mergeable per-module summaries folded
+ * by a {@link ModuleScan}, so no engine ever gathers a task's whole vector, and every engine
+ * computes them the same way before any module is merged. With module scope there is nothing
+ * global, and each module computes its own in {@link ModuleMerge}.
  *
  * @param thresholds per task, the k-th smallest magnitude over all modules (0 keeps everything)
- * @param majoritySign {@code sign(sum(sigma))} over every module's elected signs; 0 while pending
- * @param majorityPending the majority sign is still to be voted on by a merge pass
+ * @param majoritySign {@code sign(sum(sigma))} over every module's elected signs (0 for methods
+ *     that elect none): the sign an entry whose pruned sum cancels exactly takes
  */
-public record MergeStatistics(double[] thresholds, int majoritySign, boolean majorityPending)
-    implements Serializable {
+public record MergeStatistics(double[] thresholds, int majoritySign) implements Serializable {
 
   public MergeStatistics {
     thresholds = thresholds.clone();
@@ -27,13 +22,12 @@ public record MergeStatistics(double[] thresholds, int majoritySign, boolean maj
 
   /** Statistics for a merge that needs none (module scope). */
   public static MergeStatistics none(int taskCount) {
-    return new MergeStatistics(new double[taskCount], 0, false);
+    return new MergeStatistics(new double[taskCount], 0);
   }
 
   /**
-   * Computes the top-K thresholds the method needs over the prepared vectors in {@code scan}: two
-   * folds when it prunes, none otherwise. The majority sign is left pending for methods that elect
-   * signs.
+   * Computes what the method needs over the prepared vectors in {@code scan}: the top-K thresholds
+   * (a few folds, when it prunes), then the majority sign (one fold, when it elects signs).
    */
   public static MergeStatistics compute(
       MergeMethod method, MergeParameters parameters, int taskCount, ModuleScan scan) {
@@ -44,28 +38,13 @@ public record MergeStatistics(double[] thresholds, int majoritySign, boolean maj
         parameters.prunes()
             ? thresholds(taskCount, parameters.keepFraction(), scan)
             : new double[taskCount];
-    return new MergeStatistics(thresholds, 0, method.electsSign());
-  }
-
-  /**
-   * After a merge pass run with these statistics, given the sum of its modules' votes: the
-   * statistics to run the pass again with, or empty when its result stands (the majority was known,
-   * or no entry needed it, or it is 0, which is what the pass used).
-   */
-  public Optional<MergeStatistics> afterMergePass(SignVote vote) {
-    int majority = (int) Long.signum(vote.signSum());
-    if (!majorityPending || !vote.needsMajority() || majority == 0) {
-      return Optional.empty();
+    MergeStatistics pruning = new MergeStatistics(thresholds, 0);
+    if (!method.electsSign()) {
+      return pruning;
     }
-    return Optional.of(withMajority(majority));
-  }
-
-  /**
-   * These thresholds with the majority sign known to be {@code majority} (-1, 0 or +1), for an
-   * engine that merges a module for each possible majority before the vote is complete.
-   */
-  public MergeStatistics withMajority(int majority) {
-    return new MergeStatistics(thresholds, majority, false);
+    // The elected signs of a pass with the majority counted as 0 are the signs it votes on.
+    Votes votes = scan.aggregate(new Votes(), new VoteFold(method, parameters, pruning));
+    return new MergeStatistics(thresholds, Long.signum(votes.vote.signSum()));
   }
 
   public double threshold(int task) {
@@ -119,6 +98,27 @@ public record MergeStatistics(double[] thresholds, int majoritySign, boolean maj
           searches[i].accumulate(module.tasks()[i], acc.summaries[i]);
         }
       }
+      return acc;
+    }
+  }
+
+  /** The sum of the modules' votes, as a fold's accumulator. */
+  static final class Votes implements Mergeable<Votes>, Serializable {
+    private static final long serialVersionUID = 1L;
+    private SignVote vote = SignVote.NONE;
+
+    @Override
+    public Votes merge(Votes other) {
+      vote = vote.plus(other.vote);
+      return this;
+    }
+  }
+
+  private record VoteFold(MergeMethod method, MergeParameters parameters, MergeStatistics pruning)
+      implements ModuleScan.Fold<Votes> {
+    @Override
+    public Votes apply(Votes acc, ModuleVectors module) {
+      acc.vote = acc.vote.plus(ModuleMerge.combine(method, parameters, pruning, module).vote());
       return acc;
     }
   }

@@ -113,7 +113,7 @@ public final class ModuleMerge {
       return new MergedVector(merged, used, SignVote.NONE);
     }
     if (parameters.scope() == Scope.GLOBAL) {
-      // A pending global majority counts as 0 here; the vote says whether that mattered.
+      // The statistics' majority; 0 in the statistics' own voting pass, which only counts signs.
       SignVote vote =
           MergeKernels.disjointMean(x, keepAbove, lambda, statistics.majoritySign(), merged, used);
       return new MergedVector(merged, used, vote);

@@ -63,15 +63,12 @@ final class AdapterOutput {
    * Writes one layer's adapter modules to its part file (replacing a failed attempt's).
    *
    * @param layer the layer's index
-   * @param suffix what tells this part from the layer's other variants (see {@link MergedLayer}),
-   *     or empty
    * @param written the layer's modules as the adapter holds them, at least one
    */
-  static Part writePart(
-      FileStore store, String parts, int layer, String suffix, List<MergedModule> written)
+  static Part writePart(FileStore store, String parts, int layer, List<MergedModule> written)
       throws IOException {
     String location =
-        store.resolve(parts, String.format(Locale.ROOT, "layer-%05d%s.safetensors", layer, suffix));
+        store.resolve(parts, String.format(Locale.ROOT, "layer-%05d.safetensors", layer));
     if (store.exists(location)) {
       store.deleteRecursively(location);
     }

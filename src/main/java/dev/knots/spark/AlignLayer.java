@@ -17,7 +17,6 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.api.java.function.FlatMapFunction2;
 import org.apache.spark.broadcast.Broadcast;
@@ -44,22 +43,17 @@ final class AlignLayer
   /** Every layer's plan, by index. */
   private final Broadcast<List<LayerPlan>> layerPlans;
 
-  /** Test seam: the first attempt of this layer's task fails (-1: never). */
-  private final int failFirstAttemptOfLayer;
-
   AlignLayer(
       MergeMethod method,
       MergeParameters parameters,
       Concat concat,
       FileStore store,
-      Broadcast<List<LayerPlan>> layerPlans,
-      int failFirstAttemptOfLayer) {
+      Broadcast<List<LayerPlan>> layerPlans) {
     this.method = method;
     this.parameters = parameters;
     this.concat = concat;
     this.store = store;
     this.layerPlans = layerPlans;
-    this.failFirstAttemptOfLayer = failFirstAttemptOfLayer;
   }
 
   @Override
@@ -75,23 +69,16 @@ final class AlignLayer
     distributed.forEachRemaining(m -> alignedElsewhere.put(m._2().key(), m._2()));
     List<AlignedLayer> out = new ArrayList<>();
     while (layers.hasNext()) {
-      out.add(align(layerPlans.value().get(layers.next()), alignedElsewhere));
+      out.add(
+          alignHere(
+              layerPlans.value().get(layers.next()),
+              method,
+              parameters,
+              concat,
+              store,
+              alignedElsewhere));
     }
     return out.iterator();
-  }
-
-  private AlignedLayer align(LayerPlan layer, Map<String, AlignedModule> alignedElsewhere)
-      throws IOException {
-    TaskContext task = TaskContext.get();
-    if (layer.index() == failFirstAttemptOfLayer && task != null && task.attemptNumber() == 0) {
-      throw new IllegalStateException(
-          "Injected failure in the first attempt of task "
-              + layer.index()
-              + " (test seam "
-              + SparkMergeJob.FAIL_ONCE_CONF
-              + ")");
-    }
-    return alignHere(layer, method, parameters, concat, store, alignedElsewhere);
   }
 
   /**

@@ -4,36 +4,36 @@ import dev.knots.job.AlignedModule;
 import dev.knots.merge.Mergeable;
 import dev.knots.merge.ModuleScan;
 import java.io.Serializable;
+import java.util.function.IntConsumer;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.function.Function2;
 
 /**
  * Folds the merge's global statistics over the persisted aligned layers: each task folds its
- * layers' modules into a copy of the zero summary, and Spark merges the task results. The first
- * fold runs one task per layer, the job that computes and persists the alignment; later folds only
- * read the persisted layers, so they run one task per core (the cost of a task, not of the data,
- * dominates them).
+ * layers' modules into a copy of the zero summary, and Spark merges the task results. The folds
+ * only read the persisted layers, so they run one task per core (the cost of a task, not of the
+ * data, dominates them).
  */
 final class RddModuleScan implements ModuleScan {
   private final JavaRDD<AlignedLayer> layers;
-  private final Runnable beforeEachRound;
-  private boolean computed;
+  private final IntConsumer beforeEachRound;
+  private int rounds;
 
-  RddModuleScan(JavaRDD<AlignedLayer> layers, Runnable beforeEachRound) {
+  /**
+   * @param beforeEachRound told the number of each round (from 1) before it runs, to describe it
+   */
+  RddModuleScan(JavaRDD<AlignedLayer> layers, IntConsumer beforeEachRound) {
     this.layers = layers;
     this.beforeEachRound = beforeEachRound;
   }
 
   @Override
   public <S extends Mergeable<S> & Serializable> S aggregate(S zero, Fold<S> add) {
-    beforeEachRound.run();
-    JavaRDD<AlignedLayer> scanned = layers;
-    if (computed) {
-      int cores = layers.context().defaultParallelism();
-      scanned = layers.coalesce(Math.max(1, Math.min(cores, layers.getNumPartitions())));
-    }
-    computed = true;
-    return scanned.aggregate(zero, new FoldLayer<>(add), new MergeSummaries<>());
+    beforeEachRound.accept(++rounds);
+    int cores = layers.context().defaultParallelism();
+    return layers
+        .coalesce(Math.max(1, Math.min(cores, layers.getNumPartitions())))
+        .aggregate(zero, new FoldLayer<>(add), new MergeSummaries<>());
   }
 
   private static final class FoldLayer<S> implements Function2<S, AlignedLayer, S> {

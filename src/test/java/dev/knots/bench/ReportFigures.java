@@ -35,8 +35,7 @@ record ReportFigures(
   static final String FILE = MergeReport.FILE_NAME;
 
   /** The job's phases besides Spark's start, in the order they run. */
-  static final List<String> PHASES =
-      List.of("beforeSpark", "plan", "distributedAlign", "align", "statistics", "merge", "write");
+  static final List<String> PHASES = List.of("beforeSpark", "align", "statistics", "merge");
 
   public ReportFigures {
     phases = Collections.unmodifiableMap(new LinkedHashMap<>(phases));

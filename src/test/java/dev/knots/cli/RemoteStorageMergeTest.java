@@ -18,13 +18,14 @@ import dev.knots.io.hadoop.LocalS3;
 import dev.knots.io.hadoop.MiniHdfs;
 import dev.knots.io.hadoop.RoutingFileStore;
 import dev.knots.io.safetensors.DType;
-import dev.knots.job.LocalMerge;
+import dev.knots.job.LocalRuns;
 import dev.knots.job.MergeReport;
 import dev.knots.job.MergeRequest;
 import dev.knots.job.OutputCommit;
 import dev.knots.job.OutputFormat;
 import dev.knots.job.RunOptions;
-import dev.knots.spark.SparkMergeJob;
+import dev.knots.spark.FailsAfterWriting;
+import dev.knots.spark.SparkRuns;
 import java.io.IOException;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
@@ -152,13 +153,13 @@ class RemoteStorageMergeTest {
   }
 
   private static void runJob(MergeRequest request) throws IOException {
-    SparkMergeJob.run(spark, request, RunOptions.defaults(), 0, System.nanoTime());
+    SparkRuns.run(spark, request, RunOptions.defaults());
   }
 
   /** The same merge on local files, by the single-process core. */
   private static Path localMerge(String name, OutputFormat format, String base) throws IOException {
     Path out = temp.resolve(name);
-    LocalMerge.run(
+    LocalRuns.run(
         Fixtures.request(Fixtures.config(KNOTS_TIES), out.toString(), format, base),
         Fixtures.STORE,
         false);
@@ -260,7 +261,7 @@ class RemoteStorageMergeTest {
     String output = s3.uri("merges/checkpoints");
     runJob(Checkpoints.request(KNOTS_TIES, onHdfs, s3Base, output, Optional.empty()));
     Path expected = temp.resolve("checkpoints-local");
-    LocalMerge.run(
+    LocalRuns.run(
         Checkpoints.request(KNOTS_TIES, local, base, expected.toString(), Optional.empty()),
         Fixtures.STORE,
         false);
@@ -303,21 +304,26 @@ class RemoteStorageMergeTest {
   @Test
   void aWriteFailureAfterPartOfTheOutputPublishesNothingAndARerunSucceeds() throws IOException {
     String output = hdfs.uri("/merges/failed-write");
-    String[] args = mergeArgs(String.join(",", s3Adapters), output);
-    spark.setLocalProperty(SparkMergeJob.FAIL_WRITE_CONF, "1");
-    MainRun failed;
-    try {
-      failed = main(args);
-    } finally {
-      spark.setLocalProperty(SparkMergeJob.FAIL_WRITE_CONF, null);
-    }
-    assertEquals(1, failed.code(), failed.err());
-    assertTrue(failed.err().contains("Cannot write the merge to " + output), failed.err());
-    assertTrue(failed.err().contains("Injected write failure"), failed.err());
+    MergeRequest request = request(s3Adapters, output, OutputFormat.ADAPTER, null);
+    IOException failed =
+        assertThrows(
+            IOException.class,
+            () ->
+                SparkRuns.run(
+                    spark,
+                    request,
+                    RunOptions.defaults(),
+                    new FailsAfterWriting(
+                        new RoutingFileStore(spark.hadoopConfiguration()),
+                        FailsAfterWriting.LAYER_1_PART)));
+    assertTrue(
+        failed.getMessage().startsWith("Cannot write the merge to " + output), failed.getMessage());
+    assertTrue(failed.getMessage().contains("Injected write failure"), failed.getMessage());
     assertFalse(store.exists(output), "nothing at the destination");
     assertFalse(store.exists(store.resolve(output, OutputCommit.SUCCESS)));
     assertEquals(List.of(), staging(hdfs.uri("/merges")), "staging removed");
 
+    String[] args = mergeArgs(String.join(",", s3Adapters), output);
     MainRun rerun = main(args);
     assertEquals(0, rerun.code(), rerun.err());
     assertSameOutput(localMerge("rerun-after-write-failure", OutputFormat.ADAPTER, null), output);

@@ -13,7 +13,8 @@ import dev.knots.job.RunOptions;
 import dev.knots.knots.Concat;
 import dev.knots.merge.MergeMethods;
 import dev.knots.merge.MergeParameters;
-import dev.knots.spark.SparkMergeJob;
+import dev.knots.spark.SparkEngine;
+import dev.knots.spark.SparkRuns;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -47,7 +48,7 @@ class SparkSerializerTest {
     SparkContext context = null;
     try {
       context = Main.sparkContext();
-      assertEquals(SparkMergeJob.SERIALIZER, context.conf().get("spark.serializer"));
+      assertEquals(SparkEngine.SERIALIZER, context.conf().get("spark.serializer"));
       assertEquals("1", context.conf().get("spark.executorEnv.OPENBLAS_NUM_THREADS"));
     } finally {
       properties.keySet().forEach(System::clearProperty);
@@ -76,10 +77,10 @@ class SparkSerializerTest {
       IllegalArgumentException e =
           assertThrows(
               IllegalArgumentException.class,
-              () -> SparkMergeJob.run(kryo, request, RunOptions.defaults(), 0, System.nanoTime()));
+              () -> SparkRuns.run(kryo, request, RunOptions.defaults()));
       assertTrue(
           e.getMessage().contains("spark.serializer=" + KRYO)
-              && e.getMessage().contains(SparkMergeJob.SERIALIZER),
+              && e.getMessage().contains(SparkEngine.SERIALIZER),
           e.getMessage());
       assertFalse(Files.exists(output), "nothing at the destination");
     } finally {

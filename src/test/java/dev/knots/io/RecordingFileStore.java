@@ -1,8 +1,5 @@
 package dev.knots.io;
 
-import java.io.FilterOutputStream;
-import java.io.IOException;
-import java.io.OutputStream;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -33,29 +30,9 @@ public final class RecordingFileStore extends ForwardingFileStore {
 
   @Override
   public OutputFile outputFile(String location) {
-    OutputFile file = delegate().outputFile(location);
-    return new OutputFile() {
-      @Override
-      public String location() {
-        return location;
-      }
-
-      @Override
-      public OutputStream create() throws IOException {
-        record("create " + name(location));
-        return new FilterOutputStream(file.create()) {
-          @Override
-          public void write(byte[] b, int off, int len) throws IOException {
-            out.write(b, off, len);
-          }
-
-          @Override
-          public void close() throws IOException {
-            super.close();
-            record("close " + name(location));
-          }
-        };
-      }
-    };
+    return new HookedOutputFile(
+        delegate().outputFile(location),
+        () -> record("create " + name(location)),
+        () -> record("close " + name(location)));
   }
 }

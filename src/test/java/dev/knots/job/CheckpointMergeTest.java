@@ -52,7 +52,7 @@ class CheckpointMergeTest {
   }
 
   private static List<MergedModule> merge(MergeRequest request, MergePlan plan) throws IOException {
-    return LocalMerge.merge(request, plan, Fixtures.STORE);
+    return LocalRuns.merge(request, plan, Fixtures.STORE);
   }
 
   private static MergePlan plan(MergeRequest request) throws IOException {
@@ -124,7 +124,7 @@ class CheckpointMergeTest {
   @Test
   void theMergedModelIsTheBasePlusTheMergedUpdate() throws IOException {
     Path out = temp.resolve("knots-ties-model");
-    LocalMerge.run(
+    LocalRuns.run(
         Checkpoints.request(KNOTS_TIES, checkpoints, base, out.toString(), Optional.empty()),
         Fixtures.STORE,
         false);
@@ -199,12 +199,12 @@ class CheckpointMergeTest {
     }
     Path bf16Out = temp.resolve("bf16-out");
     Path wideOut = temp.resolve("wide-out");
-    LocalMerge.run(
+    LocalRuns.run(
         Checkpoints.request(
             KNOTS_TIES, bf16, bf16Base.toString(), bf16Out.toString(), Optional.empty()),
         Fixtures.STORE,
         false);
-    LocalMerge.run(
+    LocalRuns.run(
         Checkpoints.request(
             KNOTS_TIES, wide, wideBase.toString(), wideOut.toString(), Optional.empty()),
         Fixtures.STORE,
@@ -239,7 +239,7 @@ class CheckpointMergeTest {
     String file = "knots-ta_s0.5.safetensors";
     List<String> changed = Checkpoints.writeWithNormChanges(temp.resolve("norms"), base, DType.F64);
     Path out = temp.resolve("norms-out");
-    LocalMerge.run(
+    LocalRuns.run(
         Checkpoints.request(file, changed, base, out.toString(), Optional.empty()),
         Fixtures.STORE,
         false);

@@ -63,7 +63,7 @@ class ExtractedLoraTest {
   @Test
   void atFullRankTheAdapterCarriesTheMergeAndLoadsInPeft() throws Exception {
     Path out = temp.resolve("full");
-    LocalMerge.run(
+    LocalRuns.run(
         Checkpoints.adapterRequest(KNOTS_TIES, checkpoints, BASE, out.toString(), 64),
         Fixtures.STORE,
         false);
@@ -113,7 +113,7 @@ class ExtractedLoraTest {
   void atLowRankItIsTheTruncatedSvdOfTheMergedUpdate() throws Exception {
     int rank = 4;
     Path out = temp.resolve("rank4");
-    LocalMerge.run(
+    LocalRuns.run(
         Checkpoints.adapterRequest(KNOTS_TIES, checkpoints, BASE, out.toString(), rank),
         Fixtures.STORE,
         false);

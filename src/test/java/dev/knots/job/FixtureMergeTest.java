@@ -45,7 +45,7 @@ class FixtureMergeTest {
     AdapterSet adapters =
         AdapterSet.open(Fixtures.STORE, request.adapters(), LoraAdapter.UnsupportedTensors.REFUSE);
     List<MergedModule> merged =
-        LocalMerge.merge(
+        LocalRuns.merge(
             request, Planner.plan(adapters, request.method(), request.concat()), Fixtures.STORE);
     Map<String, Matrix> expected = Fixtures.matrices("expected/" + file);
 
@@ -104,9 +104,9 @@ class FixtureMergeTest {
       ModulePlan forced = new ModulePlan(spec, AlignPath.DENSE, "forced by the test");
       dense.add(ModuleAligner.align(forced, request.concat(), Fixtures.STORE));
     }
-    List<MergedModule> viaDense = LocalMerge.mergeAligned(request, dense);
+    List<MergedModule> viaDense = LocalRuns.mergeAligned(request, dense);
     List<MergedModule> viaFactors =
-        LocalMerge.merge(
+        LocalRuns.merge(
             request, Planner.plan(adapters, request.method(), request.concat()), Fixtures.STORE);
     Map<String, Matrix> expected = Fixtures.matrices("expected/" + file);
     for (int m = 0; m < viaDense.size(); m++) {

@@ -33,7 +33,7 @@ class MergeOutputsTest {
   void mergedAdapterReproducesTheMergedUpdateWithPerModuleRanks() throws IOException {
     Path out = temp.resolve("merged");
     MergeRequest request = Fixtures.request(Fixtures.config(KNOTS_TIES), out.toString());
-    MergeResult result = LocalMerge.run(request, Fixtures.STORE, false).result();
+    MergeResult result = LocalRuns.run(request, Fixtures.STORE, false).result();
 
     Map<String, Matrix> expected = Fixtures.matrices("expected/" + KNOTS_TIES);
     JsonNode reference =
@@ -65,7 +65,7 @@ class MergeOutputsTest {
     Path out = temp.resolve("model");
     MergeRequest request =
         modelRequest(KNOTS_TIES, Fixtures.path("base_model"), out, OutputFormat.MODEL);
-    LocalMerge.run(request, Fixtures.STORE, false);
+    LocalRuns.run(request, Fixtures.STORE, false);
 
     assertTrue(Files.exists(out.resolve("config.json")), "config.json copied beside the weights");
     assertFalse(
@@ -96,7 +96,7 @@ class MergeOutputsTest {
     Path baseDir = shardedBf16Base();
     Path out = temp.resolve("both");
     MergeRequest request = modelRequest(KNOTS_TIES, baseDir.toString(), out, OutputFormat.BOTH);
-    LocalMerge.run(request, Fixtures.STORE, false);
+    LocalRuns.run(request, Fixtures.STORE, false);
 
     assertTrue(Files.exists(out.resolve("adapter/adapter_config.json")));
     HfModelFiles base = HfModelFiles.open(Fixtures.STORE, baseDir.toString());

@@ -24,7 +24,7 @@ class PeftInteropTest {
       })
   void peftLoadsTheMergedAdapter(String file) throws Exception {
     Path out = temp.resolve(file.replace(".safetensors", ""));
-    LocalMerge.run(Fixtures.request(Fixtures.config(file), out.toString()), Fixtures.STORE, false);
+    LocalRuns.run(Fixtures.request(Fixtures.config(file), out.toString()), Fixtures.STORE, false);
     PeftCheck.assertPeftReproduces(out, file);
   }
 }

@@ -36,8 +36,7 @@ class ModuleMergeExactnessTest {
           float[][] x = tasks(random, n, length, round == 2);
           MergeParameters parameters = parameters(random, n, Scope.GLOBAL, 100);
           int majority = random.nextInt(3) - 1;
-          MergeStatistics statistics =
-              new MergeStatistics(thresholds(random, x), majority, majority == 0);
+          MergeStatistics statistics = new MergeStatistics(thresholds(random, x), majority);
           for (MergeMethod method : List.of(TA, TIES)) {
             check(method, parameters, statistics, x, n + " tasks x " + length + " #" + round);
           }
@@ -84,7 +83,7 @@ class ModuleMergeExactnessTest {
           }
           MergeParameters parameters = parameters(random, n, Scope.GLOBAL, 100);
           int majority = random.nextInt(3) - 1;
-          MergeStatistics statistics = new MergeStatistics(thresholds, majority, majority == 0);
+          MergeStatistics statistics = new MergeStatistics(thresholds, majority);
           for (MergeMethod method : List.of(TA, TIES)) {
             check(method, parameters, statistics, x, n + " x " + length + " non-finite #" + round);
           }
@@ -109,7 +108,7 @@ class ModuleMergeExactnessTest {
   @Test
   void aCancellationWithAPendingMajorityAsksForIt() {
     float[][] x = {{2, 1, 0, -0f}, {-2, 1, -0f, 0}};
-    MergeStatistics pending = new MergeStatistics(new double[2], 0, true);
+    MergeStatistics pending = new MergeStatistics(new double[2], 0);
     MergedVector got = ModuleMerge.merge(TIES, MergeParameters.defaults(), pending, vectors(x));
     assertEquals(new SignVote(1, true), got.vote());
     check(TIES, MergeParameters.defaults(), pending, x, "pending");

@@ -157,40 +157,57 @@ class ModuleMergeTest {
   }
 
   @Test
-  void zeroSignsTakeTheMajoritySignVotedOnByTheMergePass() {
+  void zeroSignsTakeTheMajoritySignTheStatisticsVoteOn() {
     // Entry 0 cancels exactly; the other entries are positive, so the majority is +1 and only
-    // the positive task contributes at entry 0. The first pass leaves entry 0 out and says that
-    // the majority decides it; the second pass, with the majority, gives the answer of
-    // docs/merging.md.
+    // the positive task contributes at entry 0, as docs/merging.md says. A pass with the majority
+    // counted as 0 (the statistics' vote) leaves entry 0 out and says that the majority decides it.
     ModuleVectors module = new ModuleVectors("m", new float[][] {{2, 1, 1, 1}, {-2, 1, 1, 1}});
     MergeParameters parameters = MergeParameters.defaults();
     MergeStatistics statistics =
         MergeStatistics.compute(TIES, parameters, 2, new InMemoryModuleScan(List.of(module)));
-    assertTrue(statistics.majorityPending());
-    MergedVector first = ModuleMerge.merge(TIES, parameters, statistics, module);
-    assertArrayEquals(new double[] {0, 1, 1, 1}, first.values());
-    assertEquals(new SignVote(3, true), first.vote());
-    MergeStatistics voted = statistics.afterMergePass(first.vote()).orElseThrow();
-    assertEquals(1, voted.majoritySign());
+    assertEquals(1, statistics.majoritySign());
     assertArrayEquals(
-        new double[] {2, 1, 1, 1}, ModuleMerge.merge(TIES, parameters, voted, module).values());
-    assertTrue(voted.afterMergePass(first.vote()).isEmpty(), "a known majority needs no vote");
+        new double[] {2, 1, 1, 1},
+        ModuleMerge.merge(TIES, parameters, statistics, module).values());
+    MergedVector pending =
+        ModuleMerge.merge(
+            TIES, parameters, new MergeStatistics(statistics.thresholds(), 0), module);
+    assertArrayEquals(new double[] {0, 1, 1, 1}, pending.values());
+    assertEquals(new SignVote(3, true), pending.vote());
+  }
+
+  @Test
+  void theMajoritySignIsVotedOverEveryModule() {
+    // Alone, the first module would vote -1; the second outvotes it, so its cancelling entry 0
+    // takes +1, the global majority.
+    ModuleVectors cancelling = new ModuleVectors("a", new float[][] {{2, -1}, {-2, -1}});
+    ModuleVectors positive = new ModuleVectors("b", new float[][] {{1, 1, 1}, {1, 1, 1}});
+    MergeParameters parameters = MergeParameters.defaults();
+    MergeStatistics statistics =
+        MergeStatistics.compute(
+            TIES, parameters, 2, new InMemoryModuleScan(List.of(cancelling, positive)));
+    assertEquals(1, statistics.majoritySign());
+    assertArrayEquals(
+        new double[] {2, -1}, ModuleMerge.merge(TIES, parameters, statistics, cancelling).values());
   }
 
   @Test
   void aPassWhereNoEntryCancelsStandsWithoutTheMajority() {
     ModuleVectors module = new ModuleVectors("m", new float[][] {{2, -1, 0, 1}, {-1, 1, 0, 1}});
     MergeParameters parameters = MergeParameters.defaults();
-    MergeStatistics statistics =
-        MergeStatistics.compute(TIES, parameters, 2, new InMemoryModuleScan(List.of(module)));
-    MergedVector pass = ModuleMerge.merge(TIES, parameters, statistics, module);
+    MergeStatistics pending = MergeStatistics.none(2);
+    MergedVector pass = ModuleMerge.merge(TIES, parameters, pending, module);
     // Entry 1 cancels with kept non-zero entries, so the majority decides it; entry 2 is all
     // zero, which nothing can change.
     assertEquals(new SignVote(2, true), pass.vote());
     ModuleVectors noCancel = new ModuleVectors("m", new float[][] {{2, 0, 1}, {-1, 0, 1}});
-    MergedVector clean = ModuleMerge.merge(TIES, parameters, statistics, noCancel);
+    MergedVector clean = ModuleMerge.merge(TIES, parameters, pending, noCancel);
     assertEquals(new SignVote(2, false), clean.vote());
-    assertTrue(statistics.afterMergePass(clean.vote()).isEmpty());
+    assertArrayEquals(
+        clean.values(),
+        ModuleMerge.merge(TIES, parameters, new MergeStatistics(new double[2], -1), noCancel)
+            .values(),
+        "no entry needs the majority, so any majority gives the same merge");
   }
 
   @Test

@@ -16,7 +16,7 @@ import dev.knots.io.safetensors.SafetensorsReader;
 import dev.knots.io.safetensors.SafetensorsWriter;
 import dev.knots.io.safetensors.TensorInfo;
 import dev.knots.io.safetensors.TensorSpec;
-import dev.knots.job.LocalMerge;
+import dev.knots.job.LocalRuns;
 import dev.knots.job.MergeRequest;
 import dev.knots.job.MergedModule;
 import dev.knots.job.ModuleAligner;
@@ -120,7 +120,7 @@ class AdapterSetTest {
             "out",
             OutputFormat.ADAPTER,
             Optional.empty());
-    return LocalMerge.merge(
+    return LocalRuns.merge(
         request, Planner.plan(set, request.method(), request.concat()), Fixtures.STORE);
   }
 

@@ -13,7 +13,7 @@ import dev.knots.io.safetensors.SafetensorsHeader;
 import dev.knots.io.safetensors.SafetensorsWriter;
 import dev.knots.io.safetensors.TensorSpec;
 import dev.knots.job.AlignedModule;
-import dev.knots.job.LocalMerge;
+import dev.knots.job.LocalRuns;
 import dev.knots.job.MergeRequest;
 import dev.knots.job.MergedModule;
 import dev.knots.job.ModuleAligner;
@@ -212,8 +212,8 @@ class DistributedAlignmentTest {
             "unused",
             OutputFormat.ADAPTER,
             Optional.empty());
-    List<MergedModule> viaLocal = LocalMerge.mergeAligned(request, local);
-    List<MergedModule> viaDistributed = LocalMerge.mergeAligned(request, dist);
+    List<MergedModule> viaLocal = LocalRuns.mergeAligned(request, local);
+    List<MergedModule> viaDistributed = LocalRuns.mergeAligned(request, dist);
     for (int m = 0; m < viaLocal.size(); m++) {
       Matrix want = viaLocal.get(m).update();
       double error =

@@ -5,6 +5,7 @@ import dev.knots.io.InputFile;
 import dev.knots.io.LocatedOutputStream;
 import dev.knots.io.Locations;
 import dev.knots.io.OutputFile;
+import dev.knots.io.Redacted;
 import dev.knots.io.Storage;
 import java.io.BufferedOutputStream;
 import java.io.FileNotFoundException;

@@ -7,6 +7,7 @@ import static org.apache.hadoop.fs.Options.OpenFileOptions.FS_OPTION_OPENFILE_RE
 import dev.knots.io.InputFile;
 import dev.knots.io.Locations;
 import dev.knots.io.RangeReader;
+import dev.knots.io.Redacted;
 import java.io.EOFException;
 import java.io.FileNotFoundException;
 import java.io.IOException;

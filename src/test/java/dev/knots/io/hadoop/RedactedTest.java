@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 
+import dev.knots.io.Redacted;
 import java.io.EOFException;
 import java.io.FileNotFoundException;
 import java.io.IOException;

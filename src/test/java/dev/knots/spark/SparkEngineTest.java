@@ -23,9 +23,10 @@ import dev.knots.io.safetensors.SafetensorsWriter;
 import dev.knots.io.safetensors.TensorInfo;
 import dev.knots.io.safetensors.TensorSpec;
 import dev.knots.job.AlignedModule;
-import dev.knots.job.LocalMerge;
+import dev.knots.job.LocalRuns;
 import dev.knots.job.MergeReport;
 import dev.knots.job.MergeRequest;
+import dev.knots.job.MergeRunner;
 import dev.knots.job.ModuleAligner;
 import dev.knots.job.OutputCommit;
 import dev.knots.job.OutputFormat;
@@ -44,6 +45,7 @@ import dev.knots.plan.AlignPath;
 import dev.knots.plan.MergePlan;
 import dev.knots.plan.ModulePlan;
 import dev.knots.plan.ModuleSpec;
+import dev.knots.plan.PathOptions;
 import dev.knots.plan.PathRequest;
 import dev.knots.plan.Planner;
 import java.io.ByteArrayInputStream;
@@ -65,6 +67,7 @@ import java.util.stream.Stream;
 import org.apache.spark.SparkContext;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerJobStart;
 import org.apache.spark.scheduler.SparkListenerStageCompleted;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -77,7 +80,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * The Spark job on local[2] (three attempts per task, so a failed task is retried) against the
  * single-process merge core: the same bytes, whatever the partitioning or retries.
  */
-class SparkMergeJobTest {
+class SparkEngineTest {
   private static final String KNOTS_TIES = "knots-ties_topk20_s0.6.safetensors";
   private static SparkContext spark;
 
@@ -85,7 +88,7 @@ class SparkMergeJobTest {
 
   @BeforeAll
   static void start() {
-    spark = LocalSpark.start("local[2,3]", "SparkMergeJobTest");
+    spark = LocalSpark.start("local[2,3]", "SparkEngineTest");
   }
 
   @AfterAll
@@ -102,13 +105,11 @@ class SparkMergeJobTest {
     Path viaSpark = temp.resolve("spark");
     Path viaCore = temp.resolve("core");
     MergeReport report =
-        SparkMergeJob.run(
+        SparkRuns.run(
             spark,
             request(KNOTS_TIES, viaSpark, OutputFormat.ADAPTER, null),
-            RunOptions.defaults(),
-            0,
-            System.nanoTime());
-    LocalMerge.run(request(KNOTS_TIES, viaCore, OutputFormat.ADAPTER, null), Fixtures.STORE, false);
+            RunOptions.defaults());
+    LocalRuns.run(request(KNOTS_TIES, viaCore, OutputFormat.ADAPTER, null), Fixtures.STORE, false);
 
     assertSameFile(viaCore, viaSpark, LoraAdapter.WEIGHTS_FILE);
     assertSameFile(viaCore, viaSpark, LoraAdapter.CONFIG_FILE);
@@ -142,13 +143,8 @@ class SparkMergeJobTest {
     Path viaSpark = temp.resolve("spark");
     Path viaCore = temp.resolve("core");
     MergeReport report =
-        SparkMergeJob.run(
-            spark,
-            checkpointRequest(checkpoints, base, viaSpark),
-            RunOptions.defaults(),
-            0,
-            System.nanoTime());
-    LocalMerge.run(checkpointRequest(checkpoints, base, viaCore), Fixtures.STORE, false);
+        SparkRuns.run(spark, checkpointRequest(checkpoints, base, viaSpark), RunOptions.defaults());
+    LocalRuns.run(checkpointRequest(checkpoints, base, viaCore), Fixtures.STORE, false);
     int compared = 0;
     try (Stream<Path> files = Files.walk(viaCore)) {
       for (Path file : files.filter(Files::isRegularFile).toList()) {
@@ -188,13 +184,11 @@ class SparkMergeJobTest {
     Fixtures.writeShardedBase(base, DType.BF16, 80_000);
     Path viaSpark = temp.resolve("spark");
     Path viaCore = temp.resolve("core");
-    SparkMergeJob.run(
+    SparkRuns.run(
         spark,
         request(KNOTS_TIES, viaSpark, OutputFormat.BOTH, base.toString()),
-        RunOptions.defaults(),
-        0,
-        System.nanoTime());
-    LocalMerge.run(
+        RunOptions.defaults());
+    LocalRuns.run(
         request(KNOTS_TIES, viaCore, OutputFormat.BOTH, base.toString()), Fixtures.STORE, false);
     try (Stream<Path> files = Files.walk(viaCore)) {
       for (Path file : files.filter(Files::isRegularFile).toList()) {
@@ -211,32 +205,82 @@ class SparkMergeJobTest {
   void aTaskThatFailsOnceIsRetriedAndWritesTheSameBytes() throws IOException {
     Path clean = temp.resolve("clean");
     Path retried = temp.resolve("retried");
-    SparkMergeJob.run(
+    SparkRuns.run(
+        spark, request(KNOTS_TIES, clean, OutputFormat.ADAPTER, null), RunOptions.defaults());
+    int injectedBefore = FirstAttemptFails.INJECTED.get();
+    SparkRuns.run(
         spark,
-        request(KNOTS_TIES, clean, OutputFormat.ADAPTER, null),
+        request(KNOTS_TIES, retried, OutputFormat.ADAPTER, null),
         RunOptions.defaults(),
-        0,
-        System.nanoTime());
-    spark.setLocalProperty(SparkMergeJob.FAIL_ONCE_CONF, "1");
-    try {
-      SparkMergeJob.run(
-          spark,
-          request(KNOTS_TIES, retried, OutputFormat.ADAPTER, null),
-          RunOptions.defaults(),
-          0,
-          System.nanoTime());
-    } finally {
-      spark.setLocalProperty(SparkMergeJob.FAIL_ONCE_CONF, null);
-    }
+        new FirstAttemptFails(new RoutingFileStore(spark.hadoopConfiguration()), 1));
+    assertTrue(FirstAttemptFails.INJECTED.get() > injectedBefore, "a task failed and was retried");
     assertSameFile(clean, retried, LoraAdapter.WEIGHTS_FILE);
     assertSameFile(clean, retried, LoraAdapter.CONFIG_FILE);
   }
 
+  /**
+   * Points of one alignment in one run on Spark: aligned once, persisted, and each point writes the
+   * bytes the single-process merge writes for it alone.
+   */
+  @Test
+  void pointsSharingAnAlignmentWriteWhatTheCoreWritesForEach() throws IOException {
+    List<MergeRequest> points = new ArrayList<>();
+    List<Path> alone = new ArrayList<>();
+    for (double topK : new double[] {20, 50}) {
+      MergeRequest fixture =
+          request(KNOTS_TIES, temp.resolve("spark-" + (int) topK), OutputFormat.ADAPTER, null);
+      points.add(
+          new MergeRequest(
+              fixture.adapters(),
+              fixture.method(),
+              fixture.parameters().withTopK(topK),
+              fixture.concat(),
+              fixture.output(),
+              fixture.format(),
+              fixture.base()));
+      alone.add(temp.resolve("core-" + (int) topK));
+      LocalRuns.run(
+          new MergeRequest(
+              fixture.adapters(),
+              fixture.method(),
+              fixture.parameters().withTopK(topK),
+              fixture.concat(),
+              alone.get(alone.size() - 1).toString(),
+              fixture.format(),
+              fixture.base()),
+          Fixtures.STORE,
+          false);
+    }
+    AlignStages aligns = new AlignStages();
+    spark.addSparkListener(aligns);
+    try (SparkEngine engine = SparkEngine.start(spark)) {
+      new MergeRunner(engine, false)
+          .run(LocalRuns.sharingInputs(points, Fixtures.STORE, PathOptions.defaults()));
+    } finally {
+      spark.removeSparkListener(aligns);
+    }
+    assertEquals(1, aligns.count.get(), "one align job for both points");
+    for (int i = 0; i < points.size(); i++) {
+      assertSameFile(alone.get(i), Path.of(points.get(i).output()), LoraAdapter.WEIGHTS_FILE);
+    }
+  }
+
+  /** Counts the align jobs, by the description the engine gives them. */
+  private static final class AlignStages extends SparkListener {
+    private final AtomicInteger count = new AtomicInteger();
+
+    @Override
+    public void onJobStart(SparkListenerJobStart job) {
+      if (job.properties().getProperty("spark.job.description", "").startsWith("align ")) {
+        count.incrementAndGet();
+      }
+    }
+  }
+
   @Test
   void anExactlyCancellingEntryIsDecidedByTheMajoritySignAsInTheCore() throws IOException {
-    // hflip and its negation cancel exactly wherever rot90 is pruned, so the first merge pass
-    // meets entries that only the global majority sign decides: the job must keep the variant of
-    // those layers that the majority picks.
+    // hflip and its negation cancel exactly wherever rot90 is pruned, so some entries are decided
+    // by the global majority sign only: the job must vote on it as the core does.
     Path negated = negatedAdapter("hflip");
     List<String> adapters =
         List.of(
@@ -244,13 +288,8 @@ class SparkMergeJobTest {
     MergeRequest core = cancellingRequest(adapters, temp.resolve("core"));
     assertTrue(firstPassNeedsTheMajority(core), "the case exercises the majority vote");
 
-    SparkMergeJob.run(
-        spark,
-        cancellingRequest(adapters, temp.resolve("spark")),
-        RunOptions.defaults(),
-        0,
-        System.nanoTime());
-    LocalMerge.run(core, Fixtures.STORE, false);
+    SparkRuns.run(spark, cancellingRequest(adapters, temp.resolve("spark")), RunOptions.defaults());
+    LocalRuns.run(core, Fixtures.STORE, false);
     assertSameFile(
         temp.resolve("core"), temp.resolve("spark"), "adapter/" + LoraAdapter.WEIGHTS_FILE);
     assertSameFile(temp.resolve("core"), temp.resolve("spark"), "model/model.safetensors");
@@ -267,6 +306,10 @@ class SparkMergeJobTest {
         Optional.of(Fixtures.path("base_model")));
   }
 
+  /**
+   * Whether some entry's pruned sum cancels exactly, so that the global majority sign (not 0)
+   * decides it.
+   */
   private static boolean firstPassNeedsTheMajority(MergeRequest request) throws IOException {
     AdapterSet set =
         AdapterSet.open(Fixtures.STORE, request.adapters(), LoraAdapter.UnsupportedTensors.REFUSE);
@@ -282,13 +325,14 @@ class SparkMergeJobTest {
             request.parameters(),
             request.taskCount(),
             new InMemoryModuleScan(vectors));
+    MergeStatistics pending = new MergeStatistics(statistics.thresholds(), 0);
     SignVote vote = SignVote.NONE;
     for (ModuleVectors module : vectors) {
       vote =
           vote.plus(
-              ModuleMerge.merge(request.method(), request.parameters(), statistics, module).vote());
+              ModuleMerge.merge(request.method(), request.parameters(), pending, module).vote());
     }
-    return statistics.afterMergePass(vote).isPresent();
+    return vote.needsMajority() && statistics.majoritySign() != 0;
   }
 
   /**
@@ -323,10 +367,7 @@ class SparkMergeJobTest {
               out.toString(),
               OutputFormat.ADAPTER,
               Optional.empty());
-      IOException e =
-          assertThrows(
-              IOException.class,
-              () -> SparkMergeJob.run(spark, request, options, 0, System.nanoTime()));
+      IOException e = assertThrows(IOException.class, () -> SparkRuns.run(spark, request, options));
       assertTrue(
           e.getMessage()
               .startsWith(
@@ -374,20 +415,13 @@ class SparkMergeJobTest {
     Files.writeString(out.resolve("keep.txt"), "old");
     MergeRequest request = request(KNOTS_TIES, out, OutputFormat.ADAPTER, null);
     IOException e =
-        assertThrows(
-            IOException.class,
-            () -> SparkMergeJob.run(spark, request, RunOptions.defaults(), 0, System.nanoTime()));
+        assertThrows(IOException.class, () -> SparkRuns.run(spark, request, RunOptions.defaults()));
     assertTrue(
         e.getMessage().contains("already exists") && e.getMessage().contains("--overwrite"),
         e.getMessage());
     assertTrue(Files.exists(out.resolve("keep.txt")), "the old output is untouched");
 
-    SparkMergeJob.run(
-        spark,
-        request,
-        new RunOptions(true, LoraAdapter.UnsupportedTensors.REFUSE),
-        0,
-        System.nanoTime());
+    SparkRuns.run(spark, request, new RunOptions(true, LoraAdapter.UnsupportedTensors.REFUSE));
     assertFalse(Files.exists(out.resolve("keep.txt")), "replaced by the new merge");
     assertTrue(Files.exists(out.resolve(OutputCommit.SUCCESS)));
   }
@@ -403,8 +437,7 @@ class SparkMergeJobTest {
   void forcedDistributedAlignmentReproducesTheExpectedMerge(String file) throws IOException {
     Path out = temp.resolve("distributed");
     RunOptions distributed = forcedDistributed();
-    SparkMergeJob.run(
-        spark, request(file, out, OutputFormat.ADAPTER, null), distributed, 0, System.nanoTime());
+    SparkRuns.run(spark, request(file, out, OutputFormat.ADAPTER, null), distributed);
 
     Map<String, Matrix> expected = Fixtures.matrices("expected/" + file);
     AdapterSet merged =
@@ -449,13 +482,11 @@ class SparkMergeJobTest {
         Checkpoints.write(temp.resolve("ft"), Fixtures.path("base_model"), DType.F64);
     Path out = temp.resolve("distributed");
     RunOptions distributed = forcedDistributed();
-    SparkMergeJob.run(
+    SparkRuns.run(
         spark,
         Checkpoints.request(
             KNOTS_TIES, checkpoints, Fixtures.path("base_model"), out.toString(), Optional.empty()),
-        distributed,
-        0,
-        System.nanoTime());
+        distributed);
 
     Map<String, Matrix> expected = Fixtures.matrices("expected/" + KNOTS_TIES);
     Map<String, double[]> base = Fixtures.arrays("base_model/model.safetensors");
@@ -499,12 +530,10 @@ class SparkMergeJobTest {
     long layerTasksBefore = Deserializations.of(AlignLayer.class.getName());
     long storesBefore = Deserializations.of(BroadcastFileStore.class.getName());
     RunOptions distributed = forcedDistributed();
-    SparkMergeJob.run(
+    SparkRuns.run(
         spark,
         request(KNOTS_TIES, temp.resolve("out"), OutputFormat.BOTH, base.toString()),
-        distributed,
-        0,
-        System.nanoTime());
+        distributed);
 
     long layerTasks = Deserializations.of(AlignLayer.class.getName()) - layerTasksBefore;
     long stores = Deserializations.of(BroadcastFileStore.class.getName()) - storesBefore;
@@ -528,20 +557,16 @@ class SparkMergeJobTest {
     ShuffleStages shuffles = new ShuffleStages();
     spark.addSparkListener(shuffles);
     try {
-      SparkMergeJob.run(
+      SparkRuns.run(
           spark,
           request(KNOTS_TIES, temp.resolve("factor"), OutputFormat.ADAPTER, null),
-          RunOptions.defaults(),
-          0,
-          System.nanoTime());
+          RunOptions.defaults());
       assertEquals(0, shuffles.since(), "shuffle stages without distributed modules");
 
-      SparkMergeJob.run(
+      SparkRuns.run(
           spark,
           request(KNOTS_TIES, temp.resolve("distributed"), OutputFormat.ADAPTER, null),
-          forcedDistributed(),
-          0,
-          System.nanoTime());
+          forcedDistributed());
       assertTrue(shuffles.since() > 0, "the listener sees the distributed path's shuffles");
     } finally {
       spark.removeSparkListener(shuffles);

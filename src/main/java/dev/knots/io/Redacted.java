@@ -1,6 +1,5 @@
-package dev.knots.io.hadoop;
+package dev.knots.io;
 
-import dev.knots.io.Locations;
 import java.io.EOFException;
 import java.io.FileNotFoundException;
 import java.io.IOException;
@@ -19,7 +18,7 @@ public final class Redacted {
    * same kind (not found, end of file, other) with the redacted message and {@code e}'s stack
    * trace, but without the chain.
    */
-  static IOException cause(IOException e) {
+  public static IOException cause(IOException e) {
     if (!revealsUserInfo(e)) {
       return e;
     }
@@ -37,7 +36,7 @@ public final class Redacted {
   }
 
   /** {@code e} itself, or {@code null} if a message in its cause chain contains user-info. */
-  static RuntimeException cause(RuntimeException e) {
+  public static RuntimeException cause(RuntimeException e) {
     return revealsUserInfo(e) ? null : e;
   }
 

@@ -1,0 +1,103 @@
+package dev.knots.job;
+
+import dev.knots.io.CountingFileStore;
+import dev.knots.io.FileStore;
+import dev.knots.io.IoCounters;
+import dev.knots.merge.InMemoryModuleScan;
+import dev.knots.merge.MergeStatistics;
+import dev.knots.merge.MergedVector;
+import dev.knots.merge.ModuleMerge;
+import dev.knots.plan.ModulePlan;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The merge in this JVM, module by module, with every module's representations held in memory: the
+ * reference the Spark engine is tested against, and the right tool for small adapter sets. Modules
+ * planned DISTRIBUTED are aligned as DENSE here (there is no cluster to distribute to; see {@link
+ * ModuleAligner#align}).
+ */
+public final class LocalEngine implements MergeEngine {
+  private final IoCounters.Totals counters = new IoCounters.Totals();
+  private final FileStore store;
+
+  public LocalEngine(FileStore store) {
+    this.store = new CountingFileStore(store, counters);
+  }
+
+  @Override
+  public FileStore store() {
+    return store;
+  }
+
+  @Override
+  public InMemoryAlignment align(PlannedMerge merge) throws IOException {
+    MergeRequest request = merge.request();
+    List<AlignedModule> modules = new ArrayList<>();
+    for (ModulePlan module : merge.plan().modules()) {
+      AlignedModule aligned = ModuleAligner.align(module, request.concat(), store);
+      // DARE drops entries of the representations in place; the alignment keeps only those.
+      ModuleMerge.prepare(
+          request.method(), request.parameters(), aligned.key(), aligned.representations());
+      modules.add(aligned);
+    }
+    return new InMemoryAlignment(modules);
+  }
+
+  @Override
+  public Map<String, String> description() {
+    return Map.of("engine", "local");
+  }
+
+  @Override
+  public long bytesRead() {
+    return counters.bytesRead();
+  }
+
+  @Override
+  public long bytesWritten() {
+    return counters.bytesWritten();
+  }
+
+  /** The aligned modules of one plan, in plan order. */
+  public final class InMemoryAlignment implements Alignment {
+    private final List<AlignedModule> modules;
+
+    private InMemoryAlignment(List<AlignedModule> modules) {
+      this.modules = modules;
+    }
+
+    @Override
+    public InMemoryModuleScan modules() {
+      return new InMemoryModuleScan(modules.stream().map(AlignedModule::vectors).toList());
+    }
+
+    /** Every module merged with {@code statistics}, in plan order. */
+    public List<MergedModule> merge(PlannedMerge merge, MergeStatistics statistics) {
+      MergeRequest request = merge.request();
+      List<MergedModule> merged = new ArrayList<>();
+      for (AlignedModule module : modules) {
+        MergedVector vector =
+            ModuleMerge.merge(request.method(), request.parameters(), statistics, module.vectors());
+        merged.add(MergedModule.of(module, vector.values(), vector.usedPerTask()));
+      }
+      return merged;
+    }
+
+    @Override
+    public List<ModuleOutcome> mergeAndWrite(
+        PlannedMerge merge, MergeStatistics statistics, String root) throws IOException {
+      List<MergedModule> merged = merge(merge, statistics);
+      AdapterModules adapter = AdapterModules.of(merge.request(), merged);
+      MergeOutputs.write(merge, merged, adapter.written(), store, root);
+      return adapter.outcomes();
+    }
+
+    @Override
+    public void close() {
+      // nothing but heap: the modules go with this object
+    }
+  }
+}
