@@ -18,11 +18,11 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /**
- * Keeps the layering true: packages depend one way, {@code cli -> spark -> job -> {plan, knots,
- * merge, io} -> linalg}, and only {@code io.hadoop}, {@code spark} and {@code cli} may touch Spark,
- * Hadoop, Scala or scopt, so the merge core runs and is tested without an engine, and a change to
- * the engine or the command line cannot reach the numerics. Every package has its place: one the
- * table does not know fails the test, and no package imports the benchmark.
+ * Keeps the layering true: packages depend one way, {@code cli -> {spark, sweep} -> job -> {plan,
+ * knots, merge, io} -> linalg}, and only {@code io.hadoop}, {@code spark} and {@code cli} may touch
+ * Spark, Hadoop, Scala or scopt, so the merge core runs and is tested without an engine, and a
+ * change to the engine or the command line cannot reach the numerics. Every package has its place:
+ * one the table does not know fails the test, and no package imports the benchmark.
  */
 class ArchitectureTest {
   private static final Path SOURCES = Path.of("src/main/java/dev/knots");
@@ -34,7 +34,7 @@ class ArchitectureTest {
   private static final Pattern IMPORT =
       Pattern.compile("^import (?:static )?([\\w.]+)", Pattern.MULTILINE);
   private static final Set<String> ENGINE_FREE =
-      Set.of("linalg", "io", "io.safetensors", "io.peft", "knots", "merge", "plan", "job");
+      Set.of("linalg", "io", "io.safetensors", "io.peft", "knots", "merge", "plan", "job", "sweep");
   private static final List<String> ENGINE_PREFIXES =
       List.of("org.apache.spark.", "org.apache.hadoop.", "scala.", "scopt.");
 
@@ -50,10 +50,11 @@ class ArchitectureTest {
           Map.entry("io.hadoop", Set.of("io")),
           Map.entry("plan", Set.of("linalg", "io", "io.safetensors", "io.peft", "knots", "merge")),
           Map.entry("job", withCore()),
+          Map.entry("sweep", withCore("job")),
           Map.entry("spark", withCore("job", "io.hadoop")),
-          Map.entry("cli", withCore("job", "io.hadoop", "spark")),
+          Map.entry("cli", withCore("job", "io.hadoop", "spark", "sweep")),
           // the benchmark drives the job as the command line does, and nothing depends on it
-          Map.entry("bench", withCore("job", "io.hadoop", "spark")));
+          Map.entry("bench", withCore("job", "io.hadoop", "spark", "sweep")));
 
   @Test
   void theMergeCoreImportsNoEngineClass() {

@@ -59,7 +59,7 @@ final class Cli {
       return Optional.empty();
     }
     MergeCommand command = parsed.get();
-    if (command.help || !command.merge) {
+    if (command.help || !(command.merge || command.sweep)) {
       out.println(usage());
       return Optional.empty();
     }
@@ -113,7 +113,19 @@ final class Cli {
                 .action((x, c) -> set(c, () -> c.merge = true))
                 .text("Merge adapters and write a merged adapter and/or model.")
                 .children(seq(mergeOptions(b))),
+            b.note(""),
+            b.cmd("sweep")
+                .action((x, c) -> set(c, () -> c.sweep = true))
+                .text(
+                    "Merge many combinations of adapters at many hyperparameter points in one"
+                        + " application, as a sweep file describes, and write a results table.")
+                .children(seq(sweepOptions(b))),
             b.note(examples()),
+            b.checkConfig(
+                c ->
+                    !c.help && c.sweep && c.config == null
+                        ? b.failure("sweep needs --config <file.yaml> (see --help)")
+                        : b.success()),
             b.checkConfig(
                 c ->
                     !c.help
@@ -298,6 +310,37 @@ final class Cli {
     return options.toArray(new OParser[0]);
   }
 
+  @SuppressWarnings("unchecked")
+  private static OParser<?, MergeCommand>[] sweepOptions(OParserBuilder<MergeCommand> b) {
+    return new OParser[] {
+      b.opt("config", STRING)
+          .valueName("<file.yaml>")
+          .action((x, c) -> set(c, () -> c.config = x))
+          .text(
+              "the sweep file (YAML or JSON): the pool of adapters, the combinations, the grid of"
+                  + " hyperparameters, the output, an evaluator and a selection (see docs/sweeps.md)."
+                  + " Required."),
+      b.opt("output", STRING)
+          .valueName("<uri>")
+          .action((x, c) -> set(c, () -> c.output = x))
+          .text("the sweep's directory, instead of the file's output"),
+      b.opt("format", STRING)
+          .valueName("adapter|model|both|none")
+          .action((x, c) -> set(c, () -> c.format = x))
+          .text(
+              "what each point writes, instead of the file's format; none writes no point, only"
+                  + " the results table with the diagnostics"),
+      b.opt("dry-run", FLAG)
+          .action((x, c) -> set(c, () -> c.dryRun = true))
+          .text(
+              "read the headers, print every combination and point and each module's alignment"
+                  + " path, and exit without starting Spark"),
+      b.opt("restart", FLAG)
+          .action((x, c) -> set(c, () -> c.restart = true))
+          .text("merge every point again instead of resuming the points an earlier run committed")
+    };
+  }
+
   private static String examples() {
     return String.join(
         System.lineSeparator(),
@@ -309,6 +352,7 @@ final class Cli {
         "      --format both --base s3a://models/llama-3-8b --output hdfs://nn/merges/m1",
         "  knots-merge merge --finetuned ft/math,ft/code --base models/llama-3-8b \\",
         "      --method knots-ties --top-k 20 --exclude 'embed_tokens|lm_head' --output out/full",
+        "  knots-merge sweep --config conf/sweeps/digits.yaml",
         "",
         "Methods:",
         MergeMethods.all().stream()

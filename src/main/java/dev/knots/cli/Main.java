@@ -1,6 +1,7 @@
 package dev.knots.cli;
 
 import dev.knots.io.Locations;
+import dev.knots.io.Storage;
 import dev.knots.io.hadoop.RoutingFileStore;
 import dev.knots.job.MergeReport;
 import dev.knots.job.MergeRequest;
@@ -11,10 +12,16 @@ import dev.knots.job.RunOptions;
 import dev.knots.merge.InvalidOptionException;
 import dev.knots.merge.MergeMethods;
 import dev.knots.plan.MergeInputs;
+import dev.knots.plan.PathOptions;
 import dev.knots.plan.PathRequest;
 import dev.knots.spark.SparkEngine;
+import dev.knots.sweep.SweepDryRun;
+import dev.knots.sweep.SweepFile;
+import dev.knots.sweep.SweepPlan;
+import dev.knots.sweep.SweepRunner;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -83,6 +90,9 @@ public final class Main {
       return helpRequested(args) ? 0 : 2;
     }
     MergeCommand command = parsed.get();
+    if (command.sweep) {
+      return runSweep(command, out, err, spark);
+    }
     MergeRequest request = null;
     // what the output held, once checked: what a failed merge says it left there
     OutputCommit.Existing before = null;
@@ -118,6 +128,63 @@ public final class Main {
       return 1;
     }
   }
+
+  /**
+   * The {@code sweep} command: reads and checks the sweep file and every location before Spark,
+   * then runs every point. Exit 0 when every point is done, 1 when some failed (the table says
+   * which), 2 for a file or option it cannot use.
+   */
+  private static int runSweep(
+      MergeCommand command, PrintStream out, PrintStream err, SparkStart spark) {
+    try {
+      RoutingFileStore headers = headerStore();
+      SweepFile file = SweepFile.parse(command.config, readConfig(headers, command.config));
+      SweepPlan plan =
+          SweepPlan.of(
+              file,
+              Optional.ofNullable(command.output),
+              Optional.ofNullable(command.format),
+              headers);
+      plan.checkLocations(headers);
+      PathOptions paths = plan.runOptions().paths().resolve(sparkProperties());
+      if (command.dryRun) {
+        out.print(SweepDryRun.describe(plan, headers, paths));
+        return 0;
+      }
+      SweepRunner.Outcome outcome;
+      try (SparkEngine engine = SparkEngine.start(spark.context())) {
+        outcome = new SweepRunner(engine, paths, out).run(plan, command.restart);
+      }
+      if (!outcome.complete()) {
+        ErrorOutput.print(
+            err,
+            "not every point of the sweep is done; "
+                + plan.output()
+                + "/"
+                + SweepPlan.RESULTS_CSV
+                + " says which failed and why. Run the same command again to retry them; the"
+                + " points that are done are kept.");
+        return 1;
+      }
+      return 0;
+    } catch (InvalidOptionException e) {
+      ErrorOutput.print(err, e.getMessage());
+      err.println("Try " + Cli.PROGRAM + " --help");
+      return 2;
+    } catch (Exception e) {
+      // Spark's failures arrive as checked SparkExceptions that Java does not declare.
+      ErrorOutput.print(err, e);
+      return 1;
+    }
+  }
+
+  /** The sweep file's text. */
+  private static String readConfig(RoutingFileStore store, String location) throws IOException {
+    return new String(
+        Storage.readAll(store.inputFile(location), CONFIG_LIMIT), StandardCharsets.UTF_8);
+  }
+
+  private static final int CONFIG_LIMIT = 16 << 20;
 
   /**
    * What a dry run and a merge both check before any work once the locations and the output are

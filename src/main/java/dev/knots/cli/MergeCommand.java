@@ -11,7 +11,6 @@ import dev.knots.merge.MergeMethods;
 import dev.knots.merge.MergeParameters;
 import dev.knots.merge.Scope;
 import dev.knots.plan.AlignPath;
-import dev.knots.plan.Budget;
 import dev.knots.plan.PathRequest;
 import dev.knots.plan.VectorPolicy;
 import java.util.ArrayList;
@@ -19,14 +18,25 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.OptionalInt;
-import java.util.OptionalLong;
 import java.util.function.Predicate;
 import java.util.stream.Collectors;
 
-/** The {@code merge} subcommand's options as parsed, before validation. Mutable for the parser. */
+/**
+ * The command line as parsed, before validation: the {@code merge} subcommand's options, or the
+ * {@code sweep} subcommand's ({@link #sweep}, {@link #config}, {@link #restart} and the shared
+ * {@link #output}, {@link #format}, {@link #dryRun}). Mutable for the parser.
+ */
 final class MergeCommand {
   boolean help;
   boolean merge;
+  boolean sweep;
+
+  /** The sweep file ({@code sweep --config}). */
+  String config;
+
+  /** {@code sweep --restart}: recompute every point instead of resuming. */
+  boolean restart;
+
   List<String> adapters = new ArrayList<>();
   List<String> finetuned = new ArrayList<>();
   String exclude;
@@ -97,7 +107,7 @@ final class MergeCommand {
         throw doesNotApply("--align-path", alignPath, unaligned, "KnOTS", MergeMethod::aligned);
       }
       if (driverMemoryBudget != null) {
-        size(PathRequest.DRIVER_MEMORY, driverMemoryBudget);
+        PathRequest.of(null, null, driverMemoryBudget);
         throw doesNotApply(
             PathRequest.DRIVER_MEMORY,
             driverMemoryBudget,
@@ -225,25 +235,7 @@ final class MergeCommand {
         skipUnsupported
             ? LoraAdapter.UnsupportedTensors.SKIP_WITH_WARNING
             : LoraAdapter.UnsupportedTensors.REFUSE,
-        new PathRequest(
-            AlignPath.parseOption(alignPath == null ? "auto" : alignPath),
-            size(PathRequest.TASK_MEMORY, taskMemory),
-            size(PathRequest.DRIVER_MEMORY, driverMemoryBudget)));
-  }
-
-  private static OptionalLong size(String option, String value) {
-    if (value == null) {
-      return OptionalLong.empty();
-    }
-    try {
-      long bytes = Budget.parse(value, 1);
-      if (bytes <= 0) {
-        throw new IllegalArgumentException("it must be more than 0 bytes");
-      }
-      return OptionalLong.of(bytes);
-    } catch (IllegalArgumentException e) {
-      throw new InvalidOptionException(option, value, e.getMessage());
-    }
+        PathRequest.of(alignPath, taskMemory, driverMemoryBudget));
   }
 
   private Concat concat() {

@@ -61,7 +61,7 @@ final class SparkStart {
    */
   static boolean needed(String[] args) {
     return args.length > 0
-        && args[0].equals("merge")
+        && (args[0].equals("merge") || args[0].equals("sweep"))
         && !Main.helpRequested(args)
         && !List.of(args).contains("--dry-run");
   }

@@ -2,7 +2,6 @@ package dev.knots.job;
 
 import dev.knots.knots.Concat;
 import dev.knots.linalg.Matrix;
-import dev.knots.merge.ModuleVectors;
 import java.io.Serializable;
 
 /**
@@ -11,7 +10,7 @@ import java.io.Serializable;
  * Concat#INPUT}) flattened in the matrix's own column-major layout (no transposes on the hot path;
  * the order only matters for DARE's per-entry masks), and {@code basis} is the shared {@code U};
  * for plain methods it is {@code dW_i} (O x I) and there is no basis. Representations are float32
- * (see {@link dev.knots.merge.ModuleVectors}); DARE may already have been applied to them.
+ * (see {@link dev.knots.merge.ModuleVectors}), as aligned: DARE drops entries of a copy.
  *
  * @param basis {@code U}: O x k ({@link Concat#OUTPUT}) or I x k ({@link Concat#INPUT}); null for
  *     plain methods
@@ -26,11 +25,6 @@ public record AlignedModule(
     double[] singularValues,
     float[][] representations)
     implements Serializable {
-
-  /** The representations as the merge's vectors (the same arrays). */
-  public ModuleVectors vectors() {
-    return new ModuleVectors(key, representations);
-  }
 
   /** Bytes its arrays take in memory: the representations and the basis. */
   public long heapBytes() {

@@ -69,7 +69,8 @@ public record ExtractedLora(String key, MergedModule lora, double keptFraction, 
     Matrix a = svd.vt().rowRange(0, kept);
     return new ExtractedLora(
         merged.key(),
-        new MergedModule(merged.key(), b, a, merged.components(), merged.usedPerTask()),
+        new MergedModule(
+            merged.key(), b, a, merged.components(), merged.usedPerTask(), merged.diagnostics()),
         Math.sqrt(keptSquares / allSquares),
         null);
   }

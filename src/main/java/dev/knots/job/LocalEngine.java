@@ -7,6 +7,7 @@ import dev.knots.merge.InMemoryModuleScan;
 import dev.knots.merge.MergeStatistics;
 import dev.knots.merge.MergedVector;
 import dev.knots.merge.ModuleMerge;
+import dev.knots.merge.ModuleVectors;
 import dev.knots.plan.ModulePlan;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -34,14 +35,9 @@ public final class LocalEngine implements MergeEngine {
 
   @Override
   public InMemoryAlignment align(PlannedMerge merge) throws IOException {
-    MergeRequest request = merge.request();
     List<AlignedModule> modules = new ArrayList<>();
     for (ModulePlan module : merge.plan().modules()) {
-      AlignedModule aligned = ModuleAligner.align(module, request.concat(), store);
-      // DARE drops entries of the representations in place; the alignment keeps only those.
-      ModuleMerge.prepare(
-          request.method(), request.parameters(), aligned.key(), aligned.representations());
-      modules.add(aligned);
+      modules.add(ModuleAligner.align(module, merge.request().concat(), store));
     }
     return new InMemoryAlignment(modules);
   }
@@ -70,8 +66,8 @@ public final class LocalEngine implements MergeEngine {
     }
 
     @Override
-    public InMemoryModuleScan modules() {
-      return new InMemoryModuleScan(modules.stream().map(AlignedModule::vectors).toList());
+    public InMemoryModuleScan modules(PlannedMerge merge) {
+      return new InMemoryModuleScan(modules.stream().map(m -> prepared(merge, m)).toList());
     }
 
     /** Every module merged with {@code statistics}, in plan order. */
@@ -80,8 +76,9 @@ public final class LocalEngine implements MergeEngine {
       List<MergedModule> merged = new ArrayList<>();
       for (AlignedModule module : modules) {
         MergedVector vector =
-            ModuleMerge.merge(request.method(), request.parameters(), statistics, module.vectors());
-        merged.add(MergedModule.of(module, vector.values(), vector.usedPerTask()));
+            ModuleMerge.merge(
+                request.method(), request.parameters(), statistics, prepared(merge, module));
+        merged.add(MergedModule.of(module, vector));
       }
       return merged;
     }
@@ -93,6 +90,12 @@ public final class LocalEngine implements MergeEngine {
       AdapterModules adapter = AdapterModules.of(merge.request(), merged);
       MergeOutputs.write(merge, merged, adapter.written(), store, root);
       return adapter.outcomes();
+    }
+
+    private static ModuleVectors prepared(PlannedMerge merge, AlignedModule module) {
+      MergeRequest request = merge.request();
+      return ModuleMerge.prepare(
+          request.method(), request.parameters(), module.key(), module.representations());
     }
 
     @Override

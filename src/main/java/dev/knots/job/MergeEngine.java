@@ -18,8 +18,8 @@ public interface MergeEngine {
   FileStore store();
 
   /**
-   * Aligns every module of {@code merge}'s plan and prepares its vectors as the merge's method asks
-   * (DARE), keeping them until the alignment is closed.
+   * Aligns every module of {@code merge}'s plan, keeping the representations until the alignment is
+   * closed; every merge that shares it ({@link PlannedMerge#sharesAlignmentWith}) reads them.
    */
   Alignment align(PlannedMerge merge) throws IOException;
 
@@ -32,11 +32,13 @@ public interface MergeEngine {
   /** Bytes written through the engine's store so far, by every process it runs in. */
   long bytesWritten();
 
-  /** One plan's modules, aligned and prepared, wherever the engine keeps them. */
+  /** One plan's modules, aligned, wherever the engine keeps them. */
   interface Alignment extends AutoCloseable {
 
-    /** The prepared vectors, for the statistics' folds. */
-    ModuleScan modules();
+    /**
+     * The vectors of {@code merge} (DARE applied as its method asks), for the statistics' folds.
+     */
+    ModuleScan modules(PlannedMerge merge);
 
     /**
      * Merges every module with {@code statistics} and writes what {@code merge} asks for (adapter,

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.knots.io.Json;
 import dev.knots.io.Locations;
+import dev.knots.merge.ModuleDiagnostics;
 import dev.knots.plan.MergePlan;
 import dev.knots.plan.ModulePlan;
 import java.time.Instant;
@@ -46,32 +47,9 @@ public record MergeReport(
     root.put("started", started.toString());
     root.put("finished", finished.toString());
 
-    ObjectNode inputs = root.putObject("inputs");
-    ArrayNode adapters = inputs.putArray("adapters");
-    request.adapters().forEach(a -> adapters.add(Locations.redact(a)));
-    ArrayNode finetuned = inputs.putArray("finetuned");
-    request.finetuned().forEach(f -> finetuned.add(Locations.redact(f)));
-    inputs.put("base", request.base().map(Locations::redact).orElse(null));
-
-    ObjectNode options = root.putObject("options");
-    options.put("method", request.method().name());
-    options.put("topK", request.parameters().topK());
-    ArrayNode scaling = options.putArray("scaling");
-    request.parameters().scaling().forEach(scaling::add);
-    options.put("dareDrop", request.parameters().dareDrop());
-    options.put("seed", request.parameters().seed());
-    options.put("scope", request.parameters().scope().optionValue());
-    options.put("concat", request.concat().name().toLowerCase(Locale.ROOT));
-    options.put("format", request.format().optionValue());
-    options.put("output", Locations.redact(request.output()));
-    options.put("overwrite", overwrite);
-    if (request.mergesCheckpoints()) {
-      options.put("exclude", request.exclude().orElse(null));
-      options.put("vectors", request.vectors().optionValue());
-      if (request.loraRank().isPresent()) {
-        options.put("loraRank", request.loraRank().getAsInt());
-      }
-    }
+    ObjectNode merge = merge(request);
+    root.set("inputs", merge.get("inputs"));
+    root.set("options", ((ObjectNode) merge.get("options")).put("overwrite", overwrite));
 
     ObjectNode engineNode = root.putObject("engine");
     engine.forEach(engineNode::put);
@@ -87,6 +65,18 @@ public record MergeReport(
     ArrayNode used = totals.putArray("entriesUsedPerTask");
     for (long n : result.usedPerTask()) {
       used.add(n);
+    }
+
+    ModuleDiagnostics diagnostics = result.diagnostics();
+    ObjectNode diagnosticsNode = root.putObject("diagnostics");
+    diagnosticsNode.put("mergedNorm", diagnostics.mergedNorm());
+    ArrayNode retention = diagnosticsNode.putArray("retention");
+    for (double r : diagnostics.retention()) {
+      if (Double.isNaN(r)) {
+        retention.addNull();
+      } else {
+        retention.add(r);
+      }
     }
 
     ArrayNode notInAdapter = root.putArray("changesNotInAdapter");
@@ -113,6 +103,40 @@ public record MergeReport(
       }
     }
     return Json.pretty(root);
+  }
+
+  /**
+   * What merge {@code request} computes and where it writes, as its report holds them under
+   * "inputs" and "options" (without "overwrite"): two requests with equal descriptions write the
+   * same output.
+   */
+  public static ObjectNode merge(MergeRequest request) {
+    ObjectNode root = Json.object();
+    ObjectNode inputs = root.putObject("inputs");
+    ArrayNode adapters = inputs.putArray("adapters");
+    request.adapters().forEach(a -> adapters.add(Locations.redact(a)));
+    ArrayNode finetuned = inputs.putArray("finetuned");
+    request.finetuned().forEach(f -> finetuned.add(Locations.redact(f)));
+    inputs.put("base", request.base().map(Locations::redact).orElse(null));
+    ObjectNode options = root.putObject("options");
+    options.put("method", request.method().name());
+    options.put("topK", request.parameters().topK());
+    ArrayNode scaling = options.putArray("scaling");
+    request.parameters().scaling().forEach(scaling::add);
+    options.put("dareDrop", request.parameters().dareDrop());
+    options.put("seed", request.parameters().seed());
+    options.put("scope", request.parameters().scope().optionValue());
+    options.put("concat", request.concat().name().toLowerCase(Locale.ROOT));
+    options.put("format", request.format().optionValue());
+    options.put("output", Locations.redact(request.output()));
+    if (request.mergesCheckpoints()) {
+      options.put("exclude", request.exclude().orElse(null));
+      options.put("vectors", request.vectors().optionValue());
+      if (request.loraRank().isPresent()) {
+        options.put("loraRank", request.loraRank().getAsInt());
+      }
+    }
+    return root;
   }
 
   /** One paragraph for the end of a run: what was merged, where, ranks and time. */

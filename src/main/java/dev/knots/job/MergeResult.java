@@ -1,5 +1,6 @@
 package dev.knots.job;
 
+import dev.knots.merge.ModuleDiagnostics;
 import java.util.List;
 
 /**
@@ -26,6 +27,15 @@ public record MergeResult(List<ModuleOutcome> modules, List<String> changesNotIn
       for (int i = 0; i < total.length; i++) {
         total[i] += module.usedPerTask()[i];
       }
+    }
+    return total;
+  }
+
+  /** The data-free diagnostics summed over every module. */
+  public ModuleDiagnostics diagnostics() {
+    ModuleDiagnostics total = ModuleDiagnostics.zero(usedPerTask().length);
+    for (ModuleOutcome module : modules) {
+      total = total.plus(module.diagnostics());
     }
     return total;
   }

@@ -8,7 +8,6 @@ import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -31,6 +30,9 @@ public final class MergeRunner {
   private final Map<String, Double> startup;
   private final long startNanos;
 
+  /** Whether the next merge is the first: its report counts the startup. */
+  private boolean first = true;
+
   /**
    * @param overwrite replace existing outputs (only once each new one is complete)
    * @param startup seconds spent before the first merge (Spark's start, say), for its report
@@ -50,35 +52,65 @@ public final class MergeRunner {
     this(engine, overwrite, Map.of(), System.nanoTime());
   }
 
+  /** What the runner tells its caller as each merge ends. */
+  public interface Progress {
+    /** {@code merge} is done, and committed unless it writes nothing. */
+    void done(PlannedMerge merge, MergeReport report);
+
+    /** {@code merge} failed; nothing of it is at its output. */
+    void failed(PlannedMerge merge, IOException failure);
+  }
+
   /** Runs one merge and returns the report it committed. */
   public MergeReport run(PlannedMerge merge) throws IOException {
-    return run(List.of(merge)).get(0);
+    MergeReport[] report = new MergeReport[1];
+    IOException[] failure = new IOException[1];
+    run(
+        List.of(merge),
+        new Progress() {
+          @Override
+          public void done(PlannedMerge merge, MergeReport done) {
+            report[0] = done;
+          }
+
+          @Override
+          public void failed(PlannedMerge merge, IOException failed) {
+            failure[0] = failed;
+          }
+        });
+    if (failure[0] != null) {
+      throw failure[0];
+    }
+    return report[0];
   }
 
   /**
-   * Runs the merges in order and returns their committed reports; stops at the first that fails,
-   * whose staging directory is removed.
+   * Runs the merges in order, telling {@code progress} as each ends; a merge that fails does not
+   * stop the others (a failed alignment fails every merge that shares it).
    */
-  public List<MergeReport> run(List<PlannedMerge> merges) throws IOException {
-    List<MergeReport> reports = new ArrayList<>();
+  public void run(List<PlannedMerge> merges, Progress progress) {
     int from = 0;
     while (from < merges.size()) {
       int to = from + 1;
       while (to < merges.size() && merges.get(from).sharesAlignmentWith(merges.get(to))) {
         to++;
       }
-      runSharingAlignment(merges.subList(from, to), reports);
+      runSharingAlignment(merges.subList(from, to), progress);
       from = to;
     }
-    return reports;
   }
 
-  private void runSharingAlignment(List<PlannedMerge> merges, List<MergeReport> reports)
-      throws IOException {
+  private void runSharingAlignment(List<PlannedMerge> merges, Progress progress) {
     MergeEngine.Alignment alignment = null;
+    IOException alignmentFailure = null;
     try {
       for (PlannedMerge merge : merges) {
-        Phases phases = reports.isEmpty() ? new Phases(startup, startNanos) : new Phases();
+        if (alignmentFailure != null) {
+          progress.failed(merge, alignmentFailure);
+          continue;
+        }
+        Phases phases = first ? new Phases(startup, startNanos) : new Phases();
+        first = false;
         if (alignment == null) {
           describe(merge);
         }
@@ -86,10 +118,20 @@ public final class MergeRunner {
         long bytesWritten = engine.bytesWritten();
         Instant started = Instant.now();
         MergeRequest request = merge.request();
-        OutputCommit commit = OutputCommit.begin(engine.store(), request.output(), overwrite);
+        OutputCommit commit = null;
         try {
+          boolean writes = request.format().writes();
+          if (writes) {
+            commit = OutputCommit.begin(engine.store(), request.output(), overwrite);
+          }
           if (alignment == null) {
-            alignment = engine.align(merge);
+            try {
+              alignment = engine.align(merge);
+            } catch (Exception e) {
+              // Spark's task failures arrive as checked SparkExceptions that Java does not declare.
+              alignmentFailure = MergeFailure.of(request.output(), e);
+              throw e;
+            }
             phases.lap("alignSeconds");
           }
           MergeStatistics statistics =
@@ -97,10 +139,10 @@ public final class MergeRunner {
                   request.method(),
                   request.parameters(),
                   merge.plan().taskCount(),
-                  alignment.modules());
+                  alignment.modules(merge));
           phases.lap("statisticsSeconds");
           List<ModuleOutcome> outcomes =
-              alignment.mergeAndWrite(merge, statistics, commit.staging());
+              alignment.mergeAndWrite(merge, statistics, writes ? commit.staging() : null);
           phases.lap("mergeSeconds");
           MergeResult result = new MergeResult(outcomes, changesNotInAdapter(merge));
           MergeReport report =
@@ -116,12 +158,16 @@ public final class MergeRunner {
                   peakHeapBytes(),
                   started,
                   Instant.now());
-          commit.commit(report.toJson(), MergeReport.FILE_NAME);
-          reports.add(report);
+          if (writes) {
+            commit.commit(report.toJson(), MergeReport.FILE_NAME);
+          }
+          progress.done(merge, report);
         } catch (Exception e) {
           // Spark's task failures arrive as checked SparkExceptions that Java does not declare.
-          commit.abort();
-          throw MergeFailure.of(request.output(), e);
+          if (commit != null) {
+            commit.abort();
+          }
+          progress.failed(merge, MergeFailure.of(request.output(), e));
         }
       }
     } finally {

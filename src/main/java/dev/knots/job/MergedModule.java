@@ -4,6 +4,8 @@ import dev.knots.knots.Concat;
 import dev.knots.linalg.Decompositions;
 import dev.knots.linalg.Matrix;
 import dev.knots.linalg.Svd;
+import dev.knots.merge.MergedVector;
+import dev.knots.merge.ModuleDiagnostics;
 import java.io.Serializable;
 import java.util.Arrays;
 import java.util.stream.IntStream;
@@ -14,8 +16,15 @@ import java.util.stream.IntStream;
  *
  * @param components the KnOTS components before zero rows were dropped (0 for plain methods)
  * @param usedPerTask per task, how many of its entries went into the merge
+ * @param diagnostics the module's share of the merge's data-free diagnostics
  */
-public record MergedModule(String key, Matrix b, Matrix a, int components, long[] usedPerTask)
+public record MergedModule(
+    String key,
+    Matrix b,
+    Matrix a,
+    int components,
+    long[] usedPerTask,
+    ModuleDiagnostics diagnostics)
     implements Serializable {
 
   /** The LoRA rank of the merged update. */
@@ -51,9 +60,13 @@ public record MergedModule(String key, Matrix b, Matrix a, int components, long[
    * factored by a thin SVD keeping every singular value above float64 round-off, so {@code b @ a}
    * reproduces it to that precision.
    */
-  public static MergedModule of(AlignedModule module, double[] merged, long[] usedPerTask) {
+  public static MergedModule of(AlignedModule module, MergedVector vector) {
+    double[] merged = vector.values();
+    long[] usedPerTask = vector.usedPerTask();
+    ModuleDiagnostics diagnostics = ModuleDiagnostics.of(module.representations(), merged);
     if (!module.isAligned()) {
-      return factorDense(module.key(), new Matrix(module.out(), module.in(), merged), usedPerTask);
+      return factorDense(
+          module.key(), new Matrix(module.out(), module.in(), merged), usedPerTask, diagnostics);
     }
     Matrix r = new Matrix(module.representationRows(), module.representationCols(), merged);
     int[] live = nonZeroRows(r);
@@ -62,10 +75,11 @@ public record MergedModule(String key, Matrix b, Matrix a, int components, long[
     Matrix keptU = allLive ? module.basis() : module.basis().selectColumns(live);
     Matrix b = module.concat() == Concat.OUTPUT ? keptU : keptR.transpose();
     Matrix a = module.concat() == Concat.OUTPUT ? keptR : keptU.transpose();
-    return withMinimumRank(module.key(), b, a, module.components(), usedPerTask);
+    return withMinimumRank(module.key(), b, a, module.components(), usedPerTask, diagnostics);
   }
 
-  private static MergedModule factorDense(String key, Matrix update, long[] usedPerTask) {
+  private static MergedModule factorDense(
+      String key, Matrix update, long[] usedPerTask, ModuleDiagnostics diagnostics) {
     Svd svd = Decompositions.thinSvd(update);
     double[] s = svd.s();
     double tolerance =
@@ -76,17 +90,27 @@ public record MergedModule(String key, Matrix b, Matrix a, int components, long[
     }
     Matrix b = svd.u().columns(0, rank).scaleColumns(Arrays.copyOf(s, rank));
     Matrix a = svd.vt().rowRange(0, rank);
-    return withMinimumRank(key, b, a, 0, usedPerTask);
+    return withMinimumRank(key, b, a, 0, usedPerTask, diagnostics);
   }
 
   /** PEFT needs rank >= 1: an all-zero merge becomes one zero component. */
   private static MergedModule withMinimumRank(
-      String key, Matrix b, Matrix a, int components, long[] usedPerTask) {
+      String key,
+      Matrix b,
+      Matrix a,
+      int components,
+      long[] usedPerTask,
+      ModuleDiagnostics diagnostics) {
     if (a.rows > 0) {
-      return new MergedModule(key, b, a, components, usedPerTask);
+      return new MergedModule(key, b, a, components, usedPerTask, diagnostics);
     }
     return new MergedModule(
-        key, Matrix.zeros(b.rows, 1), Matrix.zeros(1, a.cols), components, usedPerTask);
+        key,
+        Matrix.zeros(b.rows, 1),
+        Matrix.zeros(1, a.cols),
+        components,
+        usedPerTask,
+        diagnostics);
   }
 
   /**

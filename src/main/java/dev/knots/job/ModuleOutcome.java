@@ -1,5 +1,6 @@
 package dev.knots.job;
 
+import dev.knots.merge.ModuleDiagnostics;
 import java.io.Serializable;
 
 /**
@@ -11,6 +12,8 @@ import java.io.Serializable;
  * @param loraRank the extracted rank; 0 when left out or when nothing is extracted
  * @param loraKeptFraction {@code ||dW_r||_F / ||dW||_F}; NaN when nothing is extracted
  * @param loraLeftOut why the module is not in the extracted adapter, or null
+ * @param diagnostics the module's share of the merge's data-free diagnostics (of the whole merged
+ *     update, not of an extracted LoRA)
  */
 public record ModuleOutcome(
     String key,
@@ -21,7 +24,8 @@ public record ModuleOutcome(
     long[] usedPerTask,
     int loraRank,
     double loraKeptFraction,
-    String loraLeftOut)
+    String loraLeftOut,
+    ModuleDiagnostics diagnostics)
     implements Serializable {
 
   public static ModuleOutcome of(MergedModule merged) {
@@ -34,7 +38,8 @@ public record ModuleOutcome(
         merged.usedPerTask().clone(),
         0,
         Double.NaN,
-        null);
+        null,
+        merged.diagnostics());
   }
 
   /** This outcome with what the LoRA extraction made of the module. */
@@ -48,7 +53,8 @@ public record ModuleOutcome(
         usedPerTask,
         lora.written().map(MergedModule::rank).orElse(0),
         lora.keptFraction(),
-        lora.leftOut());
+        lora.leftOut(),
+        diagnostics);
   }
 
   /** True when a LoRA was extracted from the merge for the report. */

@@ -44,21 +44,13 @@ public record PlannedMerge(
 
   /**
    * Whether {@code next} can merge from this merge's alignment instead of aligning again: it reads
-   * the same inputs with the same layer plans and concatenation, aligns them the same way (KnOTS or
-   * not) and prepares the aligned vectors the same way (DARE drops entries in place, so its methods
-   * share only with the same drop and seed).
+   * the same inputs with the same layer plans and concatenation, and aligns them the same way
+   * (KnOTS or not). Its method and hyperparameters may differ.
    */
   public boolean sharesAlignmentWith(PlannedMerge next) {
-    MergeRequest other = next.request();
-    boolean samePreparation =
-        request.method().dropsAndRescales() == other.method().dropsAndRescales()
-            && (!request.method().dropsAndRescales()
-                || (request.parameters().dareDrop() == other.parameters().dareDrop()
-                    && request.parameters().seed() == other.parameters().seed()));
     return inputs == next.inputs()
-        && request.method().aligned() == other.method().aligned()
-        && plan.layers().equals(next.plan().layers())
-        && request.concat() == other.concat()
-        && samePreparation;
+        && request.method().aligned() == next.request().method().aligned()
+        && request.concat() == next.request().concat()
+        && plan.layers().equals(next.plan().layers());
   }
 }

@@ -13,19 +13,23 @@ public final class ModuleMerge {
   private ModuleMerge() {}
 
   /**
-   * Step 1: applies DARE to the representations, in place (the align step owns them and keeps only
-   * the dropped ones, so DARE costs no second copy), and returns them as the merge's vectors.
+   * Step 1: the merge's vectors of one module: DARE applied to a copy of the representations for
+   * methods that drop entries (so the aligned representations serve every merge point and the
+   * diagnostics), the representations themselves otherwise.
    *
-   * @param representations {@code [task][entry]}, each task in the same layout; modified by DARE
+   * @param representations {@code [task][entry]}, each task in the same layout; not modified
    */
   public static ModuleVectors prepare(
       MergeMethod method, MergeParameters parameters, String module, float[][] representations) {
-    if (method.dropsAndRescales()) {
-      for (int i = 0; i < representations.length; i++) {
-        Dare.apply(representations[i], parameters.dareDrop(), parameters.seed(), i, module);
-      }
+    if (!method.dropsAndRescales()) {
+      return new ModuleVectors(module, representations);
     }
-    return new ModuleVectors(module, representations);
+    float[][] dropped = new float[representations.length][];
+    for (int i = 0; i < representations.length; i++) {
+      dropped[i] = representations[i].clone();
+      Dare.apply(dropped[i], parameters.dareDrop(), parameters.seed(), i, module);
+    }
+    return new ModuleVectors(module, dropped);
   }
 
   /**

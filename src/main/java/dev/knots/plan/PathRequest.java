@@ -1,5 +1,6 @@
 package dev.knots.plan;
 
+import dev.knots.merge.InvalidOptionException;
 import java.io.Serializable;
 import java.util.Locale;
 import java.util.Map;
@@ -39,6 +40,34 @@ public record PathRequest(
    */
   private static final Pattern LOCAL_MASTER =
       Pattern.compile("local(?:\\[(\\*|\\d{1,9})(?:,\\d+)?])?");
+
+  /**
+   * The request as options give it: {@code alignPath} auto, factor, dense or distributed (null:
+   * auto), the memory budgets as sizes ({@code 2g}; null: from Spark's configuration).
+   *
+   * @throws dev.knots.merge.InvalidOptionException naming the option of a value it cannot use
+   */
+  public static PathRequest of(String alignPath, String taskMemory, String driverMemory) {
+    return new PathRequest(
+        AlignPath.parseOption(alignPath == null ? "auto" : alignPath),
+        size(TASK_MEMORY, taskMemory),
+        size(DRIVER_MEMORY, driverMemory));
+  }
+
+  private static OptionalLong size(String option, String value) {
+    if (value == null) {
+      return OptionalLong.empty();
+    }
+    try {
+      long bytes = Budget.parse(value, 1);
+      if (bytes <= 0) {
+        throw new IllegalArgumentException("it must be more than 0 bytes");
+      }
+      return OptionalLong.of(bytes);
+    } catch (IllegalArgumentException e) {
+      throw new InvalidOptionException(option, value, e.getMessage());
+    }
+  }
 
   public static PathRequest auto() {
     return new PathRequest(Optional.empty(), OptionalLong.empty(), OptionalLong.empty());

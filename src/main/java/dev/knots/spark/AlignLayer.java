@@ -4,9 +4,6 @@ import dev.knots.io.FileStore;
 import dev.knots.job.AlignedModule;
 import dev.knots.job.ModuleAligner;
 import dev.knots.knots.Concat;
-import dev.knots.merge.MergeMethod;
-import dev.knots.merge.MergeParameters;
-import dev.knots.merge.ModuleMerge;
 import dev.knots.plan.AlignPath;
 import dev.knots.plan.LayerPlan;
 import dev.knots.plan.ModulePlan;
@@ -23,11 +20,11 @@ import org.apache.spark.broadcast.Broadcast;
 import scala.Tuple2;
 
 /**
- * The align task of one layer: reads only the layer's factor byte ranges, runs each module's joint
- * SVD and applies DARE. Modules planned DISTRIBUTED arrive already aligned, zipped in by layer
- * index (see {@link DistributedAlignment}); the merge treats them like any other. Without such
- * modules it runs over the layer indices alone, so the job needs no shuffle to zip in nothing.
- * Holds nothing but what the executor needs.
+ * The align task of one layer: reads only the layer's factor byte ranges and runs each module's
+ * joint SVD. Modules planned DISTRIBUTED arrive already aligned, zipped in by layer index (see
+ * {@link DistributedAlignment}); the merge treats them like any other. Without such modules it runs
+ * over the layer indices alone, so the job needs no shuffle to zip in nothing. Holds nothing but
+ * what the executor needs.
  */
 final class AlignLayer
     implements FlatMapFunction2<
@@ -35,22 +32,13 @@ final class AlignLayer
         FlatMapFunction<Iterator<Integer>, AlignedLayer> {
   private static final long serialVersionUID = 1L;
 
-  private final MergeMethod method;
-  private final MergeParameters parameters;
   private final Concat concat;
   private final FileStore store;
 
   /** Every layer's plan, by index. */
   private final Broadcast<List<LayerPlan>> layerPlans;
 
-  AlignLayer(
-      MergeMethod method,
-      MergeParameters parameters,
-      Concat concat,
-      FileStore store,
-      Broadcast<List<LayerPlan>> layerPlans) {
-    this.method = method;
-    this.parameters = parameters;
+  AlignLayer(Concat concat, FileStore store, Broadcast<List<LayerPlan>> layerPlans) {
     this.concat = concat;
     this.store = store;
     this.layerPlans = layerPlans;
@@ -69,29 +57,17 @@ final class AlignLayer
     distributed.forEachRemaining(m -> alignedElsewhere.put(m._2().key(), m._2()));
     List<AlignedLayer> out = new ArrayList<>();
     while (layers.hasNext()) {
-      out.add(
-          alignHere(
-              layerPlans.value().get(layers.next()),
-              method,
-              parameters,
-              concat,
-              store,
-              alignedElsewhere));
+      out.add(alignHere(layerPlans.value().get(layers.next()), concat, store, alignedElsewhere));
     }
     return out.iterator();
   }
 
   /**
    * Aligns {@code layer}'s modules, reading through {@code store}, except those planned
-   * DISTRIBUTED, which come aligned in {@code alignedElsewhere}; DARE is applied to every module.
+   * DISTRIBUTED, which come aligned in {@code alignedElsewhere}.
    */
   static AlignedLayer alignHere(
-      LayerPlan layer,
-      MergeMethod method,
-      MergeParameters parameters,
-      Concat concat,
-      FileStore store,
-      Map<String, AlignedModule> alignedElsewhere)
+      LayerPlan layer, Concat concat, FileStore store, Map<String, AlignedModule> alignedElsewhere)
       throws IOException {
     List<AlignedModule> modules = new ArrayList<>();
     for (ModulePlan module : layer.modules()) {
@@ -102,8 +78,6 @@ final class AlignLayer
       } else {
         aligned = ModuleAligner.align(module, concat, store);
       }
-      // DARE drops entries of the representations in place; the layer keeps only those.
-      ModuleMerge.prepare(method, parameters, aligned.key(), aligned.representations());
       modules.add(aligned);
     }
     return new AlignedLayer(layer.index(), modules);

@@ -29,8 +29,13 @@ final class MergeLayer implements Function<AlignedLayer, MergedLayer> {
   public MergedLayer call(AlignedLayer layer) {
     List<MergedModule> merged = new ArrayList<>();
     for (AlignedModule module : layer.modules()) {
-      MergedVector vector = ModuleMerge.merge(method, parameters, statistics, module.vectors());
-      merged.add(MergedModule.of(module, vector.values(), vector.usedPerTask()));
+      MergedVector vector =
+          ModuleMerge.merge(
+              method,
+              parameters,
+              statistics,
+              ModuleMerge.prepare(method, parameters, module.key(), module.representations()));
+      merged.add(MergedModule.of(module, vector));
     }
     return new MergedLayer(layer.index(), merged);
   }

@@ -1,7 +1,10 @@
 package dev.knots.spark;
 
 import dev.knots.job.AlignedModule;
+import dev.knots.merge.MergeMethod;
+import dev.knots.merge.MergeParameters;
 import dev.knots.merge.Mergeable;
+import dev.knots.merge.ModuleMerge;
 import dev.knots.merge.ModuleScan;
 import java.io.Serializable;
 import java.util.function.IntConsumer;
@@ -16,14 +19,23 @@ import org.apache.spark.api.java.function.Function2;
  */
 final class RddModuleScan implements ModuleScan {
   private final JavaRDD<AlignedLayer> layers;
+  private final MergeMethod method;
+  private final MergeParameters parameters;
   private final IntConsumer beforeEachRound;
   private int rounds;
 
   /**
+   * @param method with {@code parameters}, how the merge prepares each module's vectors (DARE)
    * @param beforeEachRound told the number of each round (from 1) before it runs, to describe it
    */
-  RddModuleScan(JavaRDD<AlignedLayer> layers, IntConsumer beforeEachRound) {
+  RddModuleScan(
+      JavaRDD<AlignedLayer> layers,
+      MergeMethod method,
+      MergeParameters parameters,
+      IntConsumer beforeEachRound) {
     this.layers = layers;
+    this.method = method;
+    this.parameters = parameters;
     this.beforeEachRound = beforeEachRound;
   }
 
@@ -33,14 +45,18 @@ final class RddModuleScan implements ModuleScan {
     int cores = layers.context().defaultParallelism();
     return layers
         .coalesce(Math.max(1, Math.min(cores, layers.getNumPartitions())))
-        .aggregate(zero, new FoldLayer<>(add), new MergeSummaries<>());
+        .aggregate(zero, new FoldLayer<>(method, parameters, add), new MergeSummaries<>());
   }
 
   private static final class FoldLayer<S> implements Function2<S, AlignedLayer, S> {
     private static final long serialVersionUID = 1L;
+    private final MergeMethod method;
+    private final MergeParameters parameters;
     private final Fold<S> add;
 
-    FoldLayer(Fold<S> add) {
+    FoldLayer(MergeMethod method, MergeParameters parameters, Fold<S> add) {
+      this.method = method;
+      this.parameters = parameters;
       this.add = add;
     }
 
@@ -48,7 +64,10 @@ final class RddModuleScan implements ModuleScan {
     public S call(S acc, AlignedLayer layer) {
       S result = acc;
       for (AlignedModule module : layer.modules()) {
-        result = add.apply(result, module.vectors());
+        result =
+            add.apply(
+                result,
+                ModuleMerge.prepare(method, parameters, module.key(), module.representations()));
       }
       return result;
     }

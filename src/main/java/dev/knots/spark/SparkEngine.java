@@ -121,9 +121,7 @@ public final class SparkEngine implements MergeEngine, AutoCloseable {
       layerPlans = jsc.broadcast(plan.layers());
       JavaRDD<Integer> layerIndices =
           jsc.parallelize(IntStream.range(0, layers).boxed().toList(), layers);
-      AlignLayer alignLayer =
-          new AlignLayer(
-              request.method(), request.parameters(), request.concat(), store, layerPlans);
+      AlignLayer alignLayer = new AlignLayer(request.concat(), store, layerPlans);
       Optional<JavaPairRDD<Integer, AlignedModule>> zipped =
           distributed.stream().reduce(JavaPairRDD::union);
       JavaRDD<AlignedLayer> aligned =
@@ -197,10 +195,12 @@ public final class SparkEngine implements MergeEngine, AutoCloseable {
     }
 
     @Override
-    public RddModuleScan modules() {
+    public RddModuleScan modules(PlannedMerge merge) {
       int count = layerPlans.value().size();
       return new RddModuleScan(
           layers,
+          merge.request().method(),
+          merge.request().parameters(),
           round ->
               describe(
                   String.format(

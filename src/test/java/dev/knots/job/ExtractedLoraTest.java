@@ -13,6 +13,7 @@ import dev.knots.io.peft.LoraAdapter;
 import dev.knots.io.safetensors.DType;
 import dev.knots.linalg.Decompositions;
 import dev.knots.linalg.Matrix;
+import dev.knots.merge.ModuleDiagnostics;
 import dev.knots.plan.AdapterSet;
 import dev.knots.plan.ModuleSpec;
 import java.nio.file.Path;
@@ -100,11 +101,15 @@ class ExtractedLoraTest {
     Matrix b = Matrix.fromRowMajor(17, 1, column);
     Matrix a = Matrix.fromRowMajor(1, 64, row);
     ExtractedLora embedding =
-        ExtractedLora.of(new MergedModule("embed_tokens", b, a, 0, new long[1]), 8);
+        ExtractedLora.of(
+            new MergedModule("embed_tokens", b, a, 0, new long[1], ModuleDiagnostics.zero(1)), 8);
     assertTrue(embedding.written().isEmpty());
     assertTrue(embedding.leftOut().contains("embedding"), embedding.leftOut());
     ExtractedLora other =
-        ExtractedLora.of(new MergedModule("layers.0.mlp.up_proj", b, a, 0, new long[1]), 8);
+        ExtractedLora.of(
+            new MergedModule(
+                "layers.0.mlp.up_proj", b, a, 0, new long[1], ModuleDiagnostics.zero(1)),
+            8);
     assertEquals(1, other.lora().rank(), "rank min(8, nonzero rank 1)");
     assertEquals(1.0, other.keptFraction(), 1e-15);
   }

@@ -65,14 +65,14 @@ public final class LocalRuns {
     LocalEngine.InMemoryAlignment alignment = new LocalEngine(store).align(planned);
     MergeStatistics statistics =
         MergeStatistics.compute(
-            request.method(), request.parameters(), request.taskCount(), alignment.modules());
+            request.method(),
+            request.parameters(),
+            request.taskCount(),
+            alignment.modules(planned));
     return alignment.merge(planned, statistics);
   }
 
-  /**
-   * Statistics and merge over modules already aligned (by either joint-SVD path). DARE methods drop
-   * entries of the modules' representations in place.
-   */
+  /** Statistics and merge over modules already aligned (by either joint-SVD path). */
   public static List<MergedModule> mergeAligned(MergeRequest request, List<AlignedModule> aligned) {
     List<ModuleVectors> prepared = new ArrayList<>();
     for (AlignedModule module : aligned) {
@@ -90,7 +90,7 @@ public final class LocalRuns {
     for (int m = 0; m < aligned.size(); m++) {
       MergedVector vector =
           ModuleMerge.merge(request.method(), request.parameters(), statistics, prepared.get(m));
-      merged.add(MergedModule.of(aligned.get(m), vector.values(), vector.usedPerTask()));
+      merged.add(MergedModule.of(aligned.get(m), vector));
     }
     return merged;
   }

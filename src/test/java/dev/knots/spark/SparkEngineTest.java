@@ -30,6 +30,7 @@ import dev.knots.job.MergeRunner;
 import dev.knots.job.ModuleAligner;
 import dev.knots.job.OutputCommit;
 import dev.knots.job.OutputFormat;
+import dev.knots.job.RecordedProgress;
 import dev.knots.job.RunOptions;
 import dev.knots.knots.Concat;
 import dev.knots.linalg.Matrix;
@@ -254,8 +255,10 @@ class SparkEngineTest {
     AlignStages aligns = new AlignStages();
     spark.addSparkListener(aligns);
     try (SparkEngine engine = SparkEngine.start(spark)) {
+      RecordedProgress progress = new RecordedProgress();
       new MergeRunner(engine, false)
-          .run(LocalRuns.sharingInputs(points, Fixtures.STORE, PathOptions.defaults()));
+          .run(LocalRuns.sharingInputs(points, Fixtures.STORE, PathOptions.defaults()), progress);
+      assertEquals(Map.of(), progress.failures);
     } finally {
       spark.removeSparkListener(aligns);
     }
