@@ -28,6 +28,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.UUID;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -72,8 +73,7 @@ public final class SweepRunner {
       // this run decides anew whether the sweep is complete
       store.deleteRecursively(success);
     }
-    Storage.writeAll(
-        store.outputFile(store.resolve(output, SweepPlan.RESOLVED_FILE)), plan.resolvedYaml());
+    replace(store.resolve(output, SweepPlan.RESOLVED_FILE), plan.resolvedYaml());
     Map<String, Map<String, String>> previous =
         restart ? Map.of() : previousRows(store.resolve(output, SweepPlan.RESULTS_CSV));
     Map<SweepPoint, Map<String, String>> rows = new LinkedHashMap<>();
@@ -171,11 +171,10 @@ public final class SweepRunner {
     }
     ResultsTable table =
         new ResultsTable(List.copyOf(plan.file().pool().keySet()), List.copyOf(rows.values()));
-    Storage.writeAll(store.outputFile(store.resolve(output, SweepPlan.RESULTS_CSV)), table.toCsv());
+    replace(store.resolve(output, SweepPlan.RESULTS_CSV), table.toCsv());
     Selections selections = new Selections(plan.file().select(), table);
     if (plan.file().select().isPresent()) {
-      Storage.writeAll(
-          store.outputFile(store.resolve(output, SweepPlan.BEST_FILE)), selections.bestJson());
+      replace(store.resolve(output, SweepPlan.BEST_FILE), selections.bestJson());
     }
     out.print(selections.summary());
     boolean complete = table.rows().stream().allMatch(r -> Rows.DONE.equals(r.get("status")));
@@ -183,6 +182,21 @@ public final class SweepRunner {
       Storage.writeAll(store.outputFile(success), new byte[0]);
     }
     return new Outcome(table, complete);
+  }
+
+  /**
+   * Writes {@code bytes} to {@code location} in place of what an earlier run wrote there: written
+   * beside it first and renamed, so that a reader finds the old file, none or the new one.
+   */
+  private void replace(String location, byte[] bytes) throws IOException {
+    String name = location.substring(location.lastIndexOf('/') + 1);
+    String parent = location.substring(0, location.lastIndexOf('/'));
+    String next = store.resolve(parent, "_" + name + ".knots-writing-" + UUID.randomUUID());
+    Storage.writeAll(store.outputFile(next), bytes);
+    if (store.exists(location)) {
+      store.deleteRecursively(location);
+    }
+    store.rename(next, location);
   }
 
   /** Sorts the points of one alignment together: KnOTS by orientation first, then the others. */
@@ -227,7 +241,9 @@ public final class SweepRunner {
     } catch (FileFormatException | java.io.FileNotFoundException e) {
       return Optional.empty();
     }
-    ObjectNode wanted = MergeReport.merge(request);
+    // through JSON text, as the report was, so that numbers compare as the same kind of node
+    ObjectNode wanted =
+        Json.parseObject(Json.compact(MergeReport.merge(request)), "a merge's options");
     ObjectNode options = report.path("options").deepCopy();
     if (options.isObject()) {
       options.remove("overwrite");
