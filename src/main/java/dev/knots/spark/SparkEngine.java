@@ -2,6 +2,7 @@ package dev.knots.spark;
 
 import dev.knots.io.CountingFileStore;
 import dev.knots.io.FileStore;
+import dev.knots.io.Locations;
 import dev.knots.io.hadoop.RoutingFileStore;
 import dev.knots.io.peft.AdapterWriter;
 import dev.knots.io.safetensors.HfModelFiles;
@@ -131,6 +132,7 @@ public final class SparkEngine implements MergeEngine, AutoCloseable {
                       zipped.get().partitionBy(new HashPartitioner(layers)), alignLayer))
               .persist(StorageLevel.MEMORY_AND_DISK());
       describe(
+          merge,
           String.format(
               Locale.ROOT,
               "align %d layers, %d %ss (%s)",
@@ -203,6 +205,7 @@ public final class SparkEngine implements MergeEngine, AutoCloseable {
           merge.request().parameters(),
           round ->
               describe(
+                  merge,
                   String.format(
                       Locale.ROOT,
                       "statistics round %d over %d layers (top-K thresholds, majority sign)",
@@ -221,6 +224,7 @@ public final class SparkEngine implements MergeEngine, AutoCloseable {
         store.mkdirs(parts);
       }
       describe(
+          merge,
           String.format(
               Locale.ROOT,
               "merge %d layers%s",
@@ -237,7 +241,7 @@ public final class SparkEngine implements MergeEngine, AutoCloseable {
       try {
         List<LayerOutput.Written> written = merged.map(output).collect();
         if (parts != null) {
-          describe("assemble the merged adapter");
+          describe(merge, "assemble the merged adapter");
           AdapterOutput.assemble(
               jsc,
               written.stream().map(LayerOutput.Written::part).filter(Objects::nonNull).toList(),
@@ -266,6 +270,7 @@ public final class SparkEngine implements MergeEngine, AutoCloseable {
       PlannedMerge merge, HfModelFiles base, String root, JavaRDD<MergedLayer> merged)
       throws IOException {
     describe(
+        merge,
         String.format(Locale.ROOT, "write the merged model (%d shards)", base.shards().size()));
     MergeRequest request = merge.request();
     String directory = MergeOutputs.modelDirectory(request.format(), root, store);
@@ -280,7 +285,14 @@ public final class SparkEngine implements MergeEngine, AutoCloseable {
         merge.inputs().fanInFanOut());
   }
 
-  /** Names the next Spark jobs in the UI and in the progress log. */
+  /**
+   * Names the next Spark jobs in the UI and in the progress log: what they do, for which merge (its
+   * output, which for a sweep's point names the combination and the point).
+   */
+  private void describe(PlannedMerge merge, String what) {
+    describe(what + " for " + Locations.redact(merge.request().output()));
+  }
+
   private void describe(String description) {
     jsc.setJobGroup(jobGroup, description, false);
   }
