@@ -2,6 +2,7 @@ package dev.knots.cli;
 
 import dev.knots.io.Locations;
 import dev.knots.io.Storage;
+import dev.knots.io.hadoop.ParquetTable;
 import dev.knots.io.hadoop.RoutingFileStore;
 import dev.knots.job.MergeReport;
 import dev.knots.job.MergeRequest;
@@ -15,10 +16,12 @@ import dev.knots.plan.MergeInputs;
 import dev.knots.plan.PathOptions;
 import dev.knots.plan.PathRequest;
 import dev.knots.spark.SparkEngine;
+import dev.knots.sweep.ResultsTable;
 import dev.knots.sweep.SweepDryRun;
 import dev.knots.sweep.SweepFile;
 import dev.knots.sweep.SweepPlan;
 import dev.knots.sweep.SweepRunner;
+import dev.knots.sweep.TableWriter;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -153,7 +156,25 @@ public final class Main {
       }
       SweepRunner.Outcome outcome;
       try (SparkEngine engine = SparkEngine.start(spark.context())) {
-        outcome = new SweepRunner(engine, paths, out).run(plan, command.restart);
+        SparkContext context = spark.context();
+        TableWriter parquet =
+            new TableWriter() {
+              @Override
+              public String fileName() {
+                return SweepPlan.RESULTS_PARQUET;
+              }
+
+              @Override
+              public void write(String location, ResultsTable table) throws IOException {
+                ParquetTable.write(
+                    context.hadoopConfiguration(),
+                    location,
+                    table.columns(),
+                    ResultsTable::numeric,
+                    table.rows());
+              }
+            };
+        outcome = new SweepRunner(engine, paths, List.of(parquet), out).run(plan, command.restart);
       }
       if (!outcome.complete()) {
         ErrorOutput.print(

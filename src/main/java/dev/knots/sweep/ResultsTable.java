@@ -50,6 +50,22 @@ public final class ResultsTable {
     this.rows = rows.stream().map(r -> Map.copyOf(new LinkedHashMap<>(r))).toList();
   }
 
+  /** Whether {@code column} holds numbers (or is empty). */
+  public static boolean numeric(String column) {
+    return NUMERIC.contains(column) || column.startsWith(RETENTION) || column.startsWith(EVAL);
+  }
+
+  private static final Set<String> NUMERIC =
+      Set.of(
+          "top_k",
+          "scaling",
+          "dare_drop",
+          "seed",
+          "seconds",
+          "merged_rank_min",
+          "merged_rank_max",
+          "merged_norm");
+
   public List<Map<String, String>> rows() {
     return rows;
   }

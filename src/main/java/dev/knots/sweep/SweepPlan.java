@@ -36,6 +36,7 @@ public record SweepPlan(
   public static final String POINTS_DIR = "points";
   public static final String RESOLVED_FILE = "sweep.yaml";
   public static final String RESULTS_CSV = "results.csv";
+  public static final String RESULTS_PARQUET = "results.parquet";
   public static final String BEST_FILE = "best.json";
 
   public SweepPlan {

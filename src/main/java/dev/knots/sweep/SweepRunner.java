@@ -45,16 +45,20 @@ public final class SweepRunner {
   private final MergeEngine engine;
   private final FileStore store;
   private final PathOptions paths;
+  private final List<TableWriter> tables;
   private final PrintStream out;
 
   /**
    * @param paths the alignment paths' options, resolved against the Spark configuration
+   * @param tables the formats the results table is written in besides CSV
    * @param out where progress lines and the closing table go
    */
-  public SweepRunner(MergeEngine engine, PathOptions paths, PrintStream out) {
+  public SweepRunner(
+      MergeEngine engine, PathOptions paths, List<TableWriter> tables, PrintStream out) {
     this.engine = engine;
     this.store = engine.store();
     this.paths = paths;
+    this.tables = List.copyOf(tables);
     this.out = out;
   }
 
@@ -172,6 +176,9 @@ public final class SweepRunner {
     ResultsTable table =
         new ResultsTable(List.copyOf(plan.file().pool().keySet()), List.copyOf(rows.values()));
     replace(store.resolve(output, SweepPlan.RESULTS_CSV), table.toCsv());
+    for (TableWriter writer : tables) {
+      replace(store.resolve(output, writer.fileName()), location -> writer.write(location, table));
+    }
     Selections selections = new Selections(plan.file().select(), table);
     if (plan.file().select().isPresent()) {
       replace(store.resolve(output, SweepPlan.BEST_FILE), selections.bestJson());
@@ -189,10 +196,19 @@ public final class SweepRunner {
    * beside it first and renamed, so that a reader finds the old file, none or the new one.
    */
   private void replace(String location, byte[] bytes) throws IOException {
+    replace(location, next -> Storage.writeAll(store.outputFile(next), bytes));
+  }
+
+  /** A write to a location that does not exist yet. */
+  private interface Write {
+    void to(String location) throws IOException;
+  }
+
+  private void replace(String location, Write write) throws IOException {
     String name = location.substring(location.lastIndexOf('/') + 1);
     String parent = location.substring(0, location.lastIndexOf('/'));
     String next = store.resolve(parent, "_" + name + ".knots-writing-" + UUID.randomUUID());
-    Storage.writeAll(store.outputFile(next), bytes);
+    write.to(next);
     if (store.exists(location)) {
       store.deleteRecursively(location);
     }

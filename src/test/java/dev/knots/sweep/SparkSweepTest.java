@@ -95,10 +95,12 @@ class SparkSweepTest {
   }
 
   private static SweepRunner.Outcome run(SweepFile file, MergeEngine engine) throws IOException {
+    List<TableWriter> tables = List.of();
     SweepPlan plan = SweepPlan.of(file, Optional.empty(), Optional.empty(), engine.store());
     return new SweepRunner(
             engine,
             PathOptions.defaults(),
+            tables,
             new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8))
         .run(plan, false);
   }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.knots.Fixtures;
+import dev.knots.io.hadoop.ParquetTable;
 import dev.knots.io.peft.LoraAdapter;
 import dev.knots.job.LocalEngine;
 import dev.knots.job.LocalRuns;
@@ -22,12 +23,19 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalDouble;
 import java.util.OptionalLong;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.parquet.example.data.Group;
+import org.apache.parquet.hadoop.ParquetReader;
+import org.apache.parquet.hadoop.example.GroupReadSupport;
+import org.apache.parquet.schema.GroupType;
+import org.apache.parquet.schema.PrimitiveType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -79,12 +87,33 @@ class SweepRunnerTest {
         CommonOptions.defaults());
   }
 
+  /** results.parquet, as the command line writes it. */
+  private final List<TableWriter> tables =
+      List.of(
+          new TableWriter() {
+            @Override
+            public String fileName() {
+              return SweepPlan.RESULTS_PARQUET;
+            }
+
+            @Override
+            public void write(String location, ResultsTable table) throws IOException {
+              ParquetTable.write(
+                  new Configuration(),
+                  location,
+                  table.columns(),
+                  ResultsTable::numeric,
+                  table.rows());
+            }
+          });
+
   private SweepRunner.Outcome run(SweepFile file, boolean restart) throws IOException {
     SweepPlan plan = SweepPlan.of(file, Optional.empty(), Optional.empty(), Fixtures.STORE);
     plan.checkLocations(Fixtures.STORE);
     return new SweepRunner(
             new LocalEngine(Fixtures.STORE),
             PathOptions.defaults(),
+            tables,
             new PrintStream(printed, true, StandardCharsets.UTF_8))
         .run(plan, restart);
   }
@@ -154,9 +183,48 @@ class SweepRunnerTest {
         }
       }
     }
+    assertEquals(rows, parquetRows(sweep.resolve("results.parquet")), "the same rows in Parquet");
     String best = Files.readString(sweep.resolve("best.json"));
     assertTrue(best.contains("\"rot90+hflip\"") && best.contains("\"merged_norm\""), best);
     assertTrue(printed.toString().contains("[6/6,"), printed.toString());
+  }
+
+  /** The rows of a Parquet table, numbers as the CSV writes them. */
+  private static List<Map<String, String>> parquetRows(Path file) throws IOException {
+    List<Map<String, String>> rows = new ArrayList<>();
+    try (ParquetReader<Group> reader =
+        ParquetReader.builder(
+                new GroupReadSupport(), new org.apache.hadoop.fs.Path(file.toString()))
+            .build()) {
+      for (Group group = reader.read(); group != null; group = reader.read()) {
+        Map<String, String> row = new LinkedHashMap<>();
+        GroupType type = group.getType();
+        for (int i = 0; i < type.getFieldCount(); i++) {
+          if (group.getFieldRepetitionCount(i) == 0) {
+            continue;
+          }
+          String name = type.getFieldName(i);
+          boolean number =
+              type.getType(i).asPrimitiveType().getPrimitiveTypeName()
+                  == PrimitiveType.PrimitiveTypeName.DOUBLE;
+          assertEquals(ResultsTable.numeric(name), number, name);
+          row.put(name, number ? csvNumber(name, group.getDouble(i, 0)) : group.getString(i, 0));
+        }
+        rows.add(row);
+      }
+    }
+    return rows;
+  }
+
+  private static String csvNumber(String column, double value) {
+    return switch (column) {
+      case "seconds" -> String.format(java.util.Locale.ROOT, "%.3f", value);
+      case "merged_norm" -> Double.toString(value);
+      default ->
+          column.startsWith("retention.") || column.startsWith("eval.")
+              ? Double.toString(value)
+              : Rows.number(value);
+    };
   }
 
   @Test
