@@ -8,6 +8,8 @@ import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -102,11 +104,13 @@ public final class MergeRunner {
 
   private void runSharingAlignment(List<PlannedMerge> merges, Progress progress) {
     MergeEngine.Alignment alignment = null;
-    IOException alignmentFailure = null;
+    Map<PlannedMerge, MergeStatistics> statistics = null;
+    // a failure of the shared steps fails every merge that shares them
+    IOException sharedFailure = null;
     try {
       for (PlannedMerge merge : merges) {
-        if (alignmentFailure != null) {
-          progress.failed(merge, alignmentFailure);
+        if (sharedFailure != null) {
+          progress.failed(merge, sharedFailure);
           continue;
         }
         Phases phases = first ? new Phases(startup, startNanos) : new Phases();
@@ -124,25 +128,21 @@ public final class MergeRunner {
           if (writes) {
             commit = OutputCommit.begin(engine.store(), request.output(), overwrite);
           }
-          if (alignment == null) {
+          if (statistics == null) {
             try {
               alignment = engine.align(merge);
+              phases.lap("alignSeconds");
+              statistics = statistics(merges, alignment);
+              phases.lap("statisticsSeconds");
             } catch (Exception e) {
               // Spark's task failures arrive as checked SparkExceptions that Java does not declare.
-              alignmentFailure = MergeFailure.of(request.output(), e);
+              sharedFailure = MergeFailure.of(request.output(), e);
               throw e;
             }
-            phases.lap("alignSeconds");
           }
-          MergeStatistics statistics =
-              MergeStatistics.compute(
-                  request.method(),
-                  request.parameters(),
-                  merge.plan().taskCount(),
-                  alignment.modules(merge));
-          phases.lap("statisticsSeconds");
           List<ModuleOutcome> outcomes =
-              alignment.mergeAndWrite(merge, statistics, writes ? commit.staging() : null);
+              alignment.mergeAndWrite(
+                  merge, statistics.get(merge), writes ? commit.staging() : null);
           phases.lap("mergeSeconds");
           MergeResult result = new MergeResult(outcomes, changesNotInAdapter(merge));
           MergeReport report =
@@ -175,6 +175,40 @@ public final class MergeRunner {
         alignment.close();
       }
     }
+  }
+
+  /**
+   * The statistics of every merge of one alignment, in as few folds as they allow: merges that
+   * prepare the aligned vectors alike (DARE's drop and seed, or none) share their folds.
+   */
+  private static Map<PlannedMerge, MergeStatistics> statistics(
+      List<PlannedMerge> merges, MergeEngine.Alignment alignment) {
+    Map<List<Object>, List<PlannedMerge>> byPreparation = new LinkedHashMap<>();
+    for (PlannedMerge merge : merges) {
+      MergeRequest request = merge.request();
+      List<Object> preparation =
+          request.method().dropsAndRescales()
+              ? List.of(request.parameters().dareDrop(), request.parameters().seed())
+              : List.of();
+      byPreparation.computeIfAbsent(preparation, k -> new ArrayList<>()).add(merge);
+    }
+    Map<PlannedMerge, MergeStatistics> statistics = new IdentityHashMap<>();
+    for (List<PlannedMerge> alike : byPreparation.values()) {
+      List<MergeStatistics> computed =
+          MergeStatistics.computeAll(
+              alike.stream()
+                  .map(
+                      m ->
+                          new MergeStatistics.Wanted(
+                              m.request().method(), m.request().parameters()))
+                  .toList(),
+              alike.get(0).plan().taskCount(),
+              alignment.modules(alike.get(0)));
+      for (int i = 0; i < alike.size(); i++) {
+        statistics.put(alike.get(i), computed.get(i));
+      }
+    }
+    return statistics;
   }
 
   /** Says what the merge will do: its inputs left out, its plan's paths. */

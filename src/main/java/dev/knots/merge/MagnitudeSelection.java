@@ -68,6 +68,14 @@ final class MagnitudeSelection implements Serializable {
     return threshold;
   }
 
+  /**
+   * What this search counts in its next round: equal keys count the same magnitudes into the same
+   * buckets, so searches for several fractions over the same vectors share a round's histogram.
+   */
+  Object roundKey() {
+    return refining ? prefix : -1;
+  }
+
   MagnitudeSummary emptySummary() {
     return new MagnitudeSummary(refining ? LOW_BUCKETS : HIGH_BUCKETS);
   }

@@ -1,7 +1,11 @@
 package dev.knots.merge;
 
 import java.io.Serializable;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 
 /**
  * The merge's cross-module inputs with global scope: each task's top-K threshold over all modules,
@@ -31,94 +35,186 @@ public record MergeStatistics(double[] thresholds, int majoritySign) implements 
    */
   public static MergeStatistics compute(
       MergeMethod method, MergeParameters parameters, int taskCount, ModuleScan scan) {
-    if (parameters.scope() == Scope.MODULE) {
-      return none(taskCount);
+    return computeAll(List.of(new Wanted(method, parameters)), taskCount, scan).get(0);
+  }
+
+  /** A merge whose statistics are wanted: its method and parameters. */
+  public record Wanted(MergeMethod method, MergeParameters parameters) {}
+
+  /**
+   * The statistics of several merges over the same prepared vectors in {@code scan}, in the folds
+   * one of them needs: the top-K thresholds of every fraction come from the same histograms, and
+   * the majority signs of every set of thresholds from one fold. Each merge's statistics are those
+   * {@link #compute} gives it alone.
+   */
+  public static List<MergeStatistics> computeAll(
+      List<Wanted> merges, int taskCount, ModuleScan scan) {
+    // per merge, per task, the search for its threshold, or null when it needs none
+    MagnitudeSelection[][] searches = new MagnitudeSelection[merges.size()][];
+    for (int m = 0; m < merges.size(); m++) {
+      MergeParameters parameters = merges.get(m).parameters();
+      if (parameters.scope() == Scope.GLOBAL && parameters.prunes()) {
+        searches[m] = new MagnitudeSelection[taskCount];
+        Arrays.fill(searches[m], MagnitudeSelection.keeping(parameters.keepFraction()));
+      }
     }
-    double[] thresholds =
-        parameters.prunes()
-            ? thresholds(taskCount, parameters.keepFraction(), scan)
-            : new double[taskCount];
-    MergeStatistics pruning = new MergeStatistics(thresholds, 0);
-    if (!method.electsSign()) {
-      return pruning;
+    selectThresholds(searches, taskCount, scan);
+    List<MergeStatistics> pruning = new ArrayList<>();
+    for (int m = 0; m < merges.size(); m++) {
+      double[] thresholds = new double[taskCount];
+      if (searches[m] != null) {
+        for (int i = 0; i < taskCount; i++) {
+          thresholds[i] = searches[m][i].threshold();
+        }
+      }
+      pruning.add(new MergeStatistics(thresholds, 0));
     }
-    // The elected signs of a pass with the majority counted as 0 are the signs it votes on.
-    Votes votes = scan.aggregate(new Votes(), new VoteFold(method, parameters, pruning));
-    return new MergeStatistics(thresholds, Long.signum(votes.vote.signSum()));
+    // The elected signs depend on the thresholds alone (election uses the values before lambda).
+    Map<List<Double>, Integer> voteOf = new LinkedHashMap<>();
+    List<VoteFold> votes = new ArrayList<>();
+    for (int m = 0; m < merges.size(); m++) {
+      Wanted merge = merges.get(m);
+      if (merge.parameters().scope() == Scope.GLOBAL && merge.method().electsSign()) {
+        List<Double> key = Arrays.stream(pruning.get(m).thresholds).boxed().toList();
+        if (!voteOf.containsKey(key)) {
+          voteOf.put(key, votes.size());
+          votes.add(new VoteFold(merge.method(), merge.parameters(), pruning.get(m)));
+        }
+      }
+    }
+    Votes counted =
+        votes.isEmpty()
+            ? new Votes(0)
+            : scan.aggregate(new Votes(votes.size()), new AllVotes(votes));
+    List<MergeStatistics> statistics = new ArrayList<>();
+    for (int m = 0; m < merges.size(); m++) {
+      Wanted merge = merges.get(m);
+      if (merge.parameters().scope() == Scope.MODULE) {
+        statistics.add(none(taskCount));
+        continue;
+      }
+      double[] thresholds = pruning.get(m).thresholds;
+      Integer vote = voteOf.get(Arrays.stream(thresholds).boxed().toList());
+      int majority = merge.method().electsSign() ? Long.signum(counted.votes[vote].signSum()) : 0;
+      statistics.add(new MergeStatistics(thresholds, majority));
+    }
+    return statistics;
   }
 
   public double threshold(int task) {
     return thresholds[task];
   }
 
-  private static double[] thresholds(int taskCount, double keepFraction, ModuleScan scan) {
-    MagnitudeSelection[] searches = new MagnitudeSelection[taskCount];
-    Arrays.fill(searches, MagnitudeSelection.keeping(keepFraction));
-    while (!Arrays.stream(searches).allMatch(MagnitudeSelection::done)) {
-      TaskMagnitudes round =
-          scan.aggregate(new TaskMagnitudes(searches), new MagnitudeFold(searches));
+  /**
+   * Runs every search of {@code searches} (per merge, per task; a null row needs none) to its end,
+   * one fold per round for all of them: searches in the same state share their histogram.
+   */
+  private static void selectThresholds(
+      MagnitudeSelection[][] searches, int taskCount, ModuleScan scan) {
+    while (true) {
+      // per task, the distinct histograms this round needs
+      List<Map<Object, Integer>> slots = new ArrayList<>();
+      List<MagnitudeSelection> counting = new ArrayList<>();
+      List<Integer> taskOf = new ArrayList<>();
       for (int i = 0; i < taskCount; i++) {
-        if (!searches[i].done()) {
-          searches[i] = searches[i].next(round.summaries[i]);
+        slots.add(new LinkedHashMap<>());
+      }
+      for (MagnitudeSelection[] merge : searches) {
+        for (int i = 0; merge != null && i < taskCount; i++) {
+          if (!merge[i].done() && !slots.get(i).containsKey(merge[i].roundKey())) {
+            slots.get(i).put(merge[i].roundKey(), counting.size());
+            counting.add(merge[i]);
+            taskOf.add(i);
+          }
+        }
+      }
+      if (counting.isEmpty()) {
+        return;
+      }
+      TaskMagnitudes round =
+          scan.aggregate(
+              new TaskMagnitudes(counting),
+              new MagnitudeFold(counting.toArray(new MagnitudeSelection[0]), toInts(taskOf)));
+      for (MagnitudeSelection[] merge : searches) {
+        for (int i = 0; merge != null && i < taskCount; i++) {
+          if (!merge[i].done()) {
+            merge[i] = merge[i].next(round.summaries[slots.get(i).get(merge[i].roundKey())]);
+          }
         }
       }
     }
-    return Arrays.stream(searches).mapToDouble(MagnitudeSelection::threshold).toArray();
   }
 
-  /** One selection round's summaries, one per task still searching. */
+  private static int[] toInts(List<Integer> values) {
+    return values.stream().mapToInt(Integer::intValue).toArray();
+  }
+
+  /** One selection round's histograms, one per distinct search. */
   static final class TaskMagnitudes implements Mergeable<TaskMagnitudes>, Serializable {
-    private static final long serialVersionUID = 1L;
+    private static final long serialVersionUID = 2L;
     final MagnitudeSummary[] summaries;
 
-    TaskMagnitudes(MagnitudeSelection[] searches) {
-      summaries = new MagnitudeSummary[searches.length];
-      for (int i = 0; i < searches.length; i++) {
-        summaries[i] = searches[i].done() ? null : searches[i].emptySummary();
+    TaskMagnitudes(List<MagnitudeSelection> searches) {
+      summaries = new MagnitudeSummary[searches.size()];
+      for (int s = 0; s < summaries.length; s++) {
+        summaries[s] = searches.get(s).emptySummary();
       }
     }
 
     @Override
     public TaskMagnitudes merge(TaskMagnitudes other) {
-      for (int i = 0; i < summaries.length; i++) {
-        if (summaries[i] != null) {
-          summaries[i].merge(other.summaries[i]);
-        }
+      for (int s = 0; s < summaries.length; s++) {
+        summaries[s].merge(other.summaries[s]);
       }
       return this;
     }
   }
 
-  private record MagnitudeFold(MagnitudeSelection[] searches)
+  /** Counts each search's magnitudes: search {@code s} over task {@code taskOf[s]}'s vector. */
+  private record MagnitudeFold(MagnitudeSelection[] searches, int[] taskOf)
       implements ModuleScan.Fold<TaskMagnitudes> {
     @Override
     public TaskMagnitudes apply(TaskMagnitudes acc, ModuleVectors module) {
-      for (int i = 0; i < searches.length; i++) {
-        if (acc.summaries[i] != null) {
-          searches[i].accumulate(module.tasks()[i], acc.summaries[i]);
-        }
+      for (int s = 0; s < searches.length; s++) {
+        searches[s].accumulate(module.tasks()[taskOf[s]], acc.summaries[s]);
       }
       return acc;
     }
   }
 
-  /** The sum of the modules' votes, as a fold's accumulator. */
+  /** Per set of thresholds, the sum of the modules' votes, as a fold's accumulator. */
   static final class Votes implements Mergeable<Votes>, Serializable {
-    private static final long serialVersionUID = 1L;
-    private SignVote vote = SignVote.NONE;
+    private static final long serialVersionUID = 2L;
+    private final SignVote[] votes;
+
+    Votes(int count) {
+      votes = new SignVote[count];
+      Arrays.fill(votes, SignVote.NONE);
+    }
 
     @Override
     public Votes merge(Votes other) {
-      vote = vote.plus(other.vote);
+      for (int v = 0; v < votes.length; v++) {
+        votes[v] = votes[v].plus(other.votes[v]);
+      }
       return this;
     }
   }
 
+  /** One set of thresholds to vote with: a pass with the majority counted as 0. */
   private record VoteFold(MergeMethod method, MergeParameters parameters, MergeStatistics pruning)
-      implements ModuleScan.Fold<Votes> {
+      implements Serializable {}
+
+  private record AllVotes(List<VoteFold> folds) implements ModuleScan.Fold<Votes> {
     @Override
     public Votes apply(Votes acc, ModuleVectors module) {
-      acc.vote = acc.vote.plus(ModuleMerge.combine(method, parameters, pruning, module).vote());
+      for (int v = 0; v < folds.size(); v++) {
+        VoteFold fold = folds.get(v);
+        acc.votes[v] =
+            acc.votes[v].plus(
+                ModuleMerge.combine(fold.method(), fold.parameters(), fold.pruning(), module)
+                    .vote());
+      }
       return acc;
     }
   }
