@@ -812,7 +812,11 @@ final class SweepFileParser {
         && (scalar.token() == JsonToken.VALUE_TRUE || scalar.token() == JsonToken.VALUE_FALSE)) {
       return scalar.token() == JsonToken.VALUE_TRUE;
     }
-    throw fail(node, describe(node) + "; give true or false");
+    throw fail(
+        node,
+        node instanceof Scalar scalar && !scalar.isNull()
+            ? scalar.text() + ": must be true or false"
+            : describe(node) + "; give true or false");
   }
 
   /** {@code number} as a double, once {@code check} (a merge's validator) has accepted it. */

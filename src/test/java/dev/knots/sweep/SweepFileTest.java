@@ -679,7 +679,7 @@ class SweepFileTest {
         POOL + "grid: {method: ties}\nskip-unsupported: yes please\n",
         7,
         "skip-unsupported",
-        "yes please is a single value; give true or false");
+        "yes please: must be true or false");
   }
 
   @Test
