@@ -55,7 +55,9 @@ public final class SweepDryRun {
       for (SweepPoint point : points) {
         MergeRequest request = point.request();
         String orientation =
-            request.method().aligned() ? "KnOTS, concat " + request.concat().name().toLowerCase(Locale.ROOT) : "no alignment";
+            request.method().aligned()
+                ? "KnOTS, concat " + request.concat().name().toLowerCase(Locale.ROOT)
+                : "no alignment";
         if (described.add(orientation)) {
           text.append("  Alignment (")
               .append(orientation)

@@ -255,14 +255,25 @@ final class SweepFileParser {
     return pool;
   }
 
-  /** A name becomes a directory name and part of combination ids joined with {@code +}. */
+  /**
+   * A name becomes a directory name, part of combination ids joined with {@code +}, and of the
+   * evaluator's {@code {adapters}} and the table's {@code adapters}, joined with {@code ,} and
+   * {@code ;}.
+   */
   private void checkName(String name, int line, String poolKey) {
     boolean unusable =
         name.isEmpty()
             || name.equals(".")
             || name.equals("..")
             || name.chars()
-                .anyMatch(c -> c == '/' || c == '\\' || c == '+' || Character.isISOControl(c));
+                .anyMatch(
+                    c ->
+                        c == '/'
+                            || c == '\\'
+                            || c == '+'
+                            || c == ','
+                            || c == ';'
+                            || Character.isISOControl(c));
     if (unusable) {
       throw fail(
           line,
@@ -270,8 +281,9 @@ final class SweepFileParser {
           "the name '"
               + name
               + "' cannot be used: names become directory names and are joined with + in"
-              + " combination ids, so a name cannot be empty, . or .., nor hold /, \\, + or a"
-              + " control character; rename it");
+              + " combination ids (and with , and ; in the evaluator's {adapters} and the table),"
+              + " so a name cannot be empty, . or .., nor hold /, \\, +, ,, ; or a control"
+              + " character; rename it");
     }
   }
 

@@ -473,7 +473,7 @@ class SweepFileTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"\"\"", ".", "..", "a/b", "a+b", "'a\\b'", "\"a\\tb\""})
+  @ValueSource(strings = {"\"\"", ".", "..", "a/b", "a+b", "\"a,b\"", "a;b", "'a\\b'", "\"a\\tb\""})
   void aNameThatCannotNameADirectoryIsRefused(String name) {
     SweepFileException e =
         refused("adapters:\n  ok: a/ok\n  " + name + ": a/x\ngrid: {method: ties}\n");
