@@ -193,3 +193,16 @@ knots_spark_submit() {
     command -v spark-submit || true
   fi
 }
+
+# Builds what timed runs of scripts/knots-merge need, so that none of them builds or records
+# anything: the fat jar under spark-submit, else the local driver's class-data archive (recorded
+# with the bundled example). $1: the local driver's classpath, which names the archive.
+knots_prepare_timed_runs() {
+  if [ -n "$(knots_spark_submit)" ]; then
+    knots_fat_jar >/dev/null
+  elif ! knots_class_archive_fresh "$(knots_class_archive "$1")"; then
+    echo "benchmark: recording the JVM's class-data archive with the bundled example first" >&2
+    KNOTS_EXAMPLE_OUTPUT="$KNOTS_ROOT/target/class-data/example-merge" "$KNOTS_ROOT/scripts/example" >/dev/null 2>&1 \
+      || knots_die "The bundled example failed; run scripts/example to see why."
+  fi
+}
