@@ -137,6 +137,35 @@ final class MergeKernels {
     return new SignVote((long) signSum, majority == 0 && sum(pendingKept) > 0);
   }
 
+  /**
+   * The vote of {@link #disjointMean} with the majority pending (0), without merging: the pruned
+   * sums' signs summed, and whether an entry's pruned sum cancelled while some task kept a value
+   * there. Election uses the values before lambda, so no lambda is needed.
+   */
+  static SignVote vote(float[][] x, double[] keepAbove) {
+    int n = x.length;
+    int length = x.length == 0 ? 0 : x[0].length;
+    double[] kept = new double[BLOCK];
+    double[] pruned = new double[BLOCK];
+    double[] keptCount = new double[BLOCK];
+    double[] sign = new double[BLOCK];
+    double[] signSums = new double[BLOCK];
+    double[] pendingKept = new double[BLOCK];
+    for (int from = 0; from < length; from += BLOCK) {
+      int size = Math.min(BLOCK, length - from);
+      for (int i = 0; i < n; i++) {
+        widen(x[i], from, size, kept);
+        prune(kept, size, Math.max(keepAbove[i], 0), pruned, keptCount);
+      }
+      elect(pruned, keptCount, size, 0, sign, signSums, pendingKept);
+    }
+    double signSum = sum(signSums);
+    if (!Double.isFinite(signSum)) {
+      return Plain.disjointMean(x, keepAbove, new double[n], 0, new double[length], new long[n]);
+    }
+    return new SignVote((long) signSum, sum(pendingKept) > 0);
+  }
+
   /** {@code values[o] = task[from + o]}, a scalar loop (see the class comment). */
   private static void widen(float[] task, int from, int size, double[] values) {
     for (int o = 0; o < size; o++) {

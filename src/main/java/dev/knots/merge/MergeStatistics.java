@@ -78,7 +78,7 @@ public record MergeStatistics(double[] thresholds, int majoritySign) implements 
         List<Double> key = Arrays.stream(pruning.get(m).thresholds).boxed().toList();
         if (!voteOf.containsKey(key)) {
           voteOf.put(key, votes.size());
-          votes.add(new VoteFold(merge.method(), merge.parameters(), pruning.get(m)));
+          votes.add(new VoteFold(merge.parameters(), pruning.get(m)));
         }
       }
     }
@@ -201,8 +201,8 @@ public record MergeStatistics(double[] thresholds, int majoritySign) implements 
     }
   }
 
-  /** One set of thresholds to vote with: a pass with the majority counted as 0. */
-  private record VoteFold(MergeMethod method, MergeParameters parameters, MergeStatistics pruning)
+  /** One set of thresholds to vote with. */
+  private record VoteFold(MergeParameters parameters, MergeStatistics pruning)
       implements Serializable {}
 
   private record AllVotes(List<VoteFold> folds) implements ModuleScan.Fold<Votes> {
@@ -211,9 +211,7 @@ public record MergeStatistics(double[] thresholds, int majoritySign) implements 
       for (int v = 0; v < folds.size(); v++) {
         VoteFold fold = folds.get(v);
         acc.votes[v] =
-            acc.votes[v].plus(
-                ModuleMerge.combine(fold.method(), fold.parameters(), fold.pruning(), module)
-                    .vote());
+            acc.votes[v].plus(ModuleMerge.vote(fold.parameters(), fold.pruning(), module));
       }
       return acc;
     }

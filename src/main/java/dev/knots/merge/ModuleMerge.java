@@ -136,6 +136,14 @@ public final class ModuleMerge {
   }
 
   /**
+   * The module's share of the majority-sign vote with {@code pruning}'s thresholds: what {@link
+   * #merge} with the majority pending would vote, without merging.
+   */
+  static SignVote vote(MergeParameters parameters, MergeStatistics pruning, ModuleVectors vectors) {
+    return MergeKernels.vote(vectors.tasks(), keepAbove(parameters, pruning, vectors));
+  }
+
+  /**
    * Per task, the largest magnitude top-K drops ({@link MergeKernels#keepAbove}): every threshold
    * is a float32 magnitude (or 0), so the float below it separates kept from dropped entries.
    */

@@ -76,4 +76,33 @@ class MergeStatisticsTest {
       assertEquals(alone.majoritySign(), all.get(m).majoritySign(), merge.toString());
     }
   }
+
+  @Test
+  void theVoteAloneIsTheVoteOfAMergeWithTheMajorityPending() {
+    Random random = new Random(11);
+    float[] special = {Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, 0f, -0f};
+    MergeParameters parameters = MergeParameters.defaults().withTopK(30);
+    for (int trial = 0; trial < 40; trial++) {
+      int length = 1 + random.nextInt(3000);
+      float[][] tasks = new float[1 + random.nextInt(5)][length];
+      for (float[] task : tasks) {
+        for (int j = 0; j < length; j++) {
+          task[j] = (float) Math.rint(random.nextGaussian() * 3);
+          if (trial % 4 == 0 && random.nextInt(500) == 0) {
+            task[j] = special[random.nextInt(special.length)];
+          }
+        }
+      }
+      ModuleVectors module = new ModuleVectors("m", tasks);
+      double[] thresholds = new double[tasks.length];
+      for (int i = 0; i < thresholds.length; i++) {
+        thresholds[i] = random.nextInt(3);
+      }
+      MergeStatistics pending = new MergeStatistics(thresholds, 0);
+      assertEquals(
+          ModuleMerge.combine(MergeMethods.byName("ties"), parameters, pending, module).vote(),
+          ModuleMerge.vote(parameters, pending, module),
+          "trial " + trial);
+    }
+  }
 }
