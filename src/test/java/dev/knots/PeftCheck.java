@@ -21,17 +21,26 @@ public final class PeftCheck {
 
   private PeftCheck() {}
 
+  /**
+   * The interpreter of the project's Python environment (torch, peft, pandas, jupyter), for tests
+   * that run its scripts; skips the calling test when there is none, except in CI, where that
+   * fails.
+   */
+  public static String python() {
+    if ("true".equals(System.getenv("CI"))) {
+      assertTrue(PYTHON != null, "CI must run the Python checks: run the tests with scripts/test");
+    }
+    assumeTrue(PYTHON != null, "KNOTS_PEFT_PYTHON is not set; scripts/test sets it");
+    return PYTHON;
+  }
+
   /** Fails unless PEFT loads {@code adapter} and it carries {@code fixtures/expected/<file>}. */
   public static void assertPeftReproduces(Path adapter, String expectedFile)
       throws IOException, InterruptedException {
-    if ("true".equals(System.getenv("CI"))) {
-      assertTrue(PYTHON != null, "CI must run the PEFT checks: run the tests with scripts/test");
-    }
-    assumeTrue(PYTHON != null, "KNOTS_PEFT_PYTHON is not set; scripts/test sets it");
     Process check =
         new ProcessBuilder(
                 List.of(
-                    PYTHON,
+                    python(),
                     Path.of("scripts/check_peft_adapter.py").toAbsolutePath().toString(),
                     "--base",
                     Fixtures.path("base_model"),
