@@ -5,10 +5,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.knots.Fixtures;
 import dev.knots.ForkedJvm;
 import dev.knots.PeftCheck;
+import dev.knots.job.LocalEngine;
+import dev.knots.plan.PathOptions;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -17,6 +23,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -55,6 +62,57 @@ class SweepPicturesTest {
     }
     assertTrue(Files.isRegularFile(sweep.resolve("sweep_results.executed.ipynb")));
     assertArrayEquals(notebook, Files.readAllBytes(NOTEBOOK), "the committed notebook changed");
+  }
+
+  /**
+   * The whole way a user goes: a small sweep of the bundled adapters, each point scored by the
+   * bundled evaluator, then the notebook on its table.
+   */
+  @Test
+  void drawsARealSweepScoredByTheBundledEvaluator() throws Exception {
+    PeftCheck.python();
+    Path sweep = temp.resolve("real-sweep");
+    String yaml =
+        String.join(
+            "\n",
+            "adapters:",
+            "  rot90: examples/digits/adapters/rot90",
+            "  hflip: examples/digits/adapters/hflip",
+            "grid:",
+            "  method: [knots-ties, ties]",
+            "  top-k: 20",
+            "  scaling: [0.6, 1.0]",
+            "output: " + sweep,
+            "evaluate:",
+            "  command: [scripts/python, scripts/evaluate_merge.py, --adapter, '{output}',"
+                + " --tasks, '{adapters}', --split, val, --json]",
+            "  parallelism: 2",
+            "select: {metric: eval.avg_norm}",
+            "");
+    SweepPlan plan =
+        SweepPlan.of(
+            SweepFile.parse("real.yaml", yaml), Optional.empty(), Optional.empty(), Fixtures.STORE);
+    SweepRunner.Outcome outcome =
+        new SweepRunner(
+                new LocalEngine(Fixtures.STORE),
+                PathOptions.defaults(),
+                List.of(),
+                new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8))
+            .run(plan, false);
+    assertTrue(outcome.complete(), outcome.table().rows().toString());
+    for (Map<String, String> row : outcome.table().rows()) {
+      double score = Double.parseDouble(row.get("eval.avg_norm"));
+      assertTrue(score > 0 && score < 2, row.toString());
+      assertTrue(
+          row.containsKey("eval.acc.rot90") && row.containsKey("eval.acc.hflip"), row.toString());
+    }
+
+    ForkedJvm.Result result = pictures(sweep);
+
+    assertEquals(0, result.exitCode(), result.out() + result.err());
+    for (String picture : PICTURES) {
+      assertPng(sweep.resolve(picture));
+    }
   }
 
   @Test
