@@ -1,5 +1,6 @@
 package dev.knots;
 
+import java.io.File;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
@@ -8,6 +9,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -36,17 +38,31 @@ public final class ForkedJvm {
    */
   public static Result run(Path directory, List<String> options, String mainClass, String... args)
       throws IOException, InterruptedException {
+    // a timeout only against a hang, which would otherwise stall the build
+    return start(directory, java(options, mainClass, args), Map.of()).finish(10, TimeUnit.MINUTES);
+  }
+
+  /**
+   * The command that runs {@code mainClass} with {@code options} and {@code args} on the test
+   * classpath, with this JVM's module options; {@link #start} starts it.
+   */
+  public static List<String> java(List<String> options, String mainClass, String... args) {
     List<String> command = new ArrayList<>();
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     command.addAll(moduleOptions());
     command.addAll(options);
     command.add("-cp");
-    command.add(
-        System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")));
+    command.add(String.join(File.pathSeparator, classpath()));
     command.add(mainClass);
     command.addAll(List.of(args));
-    // a timeout only against a hang, which would otherwise stall the build
-    return start(directory, command, Map.of()).finish(10, TimeUnit.MINUTES);
+    return command;
+  }
+
+  /** The test classpath's entries (surefire runs the tests through a manifest-only jar). */
+  public static List<String> classpath() {
+    return List.of(
+        System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"))
+            .split(File.pathSeparator));
   }
 
   /**
@@ -79,6 +95,20 @@ public final class ForkedJvm {
           process.exitValue(),
           Files.readString(out, StandardCharsets.UTF_8),
           Files.readString(err, StandardCharsets.UTF_8));
+    }
+
+    /**
+     * Kills the process and every process it started (Spark's executors, say) at once, as a machine
+     * that fails or {@code kill -9} would, and waits until they are gone.
+     */
+    public void kill() throws InterruptedException, ExecutionException {
+      List<ProcessHandle> started = process.descendants().toList();
+      process.destroyForcibly();
+      started.forEach(ProcessHandle::destroyForcibly);
+      process.onExit().get();
+      for (ProcessHandle child : started) {
+        child.onExit().get();
+      }
     }
   }
 

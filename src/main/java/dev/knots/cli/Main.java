@@ -149,6 +149,18 @@ public final class Main {
               Optional.ofNullable(command.format),
               headers);
       plan.checkLocations(headers);
+      List<String> leftovers = plan.leftovers(headers);
+      if (!leftovers.isEmpty()) {
+        err.println(
+            "Warning: "
+                + ErrorOutput.shown(
+                    "in "
+                        + plan.output()
+                        + " are directories that runs of this sweep left: "
+                        + String.join(", ", leftovers)
+                        + ". None is a complete point (killed runs leave them). If no other run of"
+                        + " this sweep is running, they can be deleted."));
+      }
       PathOptions paths = plan.runOptions().paths().resolve(sparkProperties());
       if (command.dryRun) {
         out.print(SweepDryRun.describe(plan, headers, paths));

@@ -8,7 +8,12 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 
 /**
@@ -126,16 +131,33 @@ public final class OutputCommit {
    * complete output.
    */
   public static List<String> leftovers(FileStore store, String output) throws IOException {
-    String destination = destination(output);
-    String parent = parent(destination);
-    String prefix = "_" + name(destination);
-    List<String> found = new ArrayList<>();
-    if (!parent.isEmpty() && !store.isDirectory(parent)) {
-      return found;
+    return leftovers(store, List.of(output));
+  }
+
+  /**
+   * As {@link #leftovers(FileStore, String)}, for many outputs (a sweep's points): each parent
+   * directory is listed once.
+   */
+  public static List<String> leftovers(FileStore store, Collection<String> outputs)
+      throws IOException {
+    Map<String, Set<String>> prefixesByParent = new LinkedHashMap<>();
+    for (String output : outputs) {
+      String destination = destination(output);
+      prefixesByParent
+          .computeIfAbsent(parent(destination), p -> new LinkedHashSet<>())
+          .add("_" + name(destination));
     }
-    for (String child : store.list(parent.isEmpty() ? "." : parent)) {
-      if (child.startsWith(prefix + STAGING) || child.startsWith(prefix + REPLACED)) {
-        found.add(parent + child);
+    List<String> found = new ArrayList<>();
+    for (Map.Entry<String, Set<String>> entry : prefixesByParent.entrySet()) {
+      String parent = entry.getKey();
+      if (!parent.isEmpty() && !store.isDirectory(parent)) {
+        continue;
+      }
+      for (String child : store.list(parent.isEmpty() ? "." : parent)) {
+        if (entry.getValue().stream()
+            .anyMatch(p -> child.startsWith(p + STAGING) || child.startsWith(p + REPLACED))) {
+          found.add(parent + child);
+        }
       }
     }
     return found;

@@ -9,6 +9,7 @@ import dev.knots.io.Json;
 import dev.knots.io.Locations;
 import dev.knots.io.peft.LoraAdapter;
 import dev.knots.job.MergeRequest;
+import dev.knots.job.OutputCommit;
 import dev.knots.job.OutputFormat;
 import dev.knots.job.RunOptions;
 import dev.knots.knots.Concat;
@@ -134,6 +135,17 @@ public record SweepPlan(
     for (Combination combination : file.combinations()) {
       pointsOf(combination).get(0).request().checkLocations(store);
     }
+  }
+
+  /**
+   * What earlier runs of this sweep left beside its points: a killed run's staging directory, say
+   * (see {@link OutputCommit#leftovers}). None is a complete point.
+   */
+  public List<String> leftovers(FileStore store) throws IOException {
+    if (!format.writes()) {
+      return List.of();
+    }
+    return OutputCommit.leftovers(store, points.stream().map(p -> p.request().output()).toList());
   }
 
   /** {@code sweep.yaml}: the file as resolved, every combination and point listed. */

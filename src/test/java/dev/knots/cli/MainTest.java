@@ -911,6 +911,43 @@ class MainTest {
   }
 
   @Test
+  void whatKilledRunsOfASweepLeftBesideItsPointsIsNamedNotDeleted() throws Exception {
+    Path out = temp.resolve("sweep");
+    Path staging =
+        Files.createDirectories(out.resolve("points/all/_ties_topk20_s1.knots-staging-0c1f"));
+    Path config = temp.resolve("sweep.yaml");
+    Files.writeString(
+        config,
+        String.join(
+            "\n",
+            "adapters:",
+            "  rot90: " + Fixtures.path("adapters/rot90"),
+            "  hflip: " + Fixtures.path("adapters/hflip"),
+            "grid:",
+            "  method: ties",
+            "  top-k: 20",
+            "  scaling: 1.0",
+            "output: " + out,
+            ""));
+    MainRun result = run("sweep", "--config", config.toString(), "--dry-run");
+    assertEquals(0, result.code(), result.err());
+    assertTrue(
+        result
+            .err()
+            .lines()
+            .toList()
+            .contains(
+                "Warning: in "
+                    + out
+                    + " are directories that runs of this sweep left: "
+                    + staging
+                    + ". None is a complete point (killed runs leave them). If no other run of"
+                    + " this sweep is running, they can be deleted."),
+        result.err());
+    assertTrue(Files.exists(staging));
+  }
+
+  @Test
   void aFailedMergeSaysAnEarlierOutputIsUntouched() throws Exception {
     Path out = Files.createDirectories(temp.resolve("out"));
     Files.writeString(out.resolve("_SUCCESS"), "merge complete\n");

@@ -194,6 +194,36 @@ class OutputCommitTest {
         OutputCommit.leftovers(new LocalFileStore(), temp.resolve("out") + "/"));
   }
 
+  /** A sweep's points: the leftovers of all of them, each directory listed once. */
+  @Test
+  void leftoversOfManyOutputsListEachDirectoryOnce() throws IOException {
+    Path a = Files.createDirectories(temp.resolve("a"));
+    Path b = Files.createDirectories(temp.resolve("b"));
+    Path staging = Files.createDirectories(a.resolve("_p1.knots-staging-1234"));
+    Path replaced = Files.createDirectories(b.resolve("_p2.knots-replaced-99-1"));
+    Files.createDirectories(a.resolve("_p3.knots-staging-5678"));
+    Files.createDirectories(a.resolve("p2"));
+    List<String> listed = new ArrayList<>();
+    FileStore store =
+        new ForwardingFileStore(new LocalFileStore()) {
+          @Override
+          public List<String> list(String directory) throws IOException {
+            listed.add(directory);
+            return super.list(directory);
+          }
+        };
+    List<String> outputs =
+        List.of(
+            a.resolve("p1").toString(),
+            a.resolve("p2").toString(),
+            b.resolve("p1").toString(),
+            b.resolve("p2").toString(),
+            temp.resolve("c/p1").toString());
+    assertEquals(
+        List.of(staging.toString(), replaced.toString()), OutputCommit.leftovers(store, outputs));
+    assertEquals(List.of(a + "/", b + "/"), listed);
+  }
+
   private void publishOld(String output) throws IOException {
     begin(new LocalFileStore(), output, false, "old").commit(REPORT, "merge_report.json");
   }
