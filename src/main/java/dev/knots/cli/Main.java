@@ -57,6 +57,9 @@ public final class Main {
             ? SparkStart.inBackground(Main::sparkContext)
             : SparkStart.onDemand(Main::sparkContext);
     int code = run(args, System.out, System.err, spark);
+    // A local-cluster's workers would otherwise stop during the JVM's shutdown, before the context,
+    // and relaunch executors meanwhile.
+    spark.stopIfStarted();
     if (code != 0) {
       System.exit(code);
     }

@@ -111,6 +111,13 @@ final class SparkStart {
     }
   }
 
+  /** Stops the context if a command started it: before the JVM's exit, not in its shutdown. */
+  synchronized void stopIfStarted() {
+    if (started != null) {
+      started.context().stop();
+    }
+  }
+
   private static Started timed(Supplier<SparkContext> spark) {
     long start = System.nanoTime();
     SparkContext context = spark.get();

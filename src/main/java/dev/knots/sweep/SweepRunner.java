@@ -313,6 +313,15 @@ public final class SweepRunner {
 
   private static final int REPORT_LIMIT = 64 << 20;
 
+  /** A number as a progress line shows it: 4 significant digits. */
+  private static String brief(String number) {
+    try {
+      return String.format(Locale.ROOT, "%.4g", Double.parseDouble(number));
+    } catch (NumberFormatException e) {
+      return number;
+    }
+  }
+
   /** Prints one line per finished point: done/total, elapsed time. */
   private final class Progress {
     private final int total;
@@ -343,7 +352,8 @@ public final class SweepRunner {
       row.entrySet().stream()
           .filter(e -> e.getKey().startsWith(ResultsTable.EVAL))
           .limit(3)
-          .forEach(e -> line.append(", ").append(e.getKey()).append(' ').append(e.getValue()));
+          .forEach(
+              e -> line.append(", ").append(e.getKey()).append(' ').append(brief(e.getValue())));
       if (row.containsKey(ResultsTable.ERROR)) {
         line.append(": ").append(row.get(ResultsTable.ERROR));
       }
