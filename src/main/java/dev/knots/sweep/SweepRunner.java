@@ -14,15 +14,14 @@ import dev.knots.job.MergeRunner;
 import dev.knots.job.ModelWriter;
 import dev.knots.job.OutputCommit;
 import dev.knots.job.PlannedMerge;
-import dev.knots.job.RunOptions;
 import dev.knots.plan.MergeInputs;
 import dev.knots.plan.PathOptions;
 import dev.knots.plan.Planner;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -69,7 +68,6 @@ public final class SweepRunner {
    * Runs {@code plan}, resuming from what an earlier run of it committed unless {@code restart}.
    */
   public Outcome run(SweepPlan plan, boolean restart) throws IOException {
-    long start = System.nanoTime();
     String output = plan.output();
     store.mkdirs(output);
     String success = store.resolve(output, OutputCommit.SUCCESS);
@@ -78,103 +76,14 @@ public final class SweepRunner {
       store.deleteRecursively(success);
     }
     replace(store.resolve(output, SweepPlan.RESOLVED_FILE), plan.resolvedYaml());
-    Map<String, Map<String, String>> previous =
-        restart ? Map.of() : previousRows(store.resolve(output, SweepPlan.RESULTS_CSV));
-    Map<SweepPoint, Map<String, String>> rows = new LinkedHashMap<>();
-    plan.points().forEach(p -> rows.put(p, null));
-    Progress progress = new Progress(plan.points().size(), start);
-    Optional<Evaluator> evaluator = plan.file().evaluate().map(Evaluator::new);
-    ExecutorService evaluations =
-        Executors.newFixedThreadPool(plan.file().evaluate().map(Evaluation::parallelism).orElse(1));
-    Map<SweepPoint, Future<Map<String, String>>> evaluated = new LinkedHashMap<>();
-    try {
-      MergeRunner runner = new MergeRunner(engine, true);
-      RunOptions options = plan.runOptions();
-      Optional<HfModelFiles> base =
-          plan.format().writesModel()
-              ? Optional.of(HfModelFiles.open(store, plan.file().base().orElseThrow()))
-              : Optional.empty();
+    PreviousRun previous = restart ? PreviousRun.none(store) : PreviousRun.of(store, output);
+    ResultsTable table;
+    try (Run run = new Run(plan, previous)) {
       for (Combination combination : plan.file().combinations()) {
-        List<PlannedMerge> toRun = new ArrayList<>();
-        Map<PlannedMerge, SweepPoint> pointOf = new LinkedHashMap<>();
-        MergeInputs inputs = null;
-        for (SweepPoint point : plan.pointsOf(combination)) {
-          Optional<Map<String, String>> resumed =
-              restart ? Optional.empty() : resumed(point, previous);
-          if (resumed.isPresent()) {
-            rows.put(point, resumed.get());
-            if (evaluator.isPresent() && !Rows.hasEvaluation(resumed.get())) {
-              evaluated.put(
-                  point,
-                  evaluations.submit(
-                      () -> evaluate(evaluator.get(), point, resumed.get(), progress)));
-            } else {
-              progress.finished(point, resumed.get(), "already done");
-            }
-            continue;
-          }
-          try {
-            if (inputs == null) {
-              inputs = point.request().openInputs(store, options.unsupported());
-              if (base.isPresent()) {
-                ModelWriter.checkCompatible(base.get(), inputs.modules(), inputs.fanInFanOut());
-              }
-            }
-            PlannedMerge planned =
-                new PlannedMerge(
-                    point.request(),
-                    inputs,
-                    Planner.plan(inputs, point.request().method(), point.request().concat(), paths),
-                    base);
-            toRun.add(planned);
-            pointOf.put(planned, point);
-          } catch (IOException | RuntimeException e) {
-            Map<String, String> row = Rows.failed(point, MergeFailure.reason(e));
-            rows.put(point, row);
-            progress.finished(point, row, null);
-          }
-        }
-        // the points of one alignment run one after another, so it is computed once
-        toRun.sort(Comparator.comparing(SweepRunner::alignmentOrder));
-        runner.run(
-            toRun,
-            new MergeRunner.Progress() {
-              @Override
-              public void done(PlannedMerge merge, MergeReport report) {
-                SweepPoint point = pointOf.get(merge);
-                Map<String, String> row = Rows.done(point, json(report));
-                rows.put(point, row);
-                if (evaluator.isPresent()) {
-                  evaluated.put(
-                      point,
-                      evaluations.submit(() -> evaluate(evaluator.get(), point, row, progress)));
-                } else {
-                  progress.finished(point, row, null);
-                }
-              }
-
-              @Override
-              public void failed(PlannedMerge merge, IOException failure) {
-                SweepPoint point = pointOf.get(merge);
-                Map<String, String> row = Rows.failed(point, failure.getMessage());
-                rows.put(point, row);
-                progress.finished(point, row, null);
-              }
-            });
+        run.combination(combination);
       }
-      for (Map.Entry<SweepPoint, Future<Map<String, String>>> evaluation : evaluated.entrySet()) {
-        rows.put(evaluation.getKey(), evaluation.getValue().get());
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IOException("The sweep was interrupted while evaluating its points", e);
-    } catch (ExecutionException e) {
-      throw new IllegalStateException("An evaluation failed unexpectedly", e.getCause());
-    } finally {
-      evaluations.shutdownNow();
+      table = run.table();
     }
-    ResultsTable table =
-        new ResultsTable(List.copyOf(plan.file().pool().keySet()), List.copyOf(rows.values()));
     replace(store.resolve(output, SweepPlan.RESULTS_CSV), table.toCsv());
     for (TableWriter writer : tables) {
       replace(store.resolve(output, writer.fileName()), location -> writer.write(location, table));
@@ -189,6 +98,135 @@ public final class SweepRunner {
       Storage.writeAll(store.outputFile(success), new byte[0]);
     }
     return new Outcome(table, complete);
+  }
+
+  /** One run of a sweep: its rows as points end, and the evaluations under way. */
+  private final class Run implements AutoCloseable {
+    private final SweepPlan plan;
+    private final PreviousRun previous;
+    private final Map<SweepPoint, Map<String, String>> rows = new LinkedHashMap<>();
+    private final Map<SweepPoint, Future<Map<String, String>>> evaluations = new LinkedHashMap<>();
+    private final Optional<Evaluator> evaluator;
+    private final ExecutorService evaluating;
+    private final Optional<HfModelFiles> base;
+    private final MergeRunner runner = new MergeRunner(engine, true);
+    private final Progress progress;
+
+    Run(SweepPlan plan, PreviousRun previous) throws IOException {
+      this.plan = plan;
+      this.previous = previous;
+      plan.points().forEach(p -> rows.put(p, null));
+      evaluator = plan.file().evaluate().map(Evaluator::new);
+      evaluating =
+          Executors.newFixedThreadPool(
+              plan.file().evaluate().map(Evaluation::parallelism).orElse(1));
+      base =
+          plan.format().writesModel()
+              ? Optional.of(HfModelFiles.open(store, plan.file().base().orElseThrow()))
+              : Optional.empty();
+      progress = new Progress(plan.points().size());
+    }
+
+    /** Runs the points of {@code combination} an earlier run did not commit. */
+    void combination(Combination combination) throws IOException {
+      List<PlannedMerge> toRun = new ArrayList<>();
+      Map<PlannedMerge, SweepPoint> pointOf = new IdentityHashMap<>();
+      MergeInputs inputs = null;
+      for (SweepPoint point : plan.pointsOf(combination)) {
+        Optional<Map<String, String>> resumed = previous.row(point);
+        if (resumed.isPresent()) {
+          done(point, resumed.get(), "already done");
+          continue;
+        }
+        try {
+          if (inputs == null) {
+            inputs = open(point.request());
+          }
+          PlannedMerge planned =
+              new PlannedMerge(
+                  point.request(),
+                  inputs,
+                  Planner.plan(inputs, point.request().method(), point.request().concat(), paths),
+                  base);
+          toRun.add(planned);
+          pointOf.put(planned, point);
+        } catch (IOException | RuntimeException e) {
+          failed(point, MergeFailure.reason(e));
+        }
+      }
+      // the points of one alignment run one after another, so that it is computed once
+      toRun.sort(Comparator.comparing(SweepRunner::alignmentOrder));
+      runner.run(
+          toRun,
+          new MergeRunner.Progress() {
+            @Override
+            public void done(PlannedMerge merge, MergeReport report) {
+              Run.this.done(pointOf.get(merge), Rows.done(pointOf.get(merge), json(report)), null);
+            }
+
+            @Override
+            public void failed(PlannedMerge merge, IOException failure) {
+              Run.this.failed(pointOf.get(merge), failure.getMessage());
+            }
+          });
+    }
+
+    /** The inputs of a combination, opened once for all its points. */
+    private MergeInputs open(MergeRequest request) throws IOException {
+      MergeInputs inputs = request.openInputs(store, plan.runOptions().unsupported());
+      if (base.isPresent()) {
+        ModelWriter.checkCompatible(base.get(), inputs.modules(), inputs.fanInFanOut());
+      }
+      return inputs;
+    }
+
+    /** A point merged (or kept), evaluated now unless its row has its evaluation. */
+    private void done(SweepPoint point, Map<String, String> row, String note) {
+      rows.put(point, row);
+      if (evaluator.isPresent() && !Rows.hasEvaluation(row)) {
+        evaluations.put(point, evaluating.submit(() -> evaluate(point, row)));
+      } else {
+        progress.finished(point, row, note);
+      }
+    }
+
+    private void failed(SweepPoint point, String error) {
+      Map<String, String> row = Rows.failed(point, error);
+      rows.put(point, row);
+      progress.finished(point, row, null);
+    }
+
+    private Map<String, String> evaluate(SweepPoint point, Map<String, String> row) {
+      Map<String, String> values = new LinkedHashMap<>();
+      values.put("output", point.request().output());
+      values.put("combination", point.combination().id());
+      values.put("point", point.point().id());
+      values.put("adapters", String.join(",", point.combination().names()));
+      Map<String, String> evaluated = Rows.evaluated(row, evaluator.orElseThrow().evaluate(values));
+      progress.finished(point, evaluated, null);
+      return evaluated;
+    }
+
+    /** Every row, once the evaluations under way are over. */
+    ResultsTable table() throws IOException {
+      try {
+        for (Map.Entry<SweepPoint, Future<Map<String, String>>> evaluation :
+            evaluations.entrySet()) {
+          rows.put(evaluation.getKey(), evaluation.getValue().get());
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException("The sweep was interrupted while evaluating its points", e);
+      } catch (ExecutionException e) {
+        throw new IllegalStateException("An evaluation failed unexpectedly", e.getCause());
+      }
+      return new ResultsTable(List.copyOf(plan.file().pool().keySet()), List.copyOf(rows.values()));
+    }
+
+    @Override
+    public void close() {
+      evaluating.shutdownNow();
+    }
   }
 
   /**
@@ -221,88 +259,6 @@ public final class SweepRunner {
     return request.method().aligned() ? "0-" + request.concat() : "1";
   }
 
-  private Map<String, String> evaluate(
-      Evaluator evaluator, SweepPoint point, Map<String, String> row, Progress progress) {
-    Map<String, String> values = new LinkedHashMap<>();
-    values.put("output", point.request().output());
-    values.put("combination", point.combination().id());
-    values.put("point", point.point().id());
-    values.put("adapters", String.join(",", point.combination().names()));
-    Map<String, String> evaluated = Rows.evaluated(row, evaluator.evaluate(values));
-    progress.finished(point, evaluated, null);
-    return evaluated;
-  }
-
-  /**
-   * The row of a point an earlier run committed with the same inputs and options: its report's,
-   * with the previous table's evaluation when it has one.
-   */
-  private Optional<Map<String, String>> resumed(
-      SweepPoint point, Map<String, Map<String, String>> previous) throws IOException {
-    MergeRequest request = point.request();
-    if (!request.format().writes()) {
-      return Optional.empty();
-    }
-    String directory = request.output();
-    if (!store.exists(store.resolve(directory, OutputCommit.SUCCESS))) {
-      return Optional.empty();
-    }
-    ObjectNode report;
-    try {
-      report =
-          Json.parseObject(
-              Storage.readAll(
-                  store.inputFile(store.resolve(directory, MergeReport.FILE_NAME)), REPORT_LIMIT),
-              "merge report of " + point.name());
-    } catch (FileFormatException | java.io.FileNotFoundException e) {
-      return Optional.empty();
-    }
-    // through JSON text, as the report was, so that numbers compare as the same kind of node
-    ObjectNode wanted =
-        Json.parseObject(Json.compact(MergeReport.merge(request)), "a merge's options");
-    ObjectNode options = report.path("options").deepCopy();
-    if (options.isObject()) {
-      options.remove("overwrite");
-    }
-    if (!wanted.get("inputs").equals(report.path("inputs"))
-        || !wanted.get("options").equals(options)) {
-      return Optional.empty();
-    }
-    Map<String, String> row = Rows.done(point, report);
-    Map<String, String> before = previous.get(point.name());
-    if (before != null && Rows.DONE.equals(before.get("status"))) {
-      before.forEach(
-          (column, value) -> {
-            if (column.startsWith(ResultsTable.EVAL)) {
-              row.put(column, value);
-            }
-          });
-    }
-    return Optional.of(row);
-  }
-
-  /** The previous run's rows, by {@code <combination>/<point>}; none if it wrote no table. */
-  private Map<String, Map<String, String>> previousRows(String location) throws IOException {
-    if (!store.exists(location)) {
-      return Map.of();
-    }
-    String text =
-        new String(
-            Storage.readAll(store.inputFile(location), REPORT_LIMIT), StandardCharsets.UTF_8);
-    Map<String, Map<String, String>> rows = new LinkedHashMap<>();
-    try {
-      for (Map<String, String> row : ResultsTable.parseCsv(text)) {
-        if (row.containsKey("combination") && row.containsKey("point")) {
-          rows.put(row.get("combination") + "/" + row.get("point"), row);
-        }
-      }
-    } catch (IllegalArgumentException e) {
-      // a table this run cannot read is rewritten; its evaluations are run again
-      return Map.of();
-    }
-    return rows;
-  }
-
   private static ObjectNode json(MergeReport report) {
     try {
       return Json.parseObject(report.toJson(), "merge report");
@@ -310,8 +266,6 @@ public final class SweepRunner {
       throw new IllegalStateException("A merge report is not valid JSON", e);
     }
   }
-
-  private static final int REPORT_LIMIT = 64 << 20;
 
   /** A number as a progress line shows it: 4 significant digits. */
   private static String brief(String number) {
@@ -325,12 +279,11 @@ public final class SweepRunner {
   /** Prints one line per finished point: done/total, elapsed time. */
   private final class Progress {
     private final int total;
-    private final long start;
+    private final long start = System.nanoTime();
     private int finished;
 
-    Progress(int total, long start) {
+    Progress(int total) {
       this.total = total;
-      this.start = start;
     }
 
     synchronized void finished(SweepPoint point, Map<String, String> row, String note) {
