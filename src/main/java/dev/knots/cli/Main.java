@@ -2,7 +2,6 @@ package dev.knots.cli;
 
 import dev.knots.io.Locations;
 import dev.knots.io.Storage;
-import dev.knots.io.hadoop.ParquetTable;
 import dev.knots.io.hadoop.RoutingFileStore;
 import dev.knots.job.MergeReport;
 import dev.knots.job.MergeRequest;
@@ -16,7 +15,6 @@ import dev.knots.plan.MergeInputs;
 import dev.knots.plan.PathOptions;
 import dev.knots.plan.PathRequest;
 import dev.knots.spark.SparkEngine;
-import dev.knots.sweep.ResultsTable;
 import dev.knots.sweep.SweepDryRun;
 import dev.knots.sweep.SweepFile;
 import dev.knots.sweep.SweepPlan;
@@ -152,18 +150,13 @@ public final class Main {
               Optional.ofNullable(command.format),
               headers);
       plan.checkLocations(headers);
-      List<String> leftovers = plan.leftovers(headers);
-      if (!leftovers.isEmpty()) {
-        err.println(
-            "Warning: "
-                + ErrorOutput.shown(
-                    "in "
-                        + plan.output()
-                        + " are directories that runs of this sweep left: "
-                        + String.join(", ", leftovers)
-                        + ". None is a complete point (killed runs leave them). If no other run of"
-                        + " this sweep is running, they can be deleted."));
-      }
+      warnLeftovers(
+          err,
+          plan.leftovers(headers),
+          "in " + plan.output(),
+          "runs of this sweep",
+          "point",
+          "run of this sweep");
       PathOptions paths = plan.runOptions().paths().resolve(sparkProperties());
       if (command.dryRun) {
         out.print(SweepDryRun.describe(plan, headers, paths));
@@ -171,24 +164,7 @@ public final class Main {
       }
       SweepRunner.Outcome outcome;
       try (SparkEngine engine = SparkEngine.start(spark.context())) {
-        SparkContext context = spark.context();
-        TableWriter parquet =
-            new TableWriter() {
-              @Override
-              public String fileName() {
-                return SweepPlan.RESULTS_PARQUET;
-              }
-
-              @Override
-              public void write(String location, ResultsTable table) throws IOException {
-                ParquetTable.write(
-                    context.hadoopConfiguration(),
-                    location,
-                    table.columns(),
-                    ResultsTable::numeric,
-                    table.rows());
-              }
-            };
+        TableWriter parquet = new ParquetResults(spark.context().hadoopConfiguration());
         outcome = new SweepRunner(engine, paths, List.of(parquet), out).run(plan, command.restart);
       }
       if (!outcome.complete()) {
@@ -234,20 +210,43 @@ public final class Main {
   private static PlannedMerge prepare(
       MergeRequest request, RunOptions options, RoutingFileStore store, PrintStream err)
       throws IOException {
-    List<String> leftovers = OutputCommit.leftovers(store, request.output());
+    warnLeftovers(
+        err,
+        OutputCommit.leftovers(store, request.output()),
+        "beside " + request.output(),
+        "merges into it",
+        "output",
+        "merge into this output");
+    return PlannedMerge.prepare(
+        request, options.unsupported(), options.paths().resolve(sparkProperties()), store);
+  }
+
+  /**
+   * Names the directories that killed runs left (a staging directory, an output moved aside); none
+   * is deleted, as another run may be using it.
+   */
+  private static void warnLeftovers(
+      PrintStream err,
+      List<String> leftovers,
+      String place,
+      String leftBy,
+      String complete,
+      String otherRun) {
     if (!leftovers.isEmpty()) {
       err.println(
           "Warning: "
               + ErrorOutput.shown(
-                  "beside "
-                      + request.output()
-                      + " are directories that merges into it left: "
+                  place
+                      + " are directories that "
+                      + leftBy
+                      + " left: "
                       + String.join(", ", leftovers)
-                      + ". None is a complete output (killed runs leave them). If no other merge"
-                      + " into this output is running, they can be deleted."));
+                      + ". None is a complete "
+                      + complete
+                      + " (killed runs leave them). If no other "
+                      + otherRun
+                      + " is running, they can be deleted."));
     }
-    return PlannedMerge.prepare(
-        request, options.unsupported(), options.paths().resolve(sparkProperties()), store);
   }
 
   private static RoutingFileStore headerStore() {

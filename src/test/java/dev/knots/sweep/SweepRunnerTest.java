@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.knots.Fixtures;
-import dev.knots.io.hadoop.ParquetTable;
+import dev.knots.cli.ParquetResults;
 import dev.knots.io.peft.LoraAdapter;
 import dev.knots.job.LocalEngine;
 import dev.knots.job.LocalRuns;
@@ -88,24 +88,7 @@ class SweepRunnerTest {
   }
 
   /** results.parquet, as the command line writes it. */
-  private final List<TableWriter> tables =
-      List.of(
-          new TableWriter() {
-            @Override
-            public String fileName() {
-              return SweepPlan.RESULTS_PARQUET;
-            }
-
-            @Override
-            public void write(String location, ResultsTable table) throws IOException {
-              ParquetTable.write(
-                  new Configuration(),
-                  location,
-                  table.columns(),
-                  ResultsTable::numeric,
-                  table.rows());
-            }
-          });
+  private final List<TableWriter> tables = List.of(new ParquetResults(new Configuration()));
 
   private SweepRunner.Outcome run(SweepFile file, boolean restart) throws IOException {
     SweepPlan plan = SweepPlan.of(file, Optional.empty(), Optional.empty(), Fixtures.STORE);
