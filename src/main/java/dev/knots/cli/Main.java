@@ -150,6 +150,7 @@ public final class Main {
               Optional.ofNullable(command.format),
               headers);
       plan.checkLocations(headers);
+      plan.checkOutput(headers);
       warnLeftovers(
           err,
           plan.leftovers(headers),

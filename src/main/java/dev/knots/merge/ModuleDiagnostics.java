@@ -22,25 +22,71 @@ public record ModuleDiagnostics(double mergedSquared, double[] dotWithTask, doub
    * theirs.
    */
   public static ModuleDiagnostics of(float[][] tasks, double[] merged) {
-    double mergedSquared = 0;
-    for (double m : merged) {
-      mergedSquared += m * m;
-    }
     double[] dot = new double[tasks.length];
     double[] squared = new double[tasks.length];
     for (int i = 0; i < tasks.length; i++) {
-      float[] task = tasks[i];
-      double d = 0;
-      double q = 0;
-      for (int j = 0; j < task.length; j++) {
-        double x = task[j];
-        d += merged[j] * x;
-        q += x * x;
-      }
-      dot[i] = d;
-      squared[i] = q;
+      dot[i] = dot(merged, tasks[i]);
+      squared[i] = squared(tasks[i]);
     }
-    return new ModuleDiagnostics(mergedSquared, dot, squared);
+    return new ModuleDiagnostics(squared(merged), dot, squared);
+  }
+
+  // Four running sums each: the compiler keeps one floating-point sum in order, in one register,
+  // so one sum waits on every addition. Four are the same terms in a fixed order, several times
+  // faster.
+
+  private static double dot(double[] merged, float[] task) {
+    double s0 = 0;
+    double s1 = 0;
+    double s2 = 0;
+    double s3 = 0;
+    int j = 0;
+    for (; j + 3 < task.length; j += 4) {
+      s0 += merged[j] * task[j];
+      s1 += merged[j + 1] * task[j + 1];
+      s2 += merged[j + 2] * task[j + 2];
+      s3 += merged[j + 3] * task[j + 3];
+    }
+    for (; j < task.length; j++) {
+      s0 += merged[j] * task[j];
+    }
+    return (s0 + s1) + (s2 + s3);
+  }
+
+  private static double squared(float[] task) {
+    double s0 = 0;
+    double s1 = 0;
+    double s2 = 0;
+    double s3 = 0;
+    int j = 0;
+    for (; j + 3 < task.length; j += 4) {
+      s0 += (double) task[j] * task[j];
+      s1 += (double) task[j + 1] * task[j + 1];
+      s2 += (double) task[j + 2] * task[j + 2];
+      s3 += (double) task[j + 3] * task[j + 3];
+    }
+    for (; j < task.length; j++) {
+      s0 += (double) task[j] * task[j];
+    }
+    return (s0 + s1) + (s2 + s3);
+  }
+
+  private static double squared(double[] merged) {
+    double s0 = 0;
+    double s1 = 0;
+    double s2 = 0;
+    double s3 = 0;
+    int j = 0;
+    for (; j + 3 < merged.length; j += 4) {
+      s0 += merged[j] * merged[j];
+      s1 += merged[j + 1] * merged[j + 1];
+      s2 += merged[j + 2] * merged[j + 2];
+      s3 += merged[j + 3] * merged[j + 3];
+    }
+    for (; j < merged.length; j++) {
+      s0 += merged[j] * merged[j];
+    }
+    return (s0 + s1) + (s2 + s3);
   }
 
   /** Nothing yet, for {@code taskCount} tasks: the start of a sum over modules. */

@@ -148,6 +148,29 @@ public record SweepPlan(
     return OutputCommit.leftovers(store, points.stream().map(p -> p.request().output()).toList());
   }
 
+  /**
+   * Refuses an output that holds something besides a sweep: a sweep writes and replaces its files
+   * there ({@code points/}, {@code results.csv}, ...), so it must be a new or empty directory, or
+   * an earlier run's (which {@code sweep.yaml} marks).
+   */
+  public void checkOutput(FileStore store) throws IOException {
+    if (!store.exists(output)) {
+      return;
+    }
+    boolean sweep =
+        store.isDirectory(output)
+            && (store.list(output).isEmpty() || store.exists(store.resolve(output, RESOLVED_FILE)));
+    if (!sweep) {
+      throw new InvalidOptionException(
+          "--output",
+          Locations.redact(output),
+          "it exists and holds no sweep (no "
+              + RESOLVED_FILE
+              + "), and a sweep writes and replaces files there; choose a new or empty directory,"
+              + " or the output of an earlier run of this sweep");
+    }
+  }
+
   /** {@code sweep.yaml}: the file as resolved, every combination and point listed. */
   public byte[] resolvedYaml() {
     ObjectNode root = Json.object();

@@ -138,6 +138,20 @@ final class BadInputs {
     // outputs that exist
     ALL.put("earlier-merge", BadInputs::earlierMerge);
     ALL.put("not-a-merge", BadInputs::notAMerge);
+    // sweep files
+    ALL.put("sweep-valid", d -> sweepFile(d, "adapters:\n%s\ngrid:\n  method: ties\n"));
+    ALL.put(
+        "sweep-unknown-key",
+        d -> sweepFile(d, "adapters:\n%s\ngrid: {method: ties}\noutptu: somewhere\n"));
+    ALL.put(
+        "sweep-unknown-name",
+        d ->
+            sweepFile(
+                d, "adapters:\n%s\ncombinations:\n  - [rot90, hflp]\ngrid: {method: ties}\n"));
+    ALL.put("sweep-no-grid", d -> sweepFile(d, "adapters:\n%s\n"));
+    ALL.put(
+        "sweep-one-input",
+        d -> sweepFile(d, "adapters:\n%s\ncombinations:\n  - [rot90]\ngrid: {method: ties}\n"));
   }
 
   private BadInputs() {}
@@ -399,6 +413,18 @@ final class BadInputs {
   private static void earlierMerge(Path dir) throws IOException {
     adapterCopy(dir);
     Files.writeString(dir.resolve("_SUCCESS"), "merge complete\n");
+  }
+
+  /**
+   * {@code dir/sweep.yaml}: {@code text} with the pool in place of its {@code %s}: rot90 and hflip
+   * of the catalogue's {@code $A}, the adapters beside the crafted inputs.
+   */
+  private static void sweepFile(Path dir, String text) throws IOException {
+    Files.createDirectories(dir);
+    Path adapters = dir.toAbsolutePath().getParent().resolveSibling("adapters");
+    String pool =
+        "  rot90: " + adapters.resolve("rot90") + "\n  hflip: " + adapters.resolve("hflip");
+    Files.writeString(dir.resolve("sweep.yaml"), String.format(text, pool));
   }
 
   /** A directory that is no merge: it has no _SUCCESS. */

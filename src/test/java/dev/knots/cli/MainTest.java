@@ -915,6 +915,8 @@ class MainTest {
     Path out = temp.resolve("sweep");
     Path staging =
         Files.createDirectories(out.resolve("points/all/_ties_topk20_s1.knots-staging-0c1f"));
+    // a run writes its sweep.yaml before any point
+    Files.writeString(out.resolve("sweep.yaml"), "adapters: {}\n");
     Path config = temp.resolve("sweep.yaml");
     Files.writeString(
         config,

@@ -58,7 +58,7 @@ class RefusedInputsTest {
   private static final Path CATALOGUE = Path.of("docs/refused-inputs.md");
 
   /** The catalogue keeps at least this many rows; raise it as rows are added. */
-  private static final int MIN_ROWS = 160;
+  private static final int MIN_ROWS = 169;
 
   private static final List<String> HEADER = List.of("#", "input", "message", "exit");
 

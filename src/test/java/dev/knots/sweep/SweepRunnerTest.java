@@ -3,6 +3,7 @@ package dev.knots.sweep;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.knots.Fixtures;
@@ -13,6 +14,7 @@ import dev.knots.job.LocalRuns;
 import dev.knots.job.MergeRequest;
 import dev.knots.job.OutputCommit;
 import dev.knots.knots.Concat;
+import dev.knots.merge.InvalidOptionException;
 import dev.knots.merge.MergeMethods;
 import dev.knots.merge.Scope;
 import dev.knots.plan.PathOptions;
@@ -331,5 +333,31 @@ class SweepRunnerTest {
     assertEquals(3, rows.size());
     rows.forEach(
         r -> assertTrue(r.containsKey("merged_norm") && !r.containsKey("output"), r.toString()));
+  }
+
+  @Test
+  void anOutputHoldingSomethingElseIsRefusedAndAnEarlierSweepsIsNot() throws IOException {
+    SweepFile file =
+        file(
+            pool("rot90", "hflip"),
+            COMBINATIONS.subList(1, 2),
+            POINTS.subList(0, 1),
+            "adapter",
+            Optional.empty(),
+            Optional.empty());
+    SweepPlan plan = SweepPlan.of(file, Optional.empty(), Optional.empty(), Fixtures.STORE);
+    Path output = temp.resolve("sweep");
+    plan.checkOutput(Fixtures.STORE);
+    Files.createDirectories(output);
+    plan.checkOutput(Fixtures.STORE);
+    Files.writeString(output.resolve("notes.txt"), "mine");
+    InvalidOptionException e =
+        assertThrows(InvalidOptionException.class, () -> plan.checkOutput(Fixtures.STORE));
+    assertTrue(
+        e.getMessage().contains("--output") && e.getMessage().contains("holds no sweep"),
+        e.getMessage());
+    Files.delete(output.resolve("notes.txt"));
+    run(file, false);
+    plan.checkOutput(Fixtures.STORE);
   }
 }
