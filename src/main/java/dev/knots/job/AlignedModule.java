@@ -2,6 +2,11 @@ package dev.knots.job;
 
 import dev.knots.knots.Concat;
 import dev.knots.linalg.Matrix;
+import dev.knots.merge.MergeMethod;
+import dev.knots.merge.MergeParameters;
+import dev.knots.merge.MergeStatistics;
+import dev.knots.merge.MergedVector;
+import dev.knots.merge.ModuleMerge;
 import java.io.Serializable;
 
 /**
@@ -25,6 +30,19 @@ public record AlignedModule(
     double[] singularValues,
     float[][] representations)
     implements Serializable {
+
+  /**
+   * The module merged as {@code method} asks, with the merge's {@code statistics}: DARE drops
+   * entries of a copy of the representations, then top-K, sign election and combine.
+   */
+  public MergedVector merge(
+      MergeMethod method, MergeParameters parameters, MergeStatistics statistics) {
+    return ModuleMerge.merge(
+        method,
+        parameters,
+        statistics,
+        ModuleMerge.prepare(method, parameters, key, representations));
+  }
 
   /** Bytes its arrays take in memory: the representations and the basis. */
   public long heapBytes() {

@@ -5,7 +5,6 @@ import dev.knots.io.FileStore;
 import dev.knots.io.IoCounters;
 import dev.knots.merge.InMemoryModuleScan;
 import dev.knots.merge.MergeStatistics;
-import dev.knots.merge.MergedVector;
 import dev.knots.merge.ModuleMerge;
 import dev.knots.merge.ModuleVectors;
 import dev.knots.plan.ModulePlan;
@@ -75,10 +74,9 @@ public final class LocalEngine implements MergeEngine {
       MergeRequest request = merge.request();
       List<MergedModule> merged = new ArrayList<>();
       for (AlignedModule module : modules) {
-        MergedVector vector =
-            ModuleMerge.merge(
-                request.method(), request.parameters(), statistics, prepared(merge, module));
-        merged.add(MergedModule.of(module, vector));
+        merged.add(
+            MergedModule.of(
+                module, module.merge(request.method(), request.parameters(), statistics)));
       }
       return merged;
     }
@@ -86,6 +84,15 @@ public final class LocalEngine implements MergeEngine {
     @Override
     public List<ModuleOutcome> mergeAndWrite(
         PlannedMerge merge, MergeStatistics statistics, String root) throws IOException {
+      MergeRequest request = merge.request();
+      if (MergeOutputs.outcomesOnly(request)) {
+        return modules.stream()
+            .map(
+                m ->
+                    MergedModule.outcome(
+                        m, m.merge(request.method(), request.parameters(), statistics)))
+            .toList();
+      }
       List<MergedModule> merged = merge(merge, statistics);
       AdapterModules adapter = AdapterModules.of(merge.request(), merged);
       MergeOutputs.write(merge, merged, adapter.written(), store, root);

@@ -20,6 +20,14 @@ public final class MergeOutputs {
 
   private MergeOutputs() {}
 
+  /**
+   * Whether the merge needs only its modules' outcomes: it writes nothing and extracts no LoRA
+   * (whose rank and kept norm the outcomes would report).
+   */
+  public static boolean outcomesOnly(MergeRequest request) {
+    return !request.format().writes() && request.loraRank().isEmpty();
+  }
+
   /** Where the adapter goes inside the output directory {@code root}. */
   public static String adapterDirectory(OutputFormat format, String root, FileStore store) {
     return format == OutputFormat.BOTH ? store.resolve(root, ADAPTER_DIR) : root;

@@ -78,6 +78,29 @@ public record MergedModule(
     return withMinimumRank(module.key(), b, a, module.components(), usedPerTask, diagnostics);
   }
 
+  /**
+   * What {@link ModuleOutcome#of}{@code (of(module, vector))} says, for a merge that writes
+   * nothing: for KnOTS the rank is counted from the merged rows without building the factors.
+   */
+  public static ModuleOutcome outcome(AlignedModule module, MergedVector vector) {
+    if (!module.isAligned()) {
+      return ModuleOutcome.of(of(module, vector));
+    }
+    Matrix r =
+        new Matrix(module.representationRows(), module.representationCols(), vector.values());
+    return new ModuleOutcome(
+        module.key(),
+        module.out(),
+        module.in(),
+        module.components(),
+        Math.max(1, nonZeroRows(r).length),
+        vector.usedPerTask().clone(),
+        0,
+        Double.NaN,
+        null,
+        ModuleDiagnostics.of(module.representations(), vector.values()));
+  }
+
   private static MergedModule factorDense(
       String key, Matrix update, long[] usedPerTask, ModuleDiagnostics diagnostics) {
     Svd svd = Decompositions.thinSvd(update);

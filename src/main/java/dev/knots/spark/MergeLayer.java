@@ -5,8 +5,6 @@ import dev.knots.job.MergedModule;
 import dev.knots.merge.MergeMethod;
 import dev.knots.merge.MergeParameters;
 import dev.knots.merge.MergeStatistics;
-import dev.knots.merge.MergedVector;
-import dev.knots.merge.ModuleMerge;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.spark.api.java.function.Function;
@@ -29,13 +27,7 @@ final class MergeLayer implements Function<AlignedLayer, MergedLayer> {
   public MergedLayer call(AlignedLayer layer) {
     List<MergedModule> merged = new ArrayList<>();
     for (AlignedModule module : layer.modules()) {
-      MergedVector vector =
-          ModuleMerge.merge(
-              method,
-              parameters,
-              statistics,
-              ModuleMerge.prepare(method, parameters, module.key(), module.representations()));
-      merged.add(MergedModule.of(module, vector));
+      merged.add(MergedModule.of(module, module.merge(method, parameters, statistics)));
     }
     return new MergedLayer(layer.index(), merged);
   }

@@ -217,6 +217,15 @@ public final class SparkEngine implements MergeEngine, AutoCloseable {
     public List<ModuleOutcome> mergeAndWrite(
         PlannedMerge merge, MergeStatistics statistics, String root) throws IOException {
       MergeRequest request = merge.request();
+      if (MergeOutputs.outcomesOnly(request)) {
+        describe(merge, String.format(Locale.ROOT, "merge %d layers", layerPlans.value().size()));
+        return layers
+            .map(new LayerOutcomes(request.method(), request.parameters(), statistics))
+            .collect()
+            .stream()
+            .flatMap(List::stream)
+            .toList();
+      }
       String adapterDirectory = MergeOutputs.adapterDirectory(request.format(), root, store);
       String parts = null;
       if (request.format().writesAdapter()) {

@@ -53,6 +53,10 @@ class SparkSweepTest {
   }
 
   private SweepFile file(String output) {
+    return file(output, "adapter");
+  }
+
+  private SweepFile file(String output, String format) {
     LinkedHashMap<String, String> pool = new LinkedHashMap<>();
     for (String name : List.of("rot90", "hflip", "invert")) {
       pool.put(name, Fixtures.path("adapters/" + name));
@@ -88,7 +92,7 @@ class SparkSweepTest {
             new Combination("hflip+rot90", List.of("hflip", "rot90"))),
         points,
         Optional.of(temp.resolve(output).toString()),
-        Optional.of("adapter"),
+        Optional.of(format),
         Optional.empty(),
         Optional.empty(),
         CommonOptions.defaults());
@@ -154,5 +158,25 @@ class SparkSweepTest {
             .filter(d -> d.startsWith("merge "))
             .allMatch(d -> d.contains("/points/all/") || d.contains("/points/hflip+rot90/")),
         descriptions.toString());
+  }
+
+  /** Points that write nothing report, on Spark, what they report in this JVM: ranks, norms. */
+  @Test
+  void pointsThatWriteNothingReportWhatTheSingleProcessSweepReports() throws IOException {
+    SweepRunner.Outcome local = run(file("local-none", "none"), new LocalEngine(Fixtures.STORE));
+    SweepRunner.Outcome onSpark;
+    try (SparkEngine engine = SparkEngine.start(spark)) {
+      onSpark = run(file("spark-none", "none"), engine);
+    }
+    assertTrue(local.complete() && onSpark.complete());
+    assertEquals(6, onSpark.table().rows().size());
+    for (int i = 0; i < local.table().rows().size(); i++) {
+      Map<String, String> a = local.table().rows().get(i);
+      Map<String, String> b = onSpark.table().rows().get(i);
+      assertEquals(a.get("merged_rank_min"), b.get("merged_rank_min"), a.get("point"));
+      assertEquals(a.get("merged_rank_max"), b.get("merged_rank_max"), a.get("point"));
+      double x = Double.parseDouble(a.get("merged_norm"));
+      assertEquals(x, Double.parseDouble(b.get("merged_norm")), 1e-12 * x, a.get("point"));
+    }
   }
 }
